@@ -1,0 +1,17 @@
+// gort/gort.hpp — the whole public API: goroutines, defer/panic, time, sync, debug.
+//
+//   #include <gort/gort.hpp>
+//   using namespace std::chrono_literals;
+//   int main() {
+//     return gort::run([] {
+//       gort::go([] { std::puts("hello from a goroutine"); });
+//       gort::time::sleep(10ms);
+//     });
+//   }
+#pragma once
+#include "gort/debug.hpp"
+#include "gort/defer.hpp"
+#include "gort/errors.hpp"
+#include "gort/runtime.hpp"
+#include "gort/sync.hpp"
+#include "gort/time.hpp"

@@ -1,0 +1,160 @@
+// gort/runtime.hpp — goroutines and the scheduler (Go: the `go` statement and package
+// runtime).
+//
+//   #include <gort/gort.hpp>
+//   int main() {
+//     return gort::run([] {                      // the main goroutine; returns the exit code
+//       gort::sync::wait_group wg;
+//       for (int i = 0; i < 10; i++) {
+//         wg.add(1);
+//         gort::go([&wg, i] { std::printf("%d\n", i); wg.done(); });
+//       }
+//       wg.wait();
+//       return 0;
+//     });
+//   }
+//
+// Semantics follow Go: goroutines are scheduled M:N on GOMAXPROCS processors with work
+// stealing; when the main goroutine returns the program ends whatever the other goroutines
+// are doing (gort::run returns its code once every thread has come to rest, or exits the
+// process at once if one does not within 200 ms); an exception escaping any goroutine ends
+// the program with `panic: ...` and exit status 2.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <new>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "gort/errors.hpp"
+
+namespace gort {
+namespace rt {
+struct g;
+g* newproc_alloc(size_t size, size_t align, void** storage);
+void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc);
+void newproc_abort(g* gp);
+int run_main(void (*entry)(void*), void* closure);
+void set_exit_code(int code);
+bool entersyscall(bool block);
+void exitsyscall();
+}  // namespace rt
+
+namespace detail {
+inline constexpr size_t kMaxInlineClosure = 1024;
+
+template <class Tuple>
+void invoke_closure(void* storage) {
+  Tuple* t = static_cast<Tuple*>(storage);
+  struct destroy {
+    Tuple* t;
+    ~destroy() { t->~Tuple(); }
+  } d{t};
+  std::apply([](auto& f, auto&... args) { std::invoke(std::move(f), std::move(args)...); }, *t);
+}
+
+template <class Tuple>
+void invoke_boxed(void* storage) {
+  std::unique_ptr<Tuple> t(*static_cast<Tuple**>(storage));
+  std::apply([](auto& f, auto&... args) { std::invoke(std::move(f), std::move(args)...); }, *t);
+}
+
+struct syscall_scope {
+  explicit syscall_scope(bool block) : entered(rt::entersyscall(block)) {}
+  ~syscall_scope() {
+    if (entered) rt::exitsyscall();
+  }
+  syscall_scope(const syscall_scope&) = delete;
+  syscall_scope& operator=(const syscall_scope&) = delete;
+  bool entered;
+};
+}  // namespace detail
+
+// Runs f as the main goroutine of a new scheduler on the calling thread and returns its
+// exit code (f may return int or void). One gort::run at a time per process; runs may
+// follow one another.
+template <class F>
+int run(F&& f) {
+  auto body = [&f] {
+    if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+      std::invoke(f);
+      rt::set_exit_code(0);
+    } else {
+      rt::set_exit_code(static_cast<int>(std::invoke(f)));
+    }
+  };
+  using B = decltype(body);
+  return rt::run_main([](void* p) { (*static_cast<B*>(p))(); }, &body);
+}
+
+// Go's `go f(args...)`: starts a goroutine running f(args...). Arguments are copied (or
+// moved) now, as Go evaluates them at the go statement. f and the arguments may be
+// move-only. Throws gort::runtime_error when no gort::run is active.
+template <class F, class... Args>
+void go(F&& f, Args&&... args) {
+  using T = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
+  auto gopc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+  void* storage;
+  if constexpr (sizeof(T) <= detail::kMaxInlineClosure && alignof(T) <= 64) {
+    rt::g* gp = rt::newproc_alloc(sizeof(T), alignof(T), &storage);
+    try {
+      new (storage) T(std::forward<F>(f), std::forward<Args>(args)...);
+    } catch (...) {
+      rt::newproc_abort(gp);
+      throw;
+    }
+    rt::newproc_start(gp, &detail::invoke_closure<T>, gopc);
+  } else {
+    auto boxed = std::make_unique<T>(std::forward<F>(f), std::forward<Args>(args)...);
+    rt::g* gp = rt::newproc_alloc(sizeof(T*), alignof(T*), &storage);
+    *static_cast<T**>(storage) = boxed.release();
+    rt::newproc_start(gp, &detail::invoke_boxed<T>, gopc);
+  }
+}
+
+// runtime.Gosched: yields the processor; the goroutine goes to the global run queue.
+// On a thread that is not a goroutine it yields the thread.
+void yield();
+
+// runtime.Goexit: runs the goroutine's pending destructors and defers, then ends it.
+// Other goroutines are unaffected; Goexit on the main goroutine lets the program go on
+// until the others finish (then `fatal error: no goroutines (main called
+// runtime.Goexit) - deadlock!`). Throws gort::runtime_error outside a goroutine.
+[[noreturn]] void goexit();
+
+// runtime.NumGoroutine: the number of goroutines that exist (0 outside a gort::run).
+int num_goroutine();
+
+// runtime.GOMAXPROCS: sets the number of processors if n >= 1 and returns the previous
+// setting. GOMAXPROCS in the environment sets the initial value; the default is the number
+// of CPUs the process may run on.
+int gomaxprocs(int n);
+
+// runtime.LockOSThread / UnlockOSThread: wires the calling goroutine to its OS thread (no
+// other goroutine runs there) until as many unlocks as locks. A goroutine that exits while
+// locked ends its thread, as in Go. No effect on threads that are not goroutines.
+void lock_os_thread();
+void unlock_os_thread();
+
+// Calls f(), a call that may block in the OS or in C code, without stalling the
+// goroutine's processor: other goroutines keep running, and sysmon hands the processor to
+// another thread if f takes long (Go: entersyscall/exitsyscall).
+//   ssize_t n = gort::syscall([&] { return ::read(fd, buf, len); });
+template <class F>
+decltype(auto) syscall(F&& f) {
+  detail::syscall_scope scope(false);
+  return std::forward<F>(f)();
+}
+
+// Like syscall, for calls known to block for long: the processor is handed off at once
+// (Go: entersyscallblock).
+template <class F>
+decltype(auto) blocking(F&& f) {
+  detail::syscall_scope scope(true);
+  return std::forward<F>(f)();
+}
+
+}  // namespace gort

@@ -1,0 +1,65 @@
+// lock: the runtime's own low-level locks (Go: lock_futex.go) and `note`, a one-shot event
+// that parks an OS thread (Go: notesleep/notewakeup). These block *threads*; they guard
+// short runtime critical sections and idle Ms. Goroutine-level waiting uses gopark instead.
+//
+// Invariants: rt_mutex is not recursive and is never held across a context switch, except
+// the scheduler hand-off paths documented in sched/proc.cpp. A note is woken at most once
+// between clears.
+#pragma once
+#include <atomic>
+#include <cstdint>
+
+#include "os/futex.hpp"
+
+namespace gort::os {
+
+class rt_mutex {
+ public:
+  void lock() {
+    uint32_t expected = 0;
+    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
+    lock_slow();
+  }
+  bool try_lock() {
+    uint32_t expected = 0;
+    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+  }
+  void unlock() {
+    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
+  }
+
+ private:
+  void lock_slow();
+  // 0 unlocked, 1 locked, 2 locked with possible sleepers.
+  std::atomic<uint32_t> state_{0};
+};
+
+class rt_lock_guard {
+ public:
+  explicit rt_lock_guard(rt_mutex& m) : m_(m) { m_.lock(); }
+  ~rt_lock_guard() { m_.unlock(); }
+  rt_lock_guard(const rt_lock_guard&) = delete;
+  rt_lock_guard& operator=(const rt_lock_guard&) = delete;
+
+ private:
+  rt_mutex& m_;
+};
+
+class note {
+ public:
+  void clear() { key_.store(0, std::memory_order_relaxed); }
+  void wakeup() {
+    if (key_.exchange(1, std::memory_order_release) == 0) futex_wake(&key_, 1);
+  }
+  void sleep() {
+    while (key_.load(std::memory_order_acquire) == 0) futex_wait(&key_, 0);
+  }
+  // Sleeps at most ns nanoseconds; returns true if woken.
+  bool sleep_for(int64_t ns);
+  bool is_set() const { return key_.load(std::memory_order_acquire) != 0; }
+
+ private:
+  std::atomic<uint32_t> key_{0};
+};
+
+}  // namespace gort::os

@@ -1,0 +1,40 @@
+// context: saved execution contexts and the switch between them (Go: gobuf, gogo). A context
+// is just a stack pointer; everything else lives in the 64-byte frame gort_swap_context
+// pushes (see context_x86_64.S). Invariant: a saved sp is only resumed once per save.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+extern "C" {
+void gort_swap_context(void** save_sp, void* load_sp);
+void gort_start_trampoline();
+}
+
+namespace gort::rt {
+
+inline constexpr size_t kSwitchFrameSize = 64;
+
+// Builds a frame at the top of [.., top) that, when resumed, calls fn(arg) on that stack.
+// top must be 16-byte aligned. Returns the sp to resume.
+inline void* make_context(uintptr_t top, void (*fn)(void*), void* arg) {
+  // sp is 16-aligned so that fn is entered with rsp % 16 == 8, as after a call.
+  uintptr_t sp = top - kSwitchFrameSize - 16;
+  auto* frame = reinterpret_cast<uint64_t*>(sp);
+  std::memset(frame, 0, kSwitchFrameSize + 16);
+  uint32_t mxcsr = 0x1F80;   // default MXCSR: all exceptions masked, round to nearest
+  uint16_t fpucw = 0x037F;   // default x87 control word
+  std::memcpy(&frame[0], &mxcsr, 4);
+  std::memcpy(reinterpret_cast<char*>(&frame[0]) + 4, &fpucw, 2);
+  frame[3] = reinterpret_cast<uint64_t>(fn);   // r13
+  frame[4] = reinterpret_cast<uint64_t>(arg);  // r12
+  frame[6] = 0;                                // rbp: ends frame-pointer walks
+  frame[7] = reinterpret_cast<uint64_t>(&gort_start_trampoline);
+  return reinterpret_cast<void*>(sp);
+}
+
+// The frame pointer and resume address saved in a switched-out context (for tracebacks).
+inline uintptr_t saved_frame_pointer(void* sp) { return reinterpret_cast<uint64_t*>(sp)[6]; }
+inline uintptr_t saved_pc(void* sp) { return reinterpret_cast<uint64_t*>(sp)[7]; }
+
+}  // namespace gort::rt

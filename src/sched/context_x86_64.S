@@ -1,0 +1,56 @@
+// context_x86_64.S: the goroutine context switch (Go: gogo/mcall) for the System V x86-64 ABI.
+//
+// gort_swap_context(void** save_sp, void* load_sp) pushes the callee-saved registers, the
+// MXCSR and the x87 control word, stores the stack pointer to *save_sp, loads load_sp and
+// pops the same frame from there. A saved frame is 64 bytes, lowest address first:
+//   [0] mxcsr (4) + x87 cw (2) + pad   [8] r15  [16] r14  [24] r13  [32] r12  [40] rbx
+//   [48] rbp  [56] return address
+// A new goroutine's frame (see context.hpp) returns into gort_start_trampoline, which calls
+// r13(r12) and never returns. `.cfi_undefined rip` there ends every unwinder's walk.
+
+    .text
+    .globl  gort_swap_context
+    .type   gort_swap_context,@function
+    .p2align 4
+gort_swap_context:
+    .cfi_startproc
+    endbr64
+    pushq   %rbp
+    pushq   %rbx
+    pushq   %r12
+    pushq   %r13
+    pushq   %r14
+    pushq   %r15
+    subq    $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw  4(%rsp)
+    movq    %rsp, (%rdi)
+    movq    %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw   4(%rsp)
+    addq    $8, %rsp
+    popq    %r15
+    popq    %r14
+    popq    %r13
+    popq    %r12
+    popq    %rbx
+    popq    %rbp
+    ret
+    .cfi_endproc
+    .size   gort_swap_context,.-gort_swap_context
+
+    .globl  gort_start_trampoline
+    .type   gort_start_trampoline,@function
+    .p2align 4
+gort_start_trampoline:
+    .cfi_startproc
+    .cfi_undefined rip
+    endbr64
+    xorl    %ebp, %ebp
+    movq    %r12, %rdi
+    callq   *%r13
+    ud2
+    .cfi_endproc
+    .size   gort_start_trampoline,.-gort_start_trampoline
+
+    .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,453 @@
+// proc: goroutines — creation, the context switch with its after-switch hook, park/ready,
+// Gosched, preemption at safe points, and exit (Go: newproc, gopark, goready, gosched_m,
+// goexit0 in proc.go).
+//
+// Switching. A goroutine that stops running (parks, yields, exits) switches *directly* to the
+// next runnable goroutine of its P when one is at hand (runnext, local or global queue), and
+// to its M's g0 (the scheduler loop, schedule.cpp) otherwise. The commit of the old
+// goroutine's new state (status waiting + unlockf, a run queue push, the free list) is a
+// hook that runs on the new stack right after the switch, so that no other M can resume a
+// goroutine while its stack is still in use (Go does the same on g0 in park_m/mcall).
+#include <cstring>
+#include <new>
+
+#include "os/clock.hpp"
+#include "gort/errors.hpp"
+#include "sched/context.hpp"
+#include "sched/fatal.hpp"
+#include "sched/runq.hpp"
+#include "sched/sanitizer.hpp"
+#include "sched/sched.hpp"
+#include "sched/shutdown.hpp"
+
+namespace gort::rt {
+
+schedt& sched = *new schedt;
+
+namespace {
+thread_local m* tls_m = nullptr;
+thread_local uint64_t tls_rand = 0;
+}  // namespace
+
+// Not inlinable, and the asm barrier stops the compiler from reusing a TLS address computed
+// before a switch: the goroutine may resume on another thread.
+__attribute__((noinline)) m* current_m() {
+  m* r = tls_m;
+  asm volatile("" : "+r"(r));
+  return r;
+}
+
+__attribute__((noinline)) void set_current_m(m* mp) { tls_m = mp; }
+
+__attribute__((noinline)) uint32_t fastrand() {
+  // wyrand on a per-thread state.
+  uint64_t& s = tls_rand;
+  if (s == 0) s = uint64_t(os::nanotime()) ^ reinterpret_cast<uintptr_t>(&s);
+  s += 0xa0761d6478bd642fULL;
+  __uint128_t t = __uint128_t(s) * (s ^ 0xe7037ed1a0b428dbULL);
+  return uint32_t((t >> 64) ^ t);
+}
+
+namespace {
+
+// ---- The switch. ----
+
+void run_hook(m* mp) {
+  if (switch_hook h = mp->hook) {
+    mp->hook = nullptr;
+    h(mp, mp->hook_g, mp->hook_arg);
+  }
+}
+
+// Switches from the running context (a g, or g0 when from is null) to `to` (g0 when null).
+// Returns when the context we left is resumed, after running the pending hook.
+void switch_context(m* mp, g* from, g* to, bool from_dying) {
+  void** save = from != nullptr ? &from->sp : &mp->g0_sp;
+  void* target = to != nullptr ? to->sp : mp->g0_sp;
+  void** fake = from_dying ? nullptr
+                           : (from != nullptr ? &from->asan_fake_stack : &mp->g0_asan_fake_stack);
+  if (to != nullptr)
+    san::start_switch(fake, to->stk.usable_lo, to->stk.usable_size(), to->tsan_fiber);
+  else
+    san::start_switch(fake, mp->g0_stack_lo, mp->g0_stack_size, mp->g0_tsan_fiber);
+  gort_swap_context(save, target);
+  // Resumed: maybe on another M.
+  m* now = current_m();
+  san::finish_switch(from != nullptr ? from->asan_fake_stack : now->g0_asan_fake_stack);
+  run_hook(now);
+}
+
+// Picks the next goroutine for mp without going through g0, or null if g0 must decide
+// (timers due, GC/exit requests, the 1-in-61 global check, locked goroutines, no work).
+g* fast_pick(m* mp, g* cur, bool* inherit) {
+  p* pp = mp->pp;
+  if (pp == nullptr || mp->lockedg != nullptr) return nullptr;
+  if (sched.gcwaiting.load(std::memory_order_relaxed) ||
+      sched.exiting.load(std::memory_order_relaxed))
+    return nullptr;
+  int64_t t0 = pp->timer0when.load(std::memory_order_relaxed);
+  if (t0 != 0 && os::nanotime() >= t0) return nullptr;
+  if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+      sched.runqsize.load(std::memory_order_relaxed) > 0)
+    return nullptr;
+  g* gp = runqget(pp, inherit);
+  if (gp == nullptr && sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    os::rt_lock_guard lk(sched.lock);
+    gp = globrunqget(pp, 0);
+    *inherit = false;
+  }
+  if (gp == nullptr) return nullptr;
+  if (gp->lockedm != nullptr) {
+    mp->pending_g = gp;  // g0 hands it to its thread
+    return nullptr;
+  }
+  // A goroutine sysmon flagged ends the shared time slice.
+  if (cur != nullptr && cur->preempt.load(std::memory_order_relaxed)) *inherit = false;
+  return gp;
+}
+
+void check_stack_barrier(g* gp) {
+  if (gp->stk.guarded) return;
+  uintptr_t sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  if (!stack_barrier_intact(gp->stk, sp)) fatal_stack_overflow(gp, sp);
+}
+
+}  // namespace
+
+void execute(m* mp, g* gp, bool inherit) {
+  p* pp = mp->pp;
+  mp->curg.store(gp, std::memory_order_relaxed);
+  gp->mp.store(mp, std::memory_order_relaxed);
+  gp->preempt.store(false, std::memory_order_relaxed);
+  gp->status.store(gstatus::running, std::memory_order_relaxed);
+  if (!inherit) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+  switch_context(mp, nullptr, gp, false);
+}
+
+namespace {
+
+// Leaves gp (the running goroutine of this M): hook(mp, gp, arg) commits its new state after
+// the switch. Returns when gp runs again.
+void leave(g* gp, switch_hook hook, void* arg, bool dying) {
+  m* mp = current_m();
+  check_stack_barrier(gp);
+  mp->hook = hook;
+  mp->hook_g = gp;
+  mp->hook_arg = arg;
+  gp->mp.store(nullptr, std::memory_order_relaxed);
+  bool inherit = false;
+  g* next = fast_pick(mp, gp, &inherit);
+  if (next != nullptr) {
+    mp->curg.store(next, std::memory_order_relaxed);
+    next->mp.store(mp, std::memory_order_relaxed);
+    next->preempt.store(false, std::memory_order_relaxed);
+    next->status.store(gstatus::running, std::memory_order_relaxed);
+    if (!inherit) mp->pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+    switch_context(mp, gp, next, dying);
+  } else {
+    mp->curg.store(nullptr, std::memory_order_relaxed);
+    switch_context(mp, gp, nullptr, dying);
+  }
+}
+
+// ---- G allocation and free lists (Go: malg, gfput, gfget). ----
+
+void allgadd(g* gp) {
+  os::rt_lock_guard lk(sched.allglock);
+  sched.allgs.push_back(gp);
+}
+
+void allgremove(g* gp) {
+  os::rt_lock_guard lk(sched.allglock);
+  auto& v = sched.allgs;
+  for (size_t i = 0; i < v.size(); i++) {
+    if (v[i] == gp) {
+      v[i] = v.back();
+      v.pop_back();
+      return;
+    }
+  }
+}
+
+// The g sits at the top of its own stack.
+g* malg(size_t stack_size, bool guard) {
+  stack stk = stack_alloc(stack_size, guard);
+  uintptr_t addr = (stk.hi - sizeof(g)) & ~uintptr_t(63);
+  g* gp = new (reinterpret_cast<void*>(addr)) g;
+  gp->stk = stk;
+  gp->tsan_fiber = san::create_fiber();
+  gp->status.store(gstatus::dead, std::memory_order_relaxed);
+  allgadd(gp);
+  return gp;
+}
+
+void free_g(g* gp) {
+  allgremove(gp);
+  san::destroy_fiber(gp->tsan_fiber);
+  stack s = gp->stk;
+  gp->~g();
+  stack_free(s);
+}
+
+std::atomic<int32_t> global_gfree_count{0};
+
+void gfput(p* pp, g* gp) {
+  gp->schedlink = pp->gfree;
+  pp->gfree = gp;
+  if (++pp->gfree_count >= 64) {
+    os::rt_lock_guard lk(sched.gflock);
+    while (pp->gfree_count >= 32) {
+      g* g1 = pp->gfree;
+      pp->gfree = g1->schedlink;
+      pp->gfree_count--;
+      g1->schedlink = sched.gfree;
+      sched.gfree = g1;
+      sched.ngfree++;
+    }
+    global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
+  }
+}
+
+g* gfget_global() {
+  os::rt_lock_guard lk(sched.gflock);
+  g* gp = sched.gfree;
+  if (gp != nullptr) {
+    sched.gfree = gp->schedlink;
+    sched.ngfree--;
+    global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
+  }
+  return gp;
+}
+
+g* gfget(p* pp) {
+  for (;;) {
+    if (pp->gfree == nullptr && global_gfree_count.load(std::memory_order_relaxed) > 0) {
+      os::rt_lock_guard lk(sched.gflock);
+      while (pp->gfree_count < 32 && sched.gfree != nullptr) {
+        g* g1 = sched.gfree;
+        sched.gfree = g1->schedlink;
+        sched.ngfree--;
+        g1->schedlink = pp->gfree;
+        pp->gfree = g1;
+        pp->gfree_count++;
+      }
+      global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
+    }
+    g* gp = pp->gfree;
+    if (gp == nullptr) return nullptr;
+    pp->gfree = gp->schedlink;
+    pp->gfree_count--;
+    if (gp->stk.usable_size() == sched.stack_size) return gp;
+    free_g(gp);  // stack size changed since (debug::set_max_stack)
+  }
+}
+
+void hook_park(m* mp, g* gp, void* arg);
+void hook_runnable_global(m*, g* gp, void*) {
+  gp->status.store(gstatus::runnable, std::memory_order_release);
+  os::rt_lock_guard lk(sched.lock);
+  globrunqput(gp);
+}
+void hook_gfput(m* mp, g* gp, void*) { gfput(mp->pp, gp); }
+void hook_nothing(m*, g*, void*) {}
+
+[[noreturn]] void goroutine_main(void* arg);
+
+}  // namespace
+
+// ---- Creation. ----
+
+g* newproc_alloc(size_t size, size_t align, void** storage) {
+  if (!sched.running.load(std::memory_order_acquire))
+    throw runtime_error("gort::go called while no gort::run is active");
+  p* pp = current_p();
+  g* gp = pp != nullptr ? gfget(pp) : nullptr;
+  if (gp == nullptr) gp = gfget_global();
+  if (gp != nullptr && gp->stk.usable_size() != sched.stack_size) {
+    free_g(gp);
+    gp = nullptr;
+  }
+  if (gp == nullptr) gp = malg(sched.stack_size, false);
+  uintptr_t top = reinterpret_cast<uintptr_t>(gp);
+  uintptr_t closure = (top - size) & ~(uintptr_t(align < 16 ? 16 : align) - 1);
+  gp->closure = reinterpret_cast<void*>(closure);
+  gp->sp = make_context(closure & ~uintptr_t(15), goroutine_main, gp);
+  *storage = gp->closure;
+  return gp;
+}
+
+void newproc_abort(g* gp) {
+  gp->status.store(gstatus::dead, std::memory_order_relaxed);
+  if (p* pp = current_p())
+    gfput(pp, gp);
+  else
+    free_g(gp);
+}
+
+void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc) {
+  gp->entry = entry;
+  gp->gopc = gopc;
+  g* parent = current_g();
+  gp->parent_goid = parent != nullptr ? parent->goid : 0;
+  gp->waitreason = wait_reason::zero;
+  gp->lockedm = nullptr;
+  gp->param = nullptr;
+  gp->throw_depth = 0;
+  gp->is_main = false;
+  gp->preempt.store(false, std::memory_order_relaxed);
+  gp->asan_fake_stack = nullptr;
+  sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  p* pp = current_p();
+  if (pp != nullptr) {
+    if (pp->goidcache == pp->goidcacheend) {
+      // Go takes goids in batches of 16 per P.
+      pp->goidcache = sched.goidgen.fetch_add(16, std::memory_order_relaxed) + 1;
+      pp->goidcacheend = pp->goidcache + 16;
+    }
+    gp->goid = pp->goidcache++;
+    gp->status.store(gstatus::runnable, std::memory_order_release);
+    runqput(pp, gp, true);
+  } else {
+    gp->goid = sched.goidgen.fetch_add(1, std::memory_order_relaxed) + 1;
+    gp->status.store(gstatus::runnable, std::memory_order_release);
+    os::rt_lock_guard lk(sched.lock);
+    globrunqput(gp);
+  }
+  if (sched.main_started.load(std::memory_order_relaxed)) wakep();
+  check_preempt();
+}
+
+// The main goroutine: one per gort::run, with a large guarded stack, kept between runs.
+g* new_main_g(void (*entry)(void*), void* closure) {
+  g* gp = sched.main_g;
+  if (gp == nullptr) {
+    gp = malg(kMainStackSize, true);
+    sched.main_g = gp;
+  }
+  gp->closure = closure;
+  gp->entry = entry;
+  gp->sp = make_context(reinterpret_cast<uintptr_t>(gp) & ~uintptr_t(63), goroutine_main, gp);
+  gp->is_main = true;
+  gp->goid = 1;
+  gp->parent_goid = 0;
+  gp->gopc = 0;
+  gp->lockedm = nullptr;
+  gp->throw_depth = 0;
+  gp->asan_fake_stack = nullptr;
+  gp->preempt.store(false, std::memory_order_relaxed);
+  gp->status.store(gstatus::runnable, std::memory_order_release);
+  sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  return gp;
+}
+
+int64_t goroutine_count() { return sched.ngoroutines.load(std::memory_order_relaxed); }
+
+namespace {
+
+[[noreturn]] void goroutine_main(void* arg) {
+  g* gp = static_cast<g*>(arg);
+  san::finish_switch(nullptr);
+  run_hook(current_m());
+  try {
+    gp->entry(gp->closure);
+  } catch (const goexit_unwind&) {
+    // runtime.Goexit: destructors (defers) ran during the unwind.
+    if (gp->is_main) sched.main_goexited = true;
+  } catch (...) {
+    fatal_panic(gp, std::current_exception());
+  }
+  if (gp->is_main && !sched.main_goexited) request_exit();
+  goexit0(gp);
+}
+
+}  // namespace
+
+void goexit0(g* gp) {
+  m* mp = current_m();
+  gp->status.store(gstatus::dead, std::memory_order_release);
+  sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  if (gp->lockedm != nullptr) {
+    // A goroutine that exits while locked takes its thread with it, as in Go; m0 (the
+    // thread that called gort::run) is only unlocked.
+    gp->lockedm = nullptr;
+    mp->lockedg = nullptr;
+    mp->locked_ext = 0;
+    if (!mp->is_m0) mp->exit_thread = true;
+  }
+  leave(gp, gp->is_main ? hook_nothing : hook_gfput, nullptr, true);
+  __builtin_unreachable();
+}
+
+// ---- Park and ready. ----
+
+namespace {
+
+struct park_args {
+  bool (*unlockf)(g*, void*);
+  void* arg;
+};
+
+void hook_park(m* mp, g* gp, void* arg) {
+  auto* a = static_cast<park_args*>(arg);
+  gp->status.store(gstatus::waiting, std::memory_order_release);
+  if (a->unlockf != nullptr && !a->unlockf(gp, a->arg)) {
+    gstatus s = gstatus::waiting;
+    if (gp->status.compare_exchange_strong(s, gstatus::runnable, std::memory_order_acq_rel))
+      runqput(mp->pp, gp, true);
+  }
+}
+
+bool unlock_rt_mutex(g*, void* lock) {
+  static_cast<os::rt_mutex*>(lock)->unlock();
+  return true;
+}
+
+}  // namespace
+
+void gopark(bool (*unlockf)(g*, void*), void* arg, wait_reason reason) {
+  g* gp = current_g();
+  gp->waitreason = reason;
+  gp->waitsince = coarse_nanotime();
+  park_args a{unlockf, arg};
+  leave(gp, hook_park, &a, false);
+}
+
+void goparkunlock(os::rt_mutex* lock, wait_reason reason) {
+  gopark(unlock_rt_mutex, lock, reason);
+}
+
+void goready(g* gp) {
+  gstatus s = gstatus::waiting;
+  if (!gp->status.compare_exchange_strong(s, gstatus::runnable, std::memory_order_acq_rel)) {
+    if (s == gstatus::zombie) fatal("goready: goroutine of a finished gort::run was woken");
+    fatal("bad g->status in ready");
+  }
+  p* pp = current_p();
+  if (pp != nullptr) {
+    runqput(pp, gp, true);
+  } else {
+    os::rt_lock_guard lk(sched.lock);
+    globrunqput(gp);
+  }
+  wakep();
+}
+
+void gosched() {
+  g* gp = current_g();
+  if (gp == nullptr) return;
+  gp->waitreason = wait_reason::zero;
+  leave(gp, hook_runnable_global, nullptr, false);
+}
+
+void check_preempt() {
+  g* gp = current_g();
+  if (gp != nullptr && gp->preempt.load(std::memory_order_relaxed)) {
+    gp->waitreason = wait_reason::preempted;
+    leave(gp, hook_runnable_global, nullptr, false);
+  }
+}
+
+// Used by syscall.cpp's slow exit: the goroutine goes to the global queue, the M to g0.
+void leave_to_global_queue(g* gp) { leave(gp, hook_runnable_global, nullptr, false); }
+
+}  // namespace gort::rt

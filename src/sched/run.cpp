@@ -1,0 +1,232 @@
+// run: gort::run — runtime start-up, the main goroutine, and shutdown (Go: rt0_go,
+// schedinit, runtime.main, and exit). See shutdown.hpp for how a run ends.
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "gort/errors.hpp"
+#include "os/clock.hpp"
+#include "sched/fatal.hpp"
+#include "sched/netpoll.hpp"
+#include "sched/runq.hpp"
+#include "sched/sanitizer.hpp"
+#include "sched/sched.hpp"
+#include "sched/shutdown.hpp"
+#include "sched/signals.hpp"
+#include "sched/stw.hpp"
+#include "sched/sysmon.hpp"
+#include "sched/timers.hpp"
+#include "sched/threads.hpp"
+
+namespace gort::rt {
+
+g* new_main_g(void (*entry)(void*), void* closure);
+
+namespace {
+
+int32_t default_procs() {
+  if (const char* s = getenv("GOMAXPROCS")) {
+    char* end;
+    long v = strtol(s, &end, 10);
+    if (*s != '\0' && *end == '\0' && v > 0) return int32_t(v > kMaxGomaxprocs ? kMaxGomaxprocs : v);
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n > kMaxGomaxprocs ? kMaxGomaxprocs : n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? int32_t(n) : 1;
+}
+
+size_t env_stack_size() {
+  const char* s = getenv("GORT_STACK_SIZE");
+  if (s == nullptr) return 0;
+  char* end;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (*end == 'k' || *end == 'K') v <<= 10;
+  if (*end == 'm' || *end == 'M') v <<= 20;
+  return size_t(v);
+}
+
+void runtime_init_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    record_baseline_threads();
+    netpoll_init();
+    install_signal_handlers();
+    start_sysmon();
+    if (size_t s = env_stack_size()) set_stack_size(s);
+  });
+}
+
+constexpr int kMaxRunEndHooks = 8;
+void (*run_end_fns[kMaxRunEndHooks])() = {};
+int n_run_end_fns = 0;
+
+// Everything a finished run leaves behind: run queues, timers, goroutines that did not
+// finish (they become zombies and are never run or reused). All other Ms are idle.
+void reset_after_run() {
+  os::rt_lock_guard lk(sched.lock);
+  int32_t procs = sched.gomaxprocs.load();
+  sched.pidle = nullptr;
+  sched.npidle.store(0);
+  for (int32_t i = procs - 1; i >= 0; i--) {
+    p* pp = sched.allp[i];
+    pp->runnext.store(nullptr);
+    pp->runqhead.store(pp->runqtail.load());
+    cleartimers(pp);
+    pp->goidcache = pp->goidcacheend = 0;
+    pp->mp.store(nullptr);
+    pp->status.store(pstatus::idle);
+    pidleput(pp);
+  }
+  sched.runqhead = sched.runqtail = nullptr;
+  sched.runqsize.store(0);
+  {
+    os::rt_lock_guard lk2(sched.allglock);
+    auto& v = sched.allgs;
+    size_t keep = 0;
+    for (g* gp : v) {
+      if (gp->status.load() == gstatus::dead)
+        v[keep++] = gp;
+      else
+        gp->status.store(gstatus::zombie);
+    }
+    v.resize(keep);
+  }
+  run_end_hooks();
+  sched.ngoroutines.store(0);
+  sched.goidgen.store(0);
+  sched.nmspinning.store(0);
+  sched.main_goexited = false;
+  sched.main_started.store(false);
+  sched.mcount--;  // m0 leaves
+  sched.m0 = nullptr;
+  sched.exiting.store(false);
+  sched.running.store(false, std::memory_order_release);
+}
+
+}  // namespace
+
+void on_run_end(void (*fn)()) {
+  if (n_run_end_fns == kMaxRunEndHooks) fatal("on_run_end: too many hooks");
+  run_end_fns[n_run_end_fns++] = fn;
+}
+
+void run_end_hooks() {
+  for (int i = 0; i < n_run_end_fns; i++) run_end_fns[i]();
+}
+
+void request_exit() {
+  m* m0;
+  {
+    os::rt_lock_guard lk(sched.lock);
+    if (sched.exiting.load()) return;
+    sched.exiting.store(true, std::memory_order_release);
+    m0 = sched.m0;
+    mremove(m0);
+  }
+  netpoll_break();
+  m0->park.wakeup();  // if it sleeps in stopm/stoplockedm, it wakes to see the exit
+}
+
+bool exit_m(m* mp) {
+  if (mp->spinning) {
+    mp->spinning = false;
+    sched.nmspinning.fetch_sub(1);
+  }
+  if (mp->pp != nullptr) {
+    p* pp = releasep(mp);
+    pp->runnext.store(nullptr);
+    pp->runqhead.store(pp->runqtail.load());
+    os::rt_lock_guard lk(sched.lock);
+    pidleput(pp);
+  }
+  if (!mp->is_m0) {
+    stopm(mp);  // checkdead is off while exiting; the next run wakes us with a P
+    return false;
+  }
+  int64_t deadline = os::nanotime() + kExitGraceNs;
+  for (;;) {
+    int32_t busy;
+    {
+      os::rt_lock_guard lk(sched.lock);
+      busy = sched.mcount - 1 - sched.nmidle - sched.nmidlelocked;
+    }
+    if (busy <= 0) break;
+    if (os::nanotime() > deadline) {
+      // Some goroutine keeps its thread: end the process, as Go's exit would.
+      fflush(nullptr);
+      _exit(sched.exit_code);
+    }
+    netpoll_break();
+    usleep(50);
+  }
+  mp->park.clear();
+  reset_after_run();
+  return true;
+}
+
+int run_main(void (*entry)(void*), void* closure) {
+  if (current_m() != nullptr) throw runtime_error("gort::run called on a thread that is already running gort");
+  bool expected = false;
+  if (!sched.running.compare_exchange_strong(expected, true))
+    throw runtime_error("gort::run called while another gort::run is active");
+  runtime_init_once();
+
+  // One m struct serves every run's m0 (other threads may still glance at it).
+  static m* cached_m0 = new m;
+  m* m0 = cached_m0;
+  m0->curg.store(nullptr);
+  m0->pp = m0->nextp = m0->oldp = nullptr;
+  m0->spinning = false;
+  m0->lockedg = nullptr;
+  m0->locked_ext = 0;
+  m0->pending_g = nullptr;
+  m0->hook = nullptr;
+  m0->park.clear();
+  m0->is_m0 = true;
+  m0->thread = pthread_self();
+  m0->tid = int(gettid());
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr;
+    size_t size;
+    pthread_attr_getstack(&attr, &addr, &size);
+    m0->g0_stack_lo = reinterpret_cast<uintptr_t>(addr);
+    m0->g0_stack_size = size;
+    pthread_attr_destroy(&attr);
+  }
+  m0->g0_tsan_fiber = san::current_fiber();
+  install_altstack(m0);
+  set_current_m(m0);
+
+  sched.exit_code = 0;
+  {
+    os::rt_lock_guard lk(sched.lock);
+    m0->id = 0;
+    sched.mcount++;
+    sched.m0 = m0;
+    procresize(requested_procs() > 0 ? requested_procs() : default_procs());
+    acquirep(m0, pidleget());
+  }
+  sched.lastpoll.store(os::nanotime());
+  g* mg = new_main_g(entry, closure);
+  sched.goidgen.store(1);  // main is goroutine 1; the others count from 2
+  runqput(m0->pp, mg, false);
+  sched.main_started.store(true);
+  wake_sysmon();
+  schedule(m0);
+
+  remove_altstack(m0);
+  set_current_m(nullptr);
+  return sched.exit_code;
+}
+
+}  // namespace gort::rt

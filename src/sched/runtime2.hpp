@@ -1,0 +1,240 @@
+// runtime2: the scheduler's data structures, named as in Go's runtime2.go so the fact sheet
+// and the code read side by side.
+//
+//  g      a goroutine: saved context, stack, status, wait reason. A g lives at the top of its
+//         own stack and is pooled with it when the goroutine exits (Go keeps dead Gs too).
+//  m      an OS thread. Its g0 is the thread's native stack, where the scheduler loop runs
+//         when no goroutine is ready to be switched to directly.
+//  p      a processor: the right to run Go code, GOMAXPROCS of them. Owns the local run
+//         queue (256 + runnext), the free-G cache and the 4-ary timer heap.
+//  schedt the global state under sched.lock: idle Ms and Ps, the global run queue.
+//
+// Invariants:
+//  - A g in status running has exactly one m (g->m), and that m's curg is the g.
+//  - A g in a run queue is runnable and no m runs on its stack.
+//  - A p is owned by at most one m (p->m); only the owner pushes to its local queue.
+//  - Fields read by other threads without sched.lock (status, schedtick, syscalltick,
+//    curg, p->m, timer0when, preempt) are atomics.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include <pthread.h>
+
+#include "os/lock.hpp"
+#include "sched/stack.hpp"
+
+namespace gort::rt {
+
+struct g;
+struct m;
+struct p;
+
+enum class gstatus : uint32_t {
+  idle = 0,      // just allocated
+  runnable = 1,  // on a run queue
+  running = 2,   // has an m and a p
+  syscall = 3,   // in a blocking call (gort::syscall); has an m, maybe no p
+  waiting = 4,   // parked (gopark)
+  dead = 6,      // exited, on a free list
+  zombie = 100,  // left behind when a gort::run ended; never runs again
+};
+
+enum class pstatus : uint32_t { idle = 0, running = 1, syscall = 2, gcstop = 3, dead = 4 };
+
+// Go 1.19's waitReason strings (the ones the runtime has uses for so far, and the ones the
+// channel/sync/net layers will use).
+enum class wait_reason : uint8_t {
+  zero,
+  chan_receive,
+  chan_send,
+  select,
+  select_no_cases,
+  chan_receive_nil_chan,
+  chan_send_nil_chan,
+  sleep,
+  io_wait,
+  sync_cond_wait,
+  semacquire,
+  preempted,
+  wait_group_wait,
+  locked_thread_wait,
+};
+const char* wait_reason_string(wait_reason r);
+
+// A runtime timer (Go: runtime.timer). Lives in at most one P's heap at a time.
+// f runs on whichever M checks that heap, with no lock held, after the timer has left the
+// heap (one-shot) or been rescheduled (periodic). f must not block. As in Go, f may run
+// after deltimer returned false, so whatever f touches must outlive that.
+struct timer {
+  int64_t when = 0;
+  int64_t period = 0;
+  void (*f)(void* arg, uintptr_t seq) = nullptr;
+  void* arg = nullptr;
+  uintptr_t seq = 0;
+  std::atomic<p*> pp{nullptr};  // heap holding the timer, or null
+  int32_t heap_index = -1;
+};
+
+struct g {
+  void* sp = nullptr;  // saved context while switched out
+  stack stk;
+  std::atomic<gstatus> status{gstatus::idle};
+  int64_t goid = 0;
+  wait_reason waitreason = wait_reason::zero;
+  int64_t waitsince = 0;            // nanotime when parked
+  g* schedlink = nullptr;           // run queue / free list link
+  std::atomic<m*> mp{nullptr};      // the m running it
+  m* lockedm = nullptr;             // LockOSThread
+  std::atomic<bool> preempt{false}; // sysmon's request to yield at the next safe point
+  bool is_main = false;
+
+  // What the goroutine runs: entry(closure), with the closure stored below the g.
+  void (*entry)(void*) = nullptr;
+  void* closure = nullptr;
+  void* param = nullptr;  // passed by the waker (the winning sudog, for channels)
+
+  timer sleep_timer;      // cached timer for time::sleep
+
+  // "created by" in tracebacks.
+  int64_t parent_goid = 0;
+  uintptr_t gopc = 0;
+
+  // Backtrace captured when an exception was thrown on this goroutine, so that an
+  // unrecovered panic prints the throw site (as Go prints the panic site).
+  static constexpr int kThrowTraceMax = 48;
+  void* throw_trace[kThrowTraceMax];
+  int throw_depth = 0;
+
+  // Sanitizer fiber state.
+  void* asan_fake_stack = nullptr;
+  void* tsan_fiber = nullptr;
+};
+
+// Runs on the stack being switched to, right after a switch, on behalf of the g that was
+// switched away from (Go: the unlockf of gopark, run by park_m on g0).
+using switch_hook = void (*)(m* mp, g* gp, void* arg);
+
+struct m {
+  int64_t id = 0;
+  void* g0_sp = nullptr;               // saved scheduler context
+  uintptr_t g0_stack_lo = 0;           // native stack bounds (sanitizers)
+  size_t g0_stack_size = 0;
+  void* g0_asan_fake_stack = nullptr;
+  void* g0_tsan_fiber = nullptr;
+
+  std::atomic<g*> curg{nullptr};
+  p* pp = nullptr;        // attached p
+  p* nextp = nullptr;     // p handed over by startm
+  p* oldp = nullptr;      // p held before a syscall
+  bool spinning = false;
+  os::note park;
+  m* schedlink = nullptr;  // idle list
+  g* lockedg = nullptr;
+  uint32_t locked_ext = 0;
+  g* pending_g = nullptr;  // a g the fast path found but g0 must dispatch (locked g)
+
+  switch_hook hook = nullptr;
+  g* hook_g = nullptr;
+  void* hook_arg = nullptr;
+
+  uint64_t rand_state = 0;
+  pthread_t thread{};
+  int tid = 0;               // kernel thread id (deadlock check)
+  bool is_m0 = false;        // the thread that called gort::run
+  bool exit_thread = false;  // a locked g exited: end this thread (Go does the same)
+  void* altstack = nullptr;
+};
+
+struct p {
+  int32_t id = 0;
+  std::atomic<pstatus> status{pstatus::idle};
+  std::atomic<m*> mp{nullptr};
+  std::atomic<uint32_t> schedtick{0};
+  std::atomic<uint32_t> syscalltick{0};
+
+  // Local run queue: a lock-free ring (owner pushes; owner and thieves pop by CAS on head).
+  static constexpr uint32_t kRunqSize = 256;
+  std::atomic<uint32_t> runqhead{0};
+  std::atomic<uint32_t> runqtail{0};
+  std::atomic<g*> runq[kRunqSize] = {};
+  std::atomic<g*> runnext{nullptr};
+
+  g* gfree = nullptr;
+  int32_t gfree_count = 0;
+  int64_t goidcache = 0;
+  int64_t goidcacheend = 0;
+
+  // Timers (Go 1.14-1.22 design): a 4-ary min-heap by `when` under timers_lock;
+  // timer0when is the heap top's when (0: empty), read by other Ms without the lock.
+  os::rt_mutex timers_lock;
+  std::vector<timer*> timers;
+  std::atomic<int64_t> timer0when{0};
+
+  p* link = nullptr;  // idle list
+
+  // sysmon's view (only sysmon touches these).
+  uint32_t sysmon_schedtick = 0;
+  int64_t sysmon_schedwhen = 0;
+  uint32_t sysmon_syscalltick = 0;
+  int64_t sysmon_syscallwhen = 0;
+};
+
+inline constexpr int kMaxGomaxprocs = 1024;
+
+struct schedt {
+  os::rt_mutex lock;
+
+  m* midle = nullptr;
+  int32_t nmidle = 0;
+  int32_t nmidlelocked = 0;
+  int32_t mcount = 0;  // Ms that exist and belong to the scheduler (sysmon excluded)
+  int64_t mnext = 0;
+
+  p* pidle = nullptr;
+  std::atomic<int32_t> npidle{0};
+  std::atomic<int32_t> nmspinning{0};
+
+  g* runqhead = nullptr;
+  g* runqtail = nullptr;
+  std::atomic<int32_t> runqsize{0};
+
+  os::rt_mutex gflock;
+  g* gfree = nullptr;
+  int32_t ngfree = 0;
+
+  std::atomic<int64_t> goidgen{0};
+
+  std::atomic<bool> gcwaiting{false};
+  int32_t stopwait = 0;
+  os::note stopnote;
+
+  std::atomic<bool> sysmonwait{false};
+  os::note sysmonnote;
+
+  std::atomic<int64_t> lastpoll{0};   // 0: an M is blocked in netpoll
+  std::atomic<int64_t> pollUntil{0};  // when that M will wake
+
+  p* allp[kMaxGomaxprocs] = {};
+  std::atomic<int32_t> gomaxprocs{0};
+
+  os::rt_mutex allglock;
+  std::vector<g*> allgs;
+  std::atomic<int64_t> ngoroutines{0};  // live user goroutines
+
+  std::atomic<bool> running{false};   // a gort::run is active
+  std::atomic<bool> main_started{false};
+  std::atomic<bool> exiting{false};   // the main goroutine returned
+  bool main_goexited = false;
+  int exit_code = 0;
+  m* m0 = nullptr;
+  g* main_g = nullptr;
+  std::vector<m*> allm;  // every M ever started (they are never freed); sched.lock
+  int sysmon_tid = 0;
+  std::atomic<size_t> stack_size{kDefaultStackSize};
+};
+
+extern schedt& sched;  // allocated once, never destroyed (Ms may outlive statics)
+
+}  // namespace gort::rt

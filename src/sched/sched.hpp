@@ -1,0 +1,89 @@
+// sched: the scheduler's internal interface (Go: proc.go), shared by the runtime's files and
+// by the layers above (chan, sync, net, time), which wait only through gopark/goready.
+//
+// Threading rules: functions marked "sched.lock" must be called with sched.lock held.
+// Anything that can run on a g0 (hooks, timer callbacks) must not block or park.
+#pragma once
+#include <cstdint>
+
+#include "sched/runtime2.hpp"
+
+namespace gort::rt {
+
+// ---- Current m/g/p. Never cached across a switch: goroutines migrate between threads. ----
+m* current_m();
+inline g* current_g() {
+  m* mp = current_m();
+  return mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+}
+inline p* current_p() {
+  m* mp = current_m();
+  return mp != nullptr ? mp->pp : nullptr;
+}
+void set_current_m(m* mp);
+uint32_t fastrand();
+
+// ---- Park and ready: the only way a goroutine waits. ----
+// Parks the current goroutine. After it is switched out (so nothing can run it yet),
+// unlockf(gp, arg) runs on another stack; if it returns false the goroutine is made
+// runnable again at once. unlockf may be null. (Go: gopark)
+void gopark(bool (*unlockf)(g* gp, void* arg), void* arg, wait_reason reason);
+// Parks, unlocking lock once the goroutine is switched out. (Go: goparkunlock)
+void goparkunlock(os::rt_mutex* lock, wait_reason reason);
+// Makes a parked goroutine runnable, in runnext of the caller's P. Callable from any thread.
+void goready(g* gp);
+// Yields the P: the goroutine goes to the global run queue. (Go: Gosched)
+void gosched();
+// The safe point: yields if sysmon asked the current goroutine to. Cheap when it did not.
+void check_preempt();
+
+// ---- Goroutine creation (behind gort::go). ----
+inline constexpr size_t kMaxInlineClosure = 1024;
+// Reserves a g with room for a closure of size/align (<= kMaxInlineClosure) at *storage.
+g* newproc_alloc(size_t size, size_t align, void** storage);
+// Starts the goroutine: entry(storage) runs on it. gopc names the creator in tracebacks.
+void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc);
+// Gives back a g whose closure could not be constructed.
+void newproc_abort(g* gp);
+// Ends the current goroutine after its destructors ran (Go: goexit1). Never returns.
+[[noreturn]] void goexit0(g* gp);
+int64_t goroutine_count();
+
+// ---- Ms and Ps (m.cpp). ----
+void wakep();
+void startm(p* pp, bool spinning);
+void stopm(m* mp);
+void handoffp(p* pp);
+void acquirep(m* mp, p* pp);
+p* releasep(m* mp);
+void pidleput(p* pp);             // sched.lock
+p* pidleget();                    // sched.lock
+void mput(m* mp);                 // sched.lock
+m* mget();                        // sched.lock
+void mremove(m* mp);              // sched.lock; no-op if mp is not idle
+void resetspinning(m* mp);
+void injectglist(g* head);
+void wake_sysmon();
+void startlockedm(m* mp, g* gp);
+void stoplockedm(m* mp);
+// The scheduler loop on an M's g0. Returns only on m0 when a gort::run ends.
+void schedule(m* mp);
+// Switches from g0 to gp.
+void execute(m* mp, g* gp, bool inherit);
+
+// Functions the layers above register to drop their references to goroutines that a
+// finished gort::run left behind (e.g. semaphore waiters). Called with every M at rest.
+void on_run_end(void (*fn)());
+void run_end_hooks();
+
+// ---- Timers and the poller. ----
+// Makes sure some M will look at a timer due at `when` (Go: wakeNetPoller).
+void wake_netpoller(int64_t when);
+
+// ---- Deadlock detection (checkdead.cpp). sched.lock. ----
+void checkdead();
+
+// ---- Coarse clock updated by sysmon, for wait times in tracebacks. ----
+int64_t coarse_nanotime();
+
+}  // namespace gort::rt

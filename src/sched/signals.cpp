@@ -1,0 +1,88 @@
+// signals: see signals.hpp.
+#include "sched/signals.hpp"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "sched/fatal.hpp"
+#include "sched/sched.hpp"
+#include "sched/sysmon.hpp"
+
+namespace gort::rt {
+namespace {
+
+constexpr size_t kAltStackSize = 64 * 1024;
+struct sigaction old_segv, old_bus;
+
+void chain(int sig, siginfo_t* info, void* ctx, const struct sigaction& old) {
+  if (old.sa_flags & SA_SIGINFO) {
+    if (old.sa_sigaction != nullptr) {
+      old.sa_sigaction(sig, info, ctx);
+      return;
+    }
+  } else if (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN) {
+    old.sa_handler(sig);
+    return;
+  }
+  // Default action: restore it and return; the faulting instruction faults again.
+  signal(sig, SIG_DFL);
+}
+
+void on_fault(int sig, siginfo_t* info, void* ctx) {
+  auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  m* mp = current_m();
+  g* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+  if (gp != nullptr && gp->stk.in_barrier(addr)) fatal_stack_overflow(gp, addr);
+  chain(sig, info, ctx, sig == SIGSEGV ? old_segv : old_bus);
+}
+
+void on_sigquit(int) { sysmon_request_sigquit_dump(); }
+
+}  // namespace
+
+void install_signal_handlers() {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = on_fault;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, &old_segv);
+  sigaction(SIGBUS, &sa, &old_bus);
+
+  struct sigaction q;
+  memset(&q, 0, sizeof q);
+  q.sa_handler = on_sigquit;
+  q.sa_flags = SA_RESTART | SA_ONSTACK;
+  sigemptyset(&q.sa_mask);
+  sigaction(SIGQUIT, &q, nullptr);
+}
+
+void install_altstack(m* mp) {
+  stack_t cur;
+  if (sigaltstack(nullptr, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return;  // has one
+  void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+  if (mem == MAP_FAILED) return;
+  stack_t st;
+  st.ss_sp = mem;
+  st.ss_size = kAltStackSize;
+  st.ss_flags = 0;
+  if (sigaltstack(&st, nullptr) == 0)
+    mp->altstack = mem;
+  else
+    munmap(mem, kAltStackSize);
+}
+
+void remove_altstack(m* mp) {
+  if (mp->altstack == nullptr) return;
+  stack_t st;
+  memset(&st, 0, sizeof st);
+  st.ss_flags = SS_DISABLE;
+  sigaltstack(&st, nullptr);
+  munmap(mp->altstack, kAltStackSize);
+  mp->altstack = nullptr;
+}
+
+}  // namespace gort::rt

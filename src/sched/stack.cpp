@@ -1,0 +1,120 @@
+// stack: reservation, guard pages, slabs and pools for goroutine stacks. See stack.hpp for
+// the layout and the two kinds of overflow barrier.
+#include "sched/stack.hpp"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace gort::rt {
+namespace {
+
+constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 allowed
+constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
+
+size_t page_size() {
+  static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
+  return ps;
+}
+
+struct stack_pool {
+  std::mutex mu;
+  size_t guarded_live = 0;
+  size_t slab_live = 0;
+  // Released slab stacks by usable size, and the unused remainder of the current slab.
+  std::unordered_map<size_t, std::vector<uintptr_t>> slab_free;
+  std::unordered_map<size_t, std::pair<uintptr_t, size_t>> slab_cursor;  // base, remaining
+};
+
+stack_pool& pool() {
+  static auto* p = new stack_pool;  // never destroyed: Ms may outlive static destruction
+  return *p;
+}
+
+void* reserve(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  return p;
+}
+
+stack guarded_stack(size_t size) {
+  size_t guard = page_size();
+  auto base = reinterpret_cast<uintptr_t>(reserve(size + guard));
+  if (mprotect(reinterpret_cast<void*>(base), guard, PROT_NONE) != 0) {
+    munmap(reinterpret_cast<void*>(base), size + guard);
+    throw std::bad_alloc();
+  }
+  return stack{base, base + guard, base + guard + size, true};
+}
+
+}  // namespace
+
+stack stack_alloc(size_t size, bool force_guard) {
+  size = (size + page_size() - 1) & ~(page_size() - 1);
+  auto& p = pool();
+  {
+    std::lock_guard<std::mutex> lk(p.mu);
+    if (force_guard || p.guarded_live < kGuardedBudget) {
+      p.guarded_live++;
+    } else {
+      p.slab_live++;
+      size_t stride = size + kRedZoneSize;
+      auto& fl = p.slab_free[size];
+      uintptr_t base;
+      if (!fl.empty()) {
+        base = fl.back();
+        fl.pop_back();
+      } else {
+        auto& cur = p.slab_cursor[size];
+        if (cur.second == 0) {
+          try {
+            cur.first = reinterpret_cast<uintptr_t>(reserve(stride * kStacksPerSlab));
+          } catch (...) {
+            p.slab_live--;
+            throw;
+          }
+          cur.second = kStacksPerSlab;
+        }
+        base = cur.first;
+        cur.first += stride;
+        cur.second--;
+      }
+      return stack{base, base + kRedZoneSize, base + stride, false};
+    }
+  }
+  try {
+    return guarded_stack(size);
+  } catch (...) {
+    std::lock_guard<std::mutex> lk(pool().mu);
+    pool().guarded_live--;
+    throw;
+  }
+}
+
+void stack_free(const stack& s) {
+  auto& p = pool();
+  if (s.guarded) {
+    munmap(reinterpret_cast<void*>(s.lo), s.hi - s.lo);
+    std::lock_guard<std::mutex> lk(p.mu);
+    p.guarded_live--;
+    return;
+  }
+  // Give the pages back but keep the reservation for the next stack of this size.
+  madvise(reinterpret_cast<void*>(s.lo), s.hi - s.lo, MADV_DONTNEED);
+  std::lock_guard<std::mutex> lk(p.mu);
+  p.slab_live--;
+  p.slab_free[s.hi - s.usable_lo].push_back(s.lo);
+}
+
+stack_stats read_stack_stats() {
+  auto& p = pool();
+  std::lock_guard<std::mutex> lk(p.mu);
+  return {p.guarded_live, p.slab_live};
+}
+
+}  // namespace gort::rt

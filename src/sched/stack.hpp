@@ -1,0 +1,62 @@
+// stack: goroutine stack memory (Go: stack.go, but fixed-size rather than copying).
+//
+// A stack is reserved virtual memory (MAP_NORESERVE), committed page by page by the OS as
+// the goroutine touches it, and pooled with its G when the goroutine exits. Layout, low to
+// high: [lo, usable_lo) is the overflow barrier, [usable_lo, hi) is the stack proper; the
+// runtime keeps the G itself and the goroutine's closure at the top.
+//
+// Overflow is never silent. Two kinds of barrier, because every guard page costs two VMAs
+// and the kernel allows 65530 per process (vm.max_map_count):
+//  - guarded stacks (the first kGuardedBudget live ones, and the main goroutine's) get a
+//    PROT_NONE guard page: an overflow faults and the SIGSEGV handler reports it;
+//  - beyond that, stacks come from slabs (one VMA for many stacks) and get a 16 KiB red
+//    zone that is never written legitimately: every switch away from such a goroutine
+//    checks that its sp is above the red zone and that the red zone's top is still zero.
+//    This catches overflows by frames smaller than the red zone (documented in docs/).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace gort::rt {
+
+struct stack {
+  uintptr_t lo = 0;         // start of the reservation (barrier included)
+  uintptr_t usable_lo = 0;  // lowest address the goroutine may use
+  uintptr_t hi = 0;         // one past the top
+  bool guarded = false;
+
+  size_t usable_size() const { return hi - usable_lo; }
+  bool contains(uintptr_t a) const { return a >= usable_lo && a < hi; }
+  bool in_barrier(uintptr_t a) const { return a >= lo && a < usable_lo; }
+};
+
+inline constexpr size_t kDefaultStackSize = 128 * 1024;
+inline constexpr size_t kMinStackSize = 16 * 1024;
+inline constexpr size_t kMainStackSize = 8 * 1024 * 1024;
+inline constexpr size_t kRedZoneSize = 16 * 1024;
+inline constexpr size_t kRedZoneCheckBytes = 64;
+
+// Allocates a stack with `size` usable bytes (a multiple of the page size). `force_guard`
+// gives it a guard page regardless of the budget. Throws std::bad_alloc when the OS refuses.
+stack stack_alloc(size_t size, bool force_guard = false);
+// Returns the memory: unmapped (guarded) or released and pooled (slab).
+void stack_free(const stack& s);
+
+// For unguarded stacks: true while the red zone's top is intact and sp is above it.
+inline bool stack_barrier_intact(const stack& s, uintptr_t sp) {
+  if (s.guarded) return true;
+  if (sp < s.usable_lo) return false;
+  auto* w = reinterpret_cast<const volatile uint64_t*>(s.usable_lo - kRedZoneCheckBytes);
+  uint64_t acc = 0;
+  for (size_t i = 0; i < kRedZoneCheckBytes / 8; i++) acc |= w[i];
+  return acc == 0;
+}
+
+// Statistics for tests and debugging.
+struct stack_stats {
+  size_t guarded_live;
+  size_t slab_live;
+};
+stack_stats read_stack_stats();
+
+}  // namespace gort::rt

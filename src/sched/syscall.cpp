@@ -1,0 +1,85 @@
+// syscall: the blocking-call bracket (Go: entersyscall, exitsyscall, entersyscallblock).
+//
+// entersyscall leaves the P in status syscall, remembered by the M but owned by nobody, and
+// wakes nobody: a short call gets its P back with one CAS. sysmon retakes the P if the call
+// lasts (see sysmon.cpp). exitsyscall tries the old P, then any idle P, and otherwise puts
+// the goroutine on the global queue and parks the M. entersyscallblock hands the P off at
+// once, for calls known to block long.
+#include "sched/syscall.hpp"
+
+#include "sched/fatal.hpp"
+#include "sched/runq.hpp"
+#include "sched/sched.hpp"
+#include "sched/stw.hpp"
+
+namespace gort::rt {
+
+void leave_to_global_queue(g* gp);
+
+bool entersyscall(bool block) {
+  m* mp = current_m();
+  if (mp == nullptr) return false;
+  g* gp = mp->curg.load(std::memory_order_relaxed);
+  if (gp == nullptr || mp->pp == nullptr) return false;
+  p* pp = mp->pp;
+  gp->status.store(gstatus::syscall, std::memory_order_release);
+  if (block) {
+    mp->oldp = nullptr;
+    handoffp(releasep(mp));
+    return true;
+  }
+  pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  mp->oldp = pp;
+  mp->pp = nullptr;
+  pp->mp.store(nullptr, std::memory_order_relaxed);
+  pp->status.store(pstatus::syscall, std::memory_order_release);
+  wake_sysmon();  // sysmon must watch the call
+  if (sched.gcwaiting.load(std::memory_order_acquire)) {
+    // A stop-the-world is waiting for this P: give it up now.
+    pstatus s = pstatus::syscall;
+    os::rt_lock_guard lk(sched.lock);
+    if (sched.stopwait > 0 &&
+        pp->status.compare_exchange_strong(s, pstatus::gcstop, std::memory_order_acq_rel)) {
+      if (--sched.stopwait == 0) sched.stopnote.wakeup();
+    }
+  }
+  return true;
+}
+
+void exitsyscall() {
+  m* mp = current_m();
+  g* gp = mp->curg.load(std::memory_order_relaxed);
+  p* oldp = mp->oldp;
+  mp->oldp = nullptr;
+  // Fast path: our P is still ours.
+  pstatus s = pstatus::syscall;
+  if (oldp != nullptr &&
+      oldp->status.compare_exchange_strong(s, pstatus::running, std::memory_order_acq_rel)) {
+    mp->pp = oldp;
+    oldp->mp.store(mp, std::memory_order_relaxed);
+    oldp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+    gp->status.store(gstatus::running, std::memory_order_release);
+    check_preempt();
+    return;
+  }
+  // Any idle P.
+  if (sched.npidle.load(std::memory_order_relaxed) > 0 &&
+      !sched.gcwaiting.load(std::memory_order_acquire) &&
+      !sched.exiting.load(std::memory_order_acquire)) {
+    p* pp;
+    {
+      os::rt_lock_guard lk(sched.lock);
+      pp = pidleget();
+    }
+    if (pp != nullptr) {
+      acquirep(mp, pp);
+      gp->status.store(gstatus::running, std::memory_order_release);
+      return;
+    }
+  }
+  // Slow path: the goroutine waits in the global queue, this M parks.
+  leave_to_global_queue(gp);
+  gp->status.store(gstatus::running, std::memory_order_release);
+}
+
+}  // namespace gort::rt

@@ -1,0 +1,211 @@
+// sysmon: see sysmon.hpp.
+#include "sched/sysmon.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "os/clock.hpp"
+#include "sched/fatal.hpp"
+#include "sched/netpoll.hpp"
+#include "sched/runq.hpp"
+#include "sched/sched.hpp"
+#include "sched/traceback.hpp"
+
+namespace gort::rt {
+namespace {
+
+constexpr int64_t kForcePreemptNs = 10'000'000;  // Go: forcePreemptNS
+std::atomic<int64_t> coarse_now{0};
+std::atomic<uint32_t> sigquit_pending{0};
+int64_t schedtrace_ms = 0;
+
+void preemptone(p* pp) {
+  m* mp = pp->mp.load(std::memory_order_acquire);
+  if (mp == nullptr) return;
+  if (g* gp = mp->curg.load(std::memory_order_acquire))
+    gp->preempt.store(true, std::memory_order_release);
+}
+
+// Go: retake. Returns how many Ps were taken from blocking calls.
+int retake(int64_t now) {
+  int n = 0;
+  int32_t procs = sched.gomaxprocs.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < procs; i++) {
+    p* pp = sched.allp[i];
+    if (pp == nullptr) continue;
+    pstatus s = pp->status.load(std::memory_order_acquire);
+    bool sysretake = false;
+    if (s == pstatus::running || s == pstatus::syscall) {
+      uint32_t t = pp->schedtick.load(std::memory_order_relaxed);
+      if (pp->sysmon_schedtick != t) {
+        pp->sysmon_schedtick = t;
+        pp->sysmon_schedwhen = now;
+      } else if (pp->sysmon_schedwhen + kForcePreemptNs <= now) {
+        preemptone(pp);
+        sysretake = true;  // in a syscall, preemptone does nothing
+      }
+    }
+    if (s == pstatus::syscall) {
+      uint32_t t = pp->syscalltick.load(std::memory_order_relaxed);
+      if (!sysretake && pp->sysmon_syscalltick != t) {
+        pp->sysmon_syscalltick = t;
+        pp->sysmon_syscallwhen = now;
+        continue;
+      }
+      // Leave it while it has nothing queued, others can take new work, and the call is
+      // young (< 10 ms).
+      if (runqempty(pp) &&
+          sched.nmspinning.load() + sched.npidle.load() > 0 &&
+          pp->sysmon_syscallwhen + 10'000'000 > now)
+        continue;
+      pstatus expected = pstatus::syscall;
+      if (pp->status.compare_exchange_strong(expected, pstatus::idle, std::memory_order_acq_rel)) {
+        n++;
+        pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+        handoffp(pp);
+      }
+    }
+  }
+  return n;
+}
+
+void schedtrace(int64_t now, int64_t start) {
+  std::string line;
+  char buf[256];
+  int32_t procs = sched.gomaxprocs.load();
+  {
+    os::rt_lock_guard lk(sched.lock);
+    snprintf(buf, sizeof buf,
+             "SCHED %lldms: gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d "
+             "idlethreads=%d runqueue=%d [",
+             (long long)((now - start) / 1000000), procs, sched.npidle.load(),
+             sched.mcount + 1, sched.nmspinning.load(), sched.nmidle, sched.runqsize.load());
+  }
+  line = buf;
+  for (int32_t i = 0; i < procs; i++) {
+    snprintf(buf, sizeof buf, "%s%u", i > 0 ? " " : "", runqlen(sched.allp[i]));
+    line += buf;
+  }
+  line += "]\n";
+  fputs(line.c_str(), stderr);
+}
+
+void parse_godebug() {
+  const char* s = getenv("GODEBUG");
+  if (s == nullptr) return;
+  std::string v = s;
+  size_t pos = v.find("schedtrace=");
+  if (pos != std::string::npos) schedtrace_ms = atoll(v.c_str() + pos + 11);
+}
+
+void* sysmon_main(void*) {
+  sched.sysmon_tid = int(gettid());
+  int64_t start = os::nanotime();
+  int64_t delay = 0;
+  int idle = 0;
+  int64_t lasttrace = start;
+  for (;;) {
+    if (idle == 0)
+      delay = 20'000;
+    else if (idle > 50)
+      delay *= 2;
+    if (delay > 10'000'000) delay = 10'000'000;
+    usleep(useconds_t(delay / 1000));
+    int64_t now = os::nanotime();
+    coarse_now.store(now, std::memory_order_relaxed);
+
+    if (sigquit_pending.load()) {
+      fputs("SIGQUIT: quit\n", stderr);
+      print_all_goroutines(true);
+      fflush(nullptr);
+      _exit(2);
+    }
+
+    bool running = sched.running.load(std::memory_order_acquire);
+    if (!running || (schedtrace_ms <= 0 &&
+                     (sched.gcwaiting.load() ||
+                      sched.npidle.load() == sched.gomaxprocs.load()))) {
+      // Nothing to watch: sleep until woken or until the next timer (at most 60 s).
+      sched.lock.lock();
+      bool sleep = !sched.running.load() || sched.gcwaiting.load() ||
+                   sched.npidle.load() == sched.gomaxprocs.load();
+      if (sleep) sched.sysmonwait.store(true);
+      sched.lock.unlock();
+      if (sleep) {
+        int64_t wait = 60'000'000'000;
+        if (running) {
+          int32_t procs = sched.gomaxprocs.load();
+          for (int32_t i = 0; i < procs; i++) {
+            int64_t w = sched.allp[i]->timer0when.load();
+            if (w != 0 && w - now < wait) wait = w - now > 0 ? w - now : 0;
+          }
+        }
+        sched.sysmonnote.sleep_for(wait);
+        sched.lock.lock();
+        sched.sysmonwait.store(false);
+        sched.sysmonnote.clear();
+        sched.lock.unlock();
+        idle = 0;
+        delay = 20'000;
+        continue;
+      }
+    }
+    if (!running) continue;
+
+    // Poll the network if nobody has for 10 ms.
+    int64_t last = sched.lastpoll.load(std::memory_order_acquire);
+    if (netpoll_waiters.load() > 0 && last != 0 && last + 10'000'000 < now &&
+        sched.lastpoll.compare_exchange_strong(last, now)) {
+      if (g* list = netpoll(0)) injectglist(list);
+    }
+    if (retake(now) != 0)
+      idle = 0;
+    else
+      idle++;
+    if (schedtrace_ms > 0 && now - lasttrace >= schedtrace_ms * 1'000'000) {
+      lasttrace = now;
+      schedtrace(now, start);
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+int64_t coarse_nanotime() {
+  int64_t t = coarse_now.load(std::memory_order_relaxed);
+  return t != 0 ? t : os::nanotime();
+}
+
+void wake_sysmon() {
+  if (!sched.sysmonwait.load(std::memory_order_acquire)) return;
+  sched.sysmonnote.wakeup();
+}
+
+void sysmon_request_sigquit_dump() {
+  sigquit_pending.store(1);
+  sched.sysmonnote.wakeup();
+}
+
+void start_sysmon() {
+  parse_godebug();
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  int err = pthread_create(&th, &attr, sysmon_main, nullptr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (err != 0) fatal("cannot start sysmon");
+}
+
+}  // namespace gort::rt

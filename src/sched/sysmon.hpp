@@ -1,0 +1,14 @@
+// sysmon: the monitor thread (Go: sysmon in proc.go). It has no P and is not an M of the
+// scheduler. Each round it retakes Ps from Ms stuck in blocking calls, flags goroutines that
+// ran 10 ms without a break for preemption at their next safe point, polls the network if
+// nobody did for 10 ms, prints GODEBUG=schedtrace lines, and serves SIGQUIT dumps. It
+// sleeps 20 us doubling to 10 ms when idle, and on a note when every P is idle.
+#pragma once
+
+namespace gort::rt {
+
+void start_sysmon();
+// From a signal handler: ask sysmon to print the goroutine dump and exit (SIGQUIT).
+void sysmon_request_sigquit_dump();
+
+}  // namespace gort::rt

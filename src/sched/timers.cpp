@@ -1,0 +1,189 @@
+// timers: 4-ary min-heap per P, ordered by when; parent of i is (i-1)/4, children 4i+1..4i+4.
+// Each timer records its heap (pp) and position (heap_index) so deletion is O(log n).
+#include "sched/timers.hpp"
+
+#include "os/clock.hpp"
+#include "sched/sched.hpp"
+
+namespace gort::rt {
+namespace {
+
+void set_at(p* pp, size_t i, timer* t) {
+  pp->timers[i] = t;
+  t->heap_index = int32_t(i);
+}
+
+void siftup(p* pp, size_t i) {
+  auto& h = pp->timers;
+  timer* t = h[i];
+  while (i > 0) {
+    size_t parent = (i - 1) / 4;
+    if (t->when >= h[parent]->when) break;
+    set_at(pp, i, h[parent]);
+    i = parent;
+  }
+  set_at(pp, i, t);
+}
+
+void siftdown(p* pp, size_t i) {
+  auto& h = pp->timers;
+  size_t n = h.size();
+  timer* t = h[i];
+  for (;;) {
+    size_t c = 4 * i + 1;
+    if (c >= n) break;
+    size_t best = c;
+    size_t end = c + 4 < n ? c + 4 : n;
+    for (size_t k = c + 1; k < end; k++)
+      if (h[k]->when < h[best]->when) best = k;
+    if (h[best]->when >= t->when) break;
+    set_at(pp, i, h[best]);
+    i = best;
+  }
+  set_at(pp, i, t);
+}
+
+void update_timer0(p* pp) {
+  pp->timer0when.store(pp->timers.empty() ? 0 : pp->timers[0]->when, std::memory_order_release);
+}
+
+// Removes the timer at index i. timers_lock held.
+void remove_at(p* pp, size_t i) {
+  auto& h = pp->timers;
+  timer* t = h[i];
+  timer* last = h.back();
+  h.pop_back();
+  if (i < h.size()) {
+    set_at(pp, i, last);
+    siftdown(pp, i);
+    siftup(pp, size_t(last->heap_index));
+  }
+  t->heap_index = -1;
+  t->pp.store(nullptr, std::memory_order_release);
+}
+
+void push(p* pp, timer* t) {
+  pp->timers.push_back(t);
+  t->pp.store(pp, std::memory_order_release);
+  siftup(pp, pp->timers.size() - 1);
+}
+
+p* timer_home() {
+  if (p* pp = current_p()) return pp;
+  // Not on a P (a plain thread): any live P will do.
+  int32_t n = sched.gomaxprocs.load(std::memory_order_acquire);
+  return sched.allp[n > 0 ? int32_t(fastrand() % uint32_t(n)) : 0];
+}
+
+}  // namespace
+
+void addtimer(timer* t) {
+  if (t->when < 0) t->when = INT64_MAX;
+  for (;;) {
+    p* pp = timer_home();
+    pp->timers_lock.lock();
+    if (pp->status.load(std::memory_order_acquire) == pstatus::dead) {
+      pp->timers_lock.unlock();
+      continue;
+    }
+    push(pp, t);
+    bool first = pp->timers[0] == t;
+    if (first) update_timer0(pp);
+    pp->timers_lock.unlock();
+    if (first) wake_netpoller(t->when);
+    return;
+  }
+}
+
+bool deltimer(timer* t) {
+  for (;;) {
+    p* pp = t->pp.load(std::memory_order_acquire);
+    if (pp == nullptr) return false;
+    pp->timers_lock.lock();
+    if (t->pp.load(std::memory_order_relaxed) != pp) {
+      pp->timers_lock.unlock();
+      continue;
+    }
+    remove_at(pp, size_t(t->heap_index));
+    update_timer0(pp);
+    pp->timers_lock.unlock();
+    return true;
+  }
+}
+
+bool modtimer(timer* t, int64_t when, int64_t period) {
+  bool pending = deltimer(t);
+  t->when = when;
+  t->period = period;
+  addtimer(t);
+  return pending;
+}
+
+int64_t checktimers(p* pp, int64_t now, int64_t* next, bool* ran) {
+  *ran = false;
+  int64_t first = pp->timer0when.load(std::memory_order_acquire);
+  if (first == 0) {
+    *next = 0;
+    return now;
+  }
+  if (now == 0) now = os::nanotime();
+  if (now < first) {
+    *next = first;
+    return now;
+  }
+  pp->timers_lock.lock();
+  while (!pp->timers.empty()) {
+    timer* t = pp->timers[0];
+    if (t->when > now) break;
+    auto f = t->f;
+    void* arg = t->arg;
+    uintptr_t seq = t->seq;
+    if (t->period > 0) {
+      // Drop missed ticks: when += period * (1 + (now - when) / period).
+      t->when += t->period * (1 + (now - t->when) / t->period);
+      if (t->when < 0) t->when = INT64_MAX;  // overflow
+      siftdown(pp, 0);
+    } else {
+      remove_at(pp, 0);
+    }
+    update_timer0(pp);
+    pp->timers_lock.unlock();
+    f(arg, seq);
+    *ran = true;
+    pp->timers_lock.lock();
+  }
+  update_timer0(pp);
+  *next = pp->timer0when.load(std::memory_order_relaxed);
+  pp->timers_lock.unlock();
+  return now;
+}
+
+void movetimers(p* from, p* to) {
+  from->timers_lock.lock();
+  std::vector<timer*> moving;
+  moving.swap(from->timers);
+  for (timer* t : moving) {
+    t->heap_index = -1;
+    t->pp.store(nullptr, std::memory_order_relaxed);
+  }
+  update_timer0(from);
+  from->timers_lock.unlock();
+  if (moving.empty()) return;
+  to->timers_lock.lock();
+  for (timer* t : moving) push(to, t);
+  update_timer0(to);
+  to->timers_lock.unlock();
+}
+
+void cleartimers(p* pp) {
+  pp->timers_lock.lock();
+  for (timer* t : pp->timers) {
+    t->heap_index = -1;
+    t->pp.store(nullptr, std::memory_order_relaxed);
+  }
+  pp->timers.clear();
+  update_timer0(pp);
+  pp->timers_lock.unlock();
+}
+
+}  // namespace gort::rt

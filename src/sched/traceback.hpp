@@ -1,0 +1,32 @@
+// traceback: goroutine dumps in Go's format (Go: traceback.go).
+//
+//   goroutine 7 [chan receive, 2 minutes, locked to thread]:
+//   some::function(...)
+//   	/path/to/binary +0x1d2
+//   created by other::function
+//   	/path/to/binary +0x88
+//
+// A parked goroutine's frames come from walking frame pointers from its saved context
+// (gort builds with -fno-omit-frame-pointer and exports that flag to its users). The
+// running goroutine's come from the unwinder. Goroutines running on other threads print
+// "goroutine running on other thread; stack unavailable", as Go's do. Runtime frames
+// (gort::rt::*) are hidden unless GOTRACEBACK=system.
+#pragma once
+#include <string>
+
+#include "sched/runtime2.hpp"
+
+namespace gort::rt {
+
+// Appends gp's header and frames. `current`: gp is the calling goroutine.
+void format_goroutine(std::string& out, g* gp, bool current);
+// Frames from a list of return addresses (e.g. a backtrace captured at a throw).
+void format_frames(std::string& out, void* const* pcs, int n, bool skip_runtime);
+// Every goroutine; the caller's first. `other_running_only`: skip the caller's.
+std::string format_all_goroutines(bool include_current);
+// Writes format_all_goroutines(true) to stderr with write(2).
+void print_all_goroutines(bool include_current);
+// Walks frame pointers starting at fp within [lo, hi); returns the count of return addresses.
+int walk_frames(uintptr_t fp, uintptr_t lo, uintptr_t hi, void** pcs, int max);
+
+}  // namespace gort::rt
