@@ -269,6 +269,7 @@ g* newproc_alloc(size_t size, size_t align, void** storage) {
   }
   if (gp == nullptr) gp = malg(sched.stack_size, false);
   uintptr_t top = reinterpret_cast<uintptr_t>(gp);
+  san::unpoison_stack(gp->stk.usable_lo, top);
   uintptr_t closure = (top - size) & ~(uintptr_t(align < 16 ? 16 : align) - 1);
   gp->closure = reinterpret_cast<void*>(closure);
   gp->sp = make_context(closure & ~uintptr_t(15), goroutine_main, gp);
@@ -324,6 +325,7 @@ g* new_main_g(void (*entry)(void*), void* closure) {
     gp = malg(kMainStackSize, true);
     sched.main_g = gp;
   }
+  san::unpoison_stack(gp->stk.usable_lo, reinterpret_cast<uintptr_t>(gp));
   gp->closure = closure;
   gp->entry = entry;
   gp->sp = make_context(reinterpret_cast<uintptr_t>(gp) & ~uintptr_t(63), goroutine_main, gp);

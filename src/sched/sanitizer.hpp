@@ -42,6 +42,16 @@ inline void finish_switch(void* fake_stack) {
 #endif
 }
 
+// A reused goroutine stack still carries the redzones of frames that never returned (the
+// previous goroutine switched away for good): clear them before new frames go there.
+inline void unpoison_stack(uintptr_t lo, uintptr_t hi) {
+#if defined(GORT_ASAN)
+  __asan_unpoison_memory_region(reinterpret_cast<void*>(lo), hi - lo);
+#else
+  (void)lo, (void)hi;
+#endif
+}
+
 inline void* create_fiber() {
 #if defined(GORT_TSAN)
   return __tsan_create_fiber(0);

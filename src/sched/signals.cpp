@@ -13,7 +13,7 @@
 namespace gort::rt {
 namespace {
 
-constexpr size_t kAltStackSize = 64 * 1024;
+constexpr size_t kAltStackSize = 1024 * 1024;  // reserved, committed lazily: tracebacks need room
 struct sigaction old_segv, old_bus;
 
 void chain(int sig, siginfo_t* info, void* ctx, const struct sigaction& old) {
@@ -62,7 +62,8 @@ void install_signal_handlers() {
 void install_altstack(m* mp) {
   stack_t cur;
   if (sigaltstack(nullptr, &cur) == 0 && !(cur.ss_flags & SS_DISABLE)) return;  // has one
-  void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+  void* mem = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
   if (mem == MAP_FAILED) return;
   stack_t st;

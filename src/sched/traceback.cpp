@@ -1,8 +1,6 @@
 // traceback: see traceback.hpp.
 #include "sched/traceback.hpp"
 
-#include <cxxabi.h>
-#include <dlfcn.h>
 #include <execinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,46 +10,24 @@
 #include "sched/context.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
+#include "sched/symbolize.hpp"
 
 namespace gort::rt {
 namespace {
 
 constexpr int kMaxFrames = 100;  // Go elides frames after 100
 
-std::string demangle(const char* name) {
-  int status = 0;
-  char* d = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  if (status == 0 && d != nullptr) {
-    std::string s = d;
-    free(d);
-    return s;
-  }
-  return name;
-}
-
-struct symbol {
-  std::string function;  // demangled, or "?"
-  std::string location;  // "module +0xoffset"
-};
-
-symbol symbolize(uintptr_t pc) {
-  Dl_info info;
-  symbol s{"?", "?"};
-  // pc is a return address: look up pc-1 so a call at the end of a function names it.
-  if (dladdr(reinterpret_cast<void*>(pc - 1), &info) != 0) {
-    if (info.dli_sname != nullptr) s.function = demangle(info.dli_sname);
-    char buf[64];
-    snprintf(buf, sizeof buf, " +0x%lx",
-             (unsigned long)(pc - reinterpret_cast<uintptr_t>(info.dli_fbase)));
-    s.location = std::string(info.dli_fname != nullptr ? info.dli_fname : "?") + buf;
-  }
-  return s;
-}
-
+// Runtime frames: gort::rt::*, the goroutine entry shims (gort::detail::*, gort::run's
+// body), the context switch. Template names may carry a return type in front.
 bool is_runtime_frame(const std::string& fn) {
-  return fn.rfind("gort::rt::", 0) == 0 || fn == "gort_swap_context" ||
-         fn == "gort_start_trampoline" || fn == "__cxa_throw" ||
-         fn.rfind("gort::detail::", 0) == 0;
+  size_t name_end = fn.find('(');
+  auto starts = [&](const char* prefix) {
+    size_t at = fn.find(prefix);
+    return at != std::string::npos && at < name_end && (at == 0 || fn[at - 1] == ' ');
+  };
+  return starts("gort::rt::") || starts("gort::detail::") || starts("gort::run<") ||
+         fn == "gort_swap_context" || fn == "gort_start_trampoline" || fn == "__cxa_throw" ||
+         fn == "__restore_rt";
 }
 
 const char* status_string(g* gp) {
@@ -110,6 +86,8 @@ void format_frames(std::string& out, void* const* pcs, int n, bool skip_runtime)
   for (int i = 0; i < n; i++) {
     symbol s = symbolize(reinterpret_cast<uintptr_t>(pcs[i]));
     if (skip_runtime && is_runtime_frame(s.function)) continue;
+    // The signal trampoline of a fault (stack overflow) has no symbol.
+    if (s.function == "?" && s.location.find("libc.so") != std::string::npos) continue;
     if (printed == kMaxFrames) {
       out += "...additional frames elided...\n";
       break;
