@@ -11,11 +11,7 @@
 namespace gort {
 
 void yield() {
-  if (rt::current_g() == nullptr) {
-    sched_yield();
-    return;
-  }
-  rt::gosched();
+  if (!rt::gosched()) sched_yield();  // not a goroutine: yield the thread
 }
 
 void goexit() {

@@ -4,7 +4,7 @@
 // would be meaningless) and process CPU time.
 //
 //   BM_Yield               two goroutines on one P ping-ponging with gort::yield;
-//                          items = switches, ns_per_switch = real time / switches.
+//                          items = switches, per_switch = real time per switch.
 //   BM_SpawnExit           go + exit of a goroutine that calls wg.done(); waits in batches
 //                          of 1000. items = goroutines.
 //   BM_ParkReadyAcrossPs   GOMAXPROCS=2, two goroutines handing a token back and forth
@@ -40,12 +40,12 @@ struct procs_scope {
   int prev;
 };
 
-// Reports `per_iter` items per iteration, plus the real time per item in ns.
+// Reports `items` processed in all, plus the real time per item (seconds per item, shown
+// with an SI prefix: "28.1n" is 28.1 ns).
 void report_items(benchmark::State& state, int64_t items, const char* per_name) {
   state.SetItemsProcessed(items);
-  state.counters[per_name] = benchmark::Counter(double(items) / 1e9,  // per ns
-                                                benchmark::Counter::kIsRate |
-                                                    benchmark::Counter::kInvert);
+  state.counters[per_name] = benchmark::Counter(
+      double(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // ---- BM_Yield ----
@@ -66,7 +66,7 @@ void BM_Yield(benchmark::State& state) {
     stop.store(true, std::memory_order_relaxed);
     partner_done.wait();
   });
-  report_items(state, 2 * state.iterations(), "ns_per_switch");
+  report_items(state, 2 * state.iterations(), "per_switch");
 }
 BENCHMARK(BM_Yield)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -83,7 +83,7 @@ void BM_SpawnExit(benchmark::State& state) {
     }
     wg.wait();  // the last partial batch (after the timed loop)
   });
-  report_items(state, state.iterations(), "ns_per_goroutine");
+  report_items(state, state.iterations(), "per_goroutine");
 }
 BENCHMARK(BM_SpawnExit)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -157,7 +157,7 @@ void BM_ParkReadyAcrossPs(benchmark::State& state) {
     to_partner.post();
     partner_done.wait();
   });
-  report_items(state, 2 * state.iterations(), "ns_per_handoff");
+  report_items(state, 2 * state.iterations(), "per_handoff");
 }
 BENCHMARK(BM_ParkReadyAcrossPs)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -187,7 +187,7 @@ void BM_TimerAddDel(benchmark::State& state) {
     }
     for (int64_t i = 0; i < preload; i++) rt::deltimer(&others[i]);
   });
-  report_items(state, state.iterations(), "ns_per_add_del");
+  report_items(state, state.iterations(), "per_add_del");
 }
 BENCHMARK(BM_TimerAddDel)->Arg(0)->Arg(1000)->Arg(100000)->UseRealTime()->MeasureProcessCPUTime();
 
@@ -195,34 +195,38 @@ BENCHMARK(BM_TimerAddDel)->Arg(0)->Arg(1000)->Arg(100000)->UseRealTime()->Measur
 
 void BM_TimerInsertFire(benchmark::State& state) {
   const int64_t sleepers = state.range(0);  // main included
-  std::atomic<int64_t> sleeps{0};
+  // Sleeps completed by all sleepers; only those between the first timed iteration and the
+  // end of the timed loop are reported.
+  std::atomic<int64_t> total{0};
+  int64_t counted = 0;
   gort::run([&] {
     std::atomic<bool> stop{false};
     gort::sync::wait_group others_done;
     for (int64_t i = 1; i < sleepers; i++) {
       others_done.go([&] {
-        int64_t n = 0;
         while (!stop.load(std::memory_order_relaxed)) {
           gort::time::sleep(1us);
-          n++;
+          total.fetch_add(1, std::memory_order_relaxed);
         }
-        sleeps.fetch_add(n, std::memory_order_relaxed);
       });
     }
-    int64_t n = 0;
+    bool first = true;
+    int64_t base = 0;
     for (auto _ : state) {
+      if (first) {
+        base = total.load(std::memory_order_relaxed);
+        first = false;
+      }
       gort::time::sleep(1us);
-      n++;
+      total.fetch_add(1, std::memory_order_relaxed);
     }
+    counted = total.load(std::memory_order_relaxed) - base;
     stop.store(true, std::memory_order_relaxed);
     others_done.wait();
-    sleeps.fetch_add(n, std::memory_order_relaxed);
   });
-  // The other sleepers also sleep during the setup and the shutdown around the timed loop;
-  // with many of them the rate is slightly overstated.
-  report_items(state, sleeps.load(), "ns_per_sleep");
-  state.counters["sleeps_per_iter"] =
-      benchmark::Counter(double(sleeps.load()) / double(state.iterations()));
+  report_items(state, counted, "per_sleep");
+  state.counters["sleeps_per_iter"] = benchmark::Counter(
+      state.iterations() > 0 ? double(counted) / double(state.iterations()) : 0.0);
 }
 BENCHMARK(BM_TimerInsertFire)->Arg(1)->Arg(64)->Arg(1024)->UseRealTime()->MeasureProcessCPUTime();
 

@@ -7,6 +7,8 @@
 //   [48] rbp  [56] return address
 // A new goroutine's frame (see context.hpp) returns into gort_start_trampoline, which calls
 // r13(r12) and never returns. `.cfi_undefined rip` there ends every unwinder's walk.
+// MXCSR and the x87 control word are reloaded only when the resumed context's values
+// differ from the current ones: the loads are microcoded and would dominate a switch.
 
     .text
     .globl  gort_swap_context
@@ -24,11 +26,17 @@ gort_swap_context:
     subq    $8, %rsp
     stmxcsr (%rsp)
     fnstcw  4(%rsp)
+    movl    (%rsp), %ecx        // the current values, loaded with the stores' own sizes
+    movzwl  4(%rsp), %edx       // so that store-to-load forwarding works
     movq    %rsp, (%rdi)
     movq    %rsi, %rsp
+    cmpl    (%rsp), %ecx
+    je      1f
     ldmxcsr (%rsp)
+1:  cmpw    4(%rsp), %dx
+    je      2f
     fldcw   4(%rsp)
-    addq    $8, %rsp
+2:  addq    $8, %rsp
     popq    %r15
     popq    %r14
     popq    %r13

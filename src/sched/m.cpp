@@ -27,7 +27,7 @@ void acquirep(m* mp, p* pp) {
   if (pp->mp.load(std::memory_order_relaxed) != nullptr || (s != pstatus::idle))
     fatal("acquirep: invalid p state");
   mp->pp = pp;
-  pp->mp.store(mp, std::memory_order_relaxed);
+  pp->mp.store(mp, std::memory_order_release);  // sysmon follows p->mp->curg
   pp->status.store(pstatus::running, std::memory_order_release);
 }
 

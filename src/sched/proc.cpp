@@ -20,24 +20,17 @@
 #include "sched/sched.hpp"
 #include "sched/shutdown.hpp"
 
+__thread gort::rt::m* gort_tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
+
 namespace gort::rt {
 
-schedt& sched = *new schedt;
+schedt sched;
 
 namespace {
-thread_local m* tls_m = nullptr;
 thread_local uint64_t tls_rand = 0;
 }  // namespace
 
-// Not inlinable, and the asm barrier stops the compiler from reusing a TLS address computed
-// before a switch: the goroutine may resume on another thread.
-__attribute__((noinline)) m* current_m() {
-  m* r = tls_m;
-  asm volatile("" : "+r"(r));
-  return r;
-}
-
-__attribute__((noinline)) void set_current_m(m* mp) { tls_m = mp; }
+void set_current_m(m* mp) { gort_tls_m = mp; }
 
 __attribute__((noinline)) uint32_t fastrand() {
   // wyrand on a per-thread state.
@@ -79,9 +72,11 @@ void switch_context(m* mp, g* from, g* to, bool from_dying) {
 
 // Picks the next goroutine for mp without going through g0, or null if g0 must decide
 // (timers due, GC/exit requests, the 1-in-61 global check, locked goroutines, no work).
-g* fast_pick(m* mp, g* cur, bool* inherit) {
+// With keep_lock (a yield, whose hook puts the yielder on the global queue), a goroutine
+// taken from the global queue leaves sched.lock held for the hook: one lock, not two.
+g* fast_pick(m* mp, g* cur, bool* inherit, bool keep_lock) {
   p* pp = mp->pp;
-  if (pp == nullptr || mp->lockedg != nullptr) return nullptr;
+  if (pp == nullptr || mp->lockedg != nullptr || mp->exit_thread) return nullptr;
   if (sched.gcwaiting.load(std::memory_order_relaxed) ||
       sched.exiting.load(std::memory_order_relaxed))
     return nullptr;
@@ -92,9 +87,13 @@ g* fast_pick(m* mp, g* cur, bool* inherit) {
     return nullptr;
   g* gp = runqget(pp, inherit);
   if (gp == nullptr && sched.runqsize.load(std::memory_order_relaxed) > 0) {
-    os::rt_lock_guard lk(sched.lock);
+    sched.lock.lock();
     gp = globrunqget(pp, 0);
     *inherit = false;
+    if (gp != nullptr && keep_lock && gp->lockedm == nullptr)
+      mp->hook_holds_sched_lock = true;
+    else
+      sched.lock.unlock();
   }
   if (gp == nullptr) return nullptr;
   if (gp->lockedm != nullptr) {
@@ -104,6 +103,12 @@ g* fast_pick(m* mp, g* cur, bool* inherit) {
   // A goroutine sysmon flagged ends the shared time slice.
   if (cur != nullptr && cur->preempt.load(std::memory_order_relaxed)) *inherit = false;
   return gp;
+}
+
+// Only the P's owner writes schedtick (sysmon only reads it): no locked instruction.
+inline void bump_schedtick(p* pp) {
+  pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1,
+                      std::memory_order_relaxed);
 }
 
 void check_stack_barrier(g* gp) {
@@ -116,33 +121,34 @@ void check_stack_barrier(g* gp) {
 
 void execute(m* mp, g* gp, bool inherit) {
   p* pp = mp->pp;
-  mp->curg.store(gp, std::memory_order_relaxed);
+  mp->curg.store(gp, std::memory_order_release);
   gp->mp.store(mp, std::memory_order_relaxed);
   gp->preempt.store(false, std::memory_order_relaxed);
   gp->status.store(gstatus::running, std::memory_order_relaxed);
-  if (!inherit) pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+  if (!inherit) bump_schedtick(pp);
   switch_context(mp, nullptr, gp, false);
 }
 
 namespace {
 
+void hook_runnable_global(m* mp, g* gp, void*);
+
 // Leaves gp (the running goroutine of this M): hook(mp, gp, arg) commits its new state after
 // the switch. Returns when gp runs again.
-void leave(g* gp, switch_hook hook, void* arg, bool dying) {
-  m* mp = current_m();
+void leave(m* mp, g* gp, switch_hook hook, void* arg, bool dying) {
   check_stack_barrier(gp);
   mp->hook = hook;
   mp->hook_g = gp;
   mp->hook_arg = arg;
   gp->mp.store(nullptr, std::memory_order_relaxed);
   bool inherit = false;
-  g* next = fast_pick(mp, gp, &inherit);
+  g* next = fast_pick(mp, gp, &inherit, hook == hook_runnable_global);
   if (next != nullptr) {
-    mp->curg.store(next, std::memory_order_relaxed);
+    mp->curg.store(next, std::memory_order_release);
     next->mp.store(mp, std::memory_order_relaxed);
     next->preempt.store(false, std::memory_order_relaxed);
     next->status.store(gstatus::running, std::memory_order_relaxed);
-    if (!inherit) mp->pp->schedtick.fetch_add(1, std::memory_order_relaxed);
+    if (!inherit) bump_schedtick(mp->pp);
     switch_context(mp, gp, next, dying);
   } else {
     mp->curg.store(nullptr, std::memory_order_relaxed);
@@ -169,11 +175,29 @@ void allgremove(g* gp) {
   }
 }
 
-// The g sits at the top of its own stack.
+// Gs come from a dense pool, never returned to the OS (Go never frees Gs either).
+g* g_pool_alloc() {
+  static os::rt_mutex mu;
+  static g* free_gs = nullptr;
+  static char* chunk = nullptr;
+  static size_t left = 0;
+  os::rt_lock_guard lk(mu);
+  if (g* gp = free_gs) {
+    free_gs = gp->schedlink;
+    return new (gp) g;
+  }
+  if (left == 0) {
+    constexpr size_t kChunk = 256;
+    chunk = static_cast<char*>(::operator new(sizeof(g) * kChunk, std::align_val_t(64)));
+    left = kChunk;
+  }
+  left--;
+  return new (chunk + sizeof(g) * left) g;
+}
+
 g* malg(size_t stack_size, bool guard) {
   stack stk = stack_alloc(stack_size, guard);
-  uintptr_t addr = (stk.hi - sizeof(g)) & ~uintptr_t(63);
-  g* gp = new (reinterpret_cast<void*>(addr)) g;
+  g* gp = g_pool_alloc();
   gp->stk = stk;
   gp->tsan_fiber = san::create_fiber();
   gp->status.store(gstatus::dead, std::memory_order_relaxed);
@@ -184,9 +208,9 @@ g* malg(size_t stack_size, bool guard) {
 void free_g(g* gp) {
   allgremove(gp);
   san::destroy_fiber(gp->tsan_fiber);
-  stack s = gp->stk;
-  gp->~g();
-  stack_free(s);
+  stack_free(gp->stk);
+  gp->stk = stack{};
+  // The g itself stays allocated (a dead g with no stack); it is simply dropped.
 }
 
 std::atomic<int32_t> global_gfree_count{0};
@@ -243,10 +267,12 @@ g* gfget(p* pp) {
 }
 
 void hook_park(m* mp, g* gp, void* arg);
-void hook_runnable_global(m*, g* gp, void*) {
+void hook_runnable_global(m* mp, g* gp, void*) {
   gp->status.store(gstatus::runnable, std::memory_order_release);
-  os::rt_lock_guard lk(sched.lock);
+  if (!mp->hook_holds_sched_lock) sched.lock.lock();
+  mp->hook_holds_sched_lock = false;
   globrunqput(gp);
+  sched.lock.unlock();
 }
 void hook_gfput(m* mp, g* gp, void*) { gfput(mp->pp, gp); }
 void hook_nothing(m*, g*, void*) {}
@@ -268,7 +294,7 @@ g* newproc_alloc(size_t size, size_t align, void** storage) {
     gp = nullptr;
   }
   if (gp == nullptr) gp = malg(sched.stack_size, false);
-  uintptr_t top = reinterpret_cast<uintptr_t>(gp);
+  uintptr_t top = gp->stk.hi;
   san::unpoison_stack(gp->stk.usable_lo, top);
   uintptr_t closure = (top - size) & ~(uintptr_t(align < 16 ? 16 : align) - 1);
   gp->closure = reinterpret_cast<void*>(closure);
@@ -325,10 +351,10 @@ g* new_main_g(void (*entry)(void*), void* closure) {
     gp = malg(kMainStackSize, true);
     sched.main_g = gp;
   }
-  san::unpoison_stack(gp->stk.usable_lo, reinterpret_cast<uintptr_t>(gp));
+  san::unpoison_stack(gp->stk.usable_lo, gp->stk.hi);
   gp->closure = closure;
   gp->entry = entry;
-  gp->sp = make_context(reinterpret_cast<uintptr_t>(gp) & ~uintptr_t(63), goroutine_main, gp);
+  gp->sp = make_context(gp->stk.hi, goroutine_main, gp);
   gp->is_main = true;
   gp->goid = 1;
   gp->parent_goid = 0;
@@ -376,7 +402,7 @@ void goexit0(g* gp) {
     mp->locked_ext = 0;
     if (!mp->is_m0) mp->exit_thread = true;
   }
-  leave(gp, gp->is_main ? hook_nothing : hook_gfput, nullptr, true);
+  leave(mp, gp, gp->is_main ? hook_nothing : hook_gfput, nullptr, true);
   __builtin_unreachable();
 }
 
@@ -407,11 +433,12 @@ bool unlock_rt_mutex(g*, void* lock) {
 }  // namespace
 
 void gopark(bool (*unlockf)(g*, void*), void* arg, wait_reason reason) {
-  g* gp = current_g();
+  m* mp = current_m();
+  g* gp = mp->curg.load(std::memory_order_relaxed);
   gp->waitreason = reason;
   gp->waitsince = coarse_nanotime();
   park_args a{unlockf, arg};
-  leave(gp, hook_park, &a, false);
+  leave(mp, gp, hook_park, &a, false);
 }
 
 void goparkunlock(os::rt_mutex* lock, wait_reason reason) {
@@ -434,22 +461,25 @@ void goready(g* gp) {
   wakep();
 }
 
-void gosched() {
-  g* gp = current_g();
-  if (gp == nullptr) return;
+bool gosched() {
+  m* mp = current_m();
+  g* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+  if (gp == nullptr) return false;
   gp->waitreason = wait_reason::zero;
-  leave(gp, hook_runnable_global, nullptr, false);
+  leave(mp, gp, hook_runnable_global, nullptr, false);
+  return true;
 }
 
 void check_preempt() {
-  g* gp = current_g();
+  m* mp = current_m();
+  g* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
   if (gp != nullptr && gp->preempt.load(std::memory_order_relaxed)) {
     gp->waitreason = wait_reason::preempted;
-    leave(gp, hook_runnable_global, nullptr, false);
+    leave(mp, gp, hook_runnable_global, nullptr, false);
   }
 }
 
 // Used by syscall.cpp's slow exit: the goroutine goes to the global queue, the M to g0.
-void leave_to_global_queue(g* gp) { leave(gp, hook_runnable_global, nullptr, false); }
+void leave_to_global_queue(g* gp) { leave(current_m(), gp, hook_runnable_global, nullptr, false); }
 
 }  // namespace gort::rt

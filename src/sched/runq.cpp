@@ -8,6 +8,12 @@ namespace {
 
 constexpr uint32_t kRunqMask = p::kRunqSize - 1;
 
+// runqsize changes only under sched.lock; others read it without the lock.
+void add_runqsize(int32_t n) {
+  sched.runqsize.store(sched.runqsize.load(std::memory_order_relaxed) + n,
+                       std::memory_order_relaxed);
+}
+
 // Moves half of pp's full ring plus gp to the global queue. False if a thief raced us.
 bool runqputslow(p* pp, g* gp, uint32_t h, uint32_t t) {
   g* batch[p::kRunqSize / 2 + 1];
@@ -134,14 +140,14 @@ void globrunqput(g* gp) {
   else
     sched.runqhead = gp;
   sched.runqtail = gp;
-  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+  add_runqsize(1);
 }
 
 void globrunqputhead(g* gp) {
   gp->schedlink = sched.runqhead;
   sched.runqhead = gp;
   if (sched.runqtail == nullptr) sched.runqtail = gp;
-  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+  add_runqsize(1);
 }
 
 void globrunqputbatch(g* head, g* tail, int32_t n) {
@@ -151,17 +157,18 @@ void globrunqputbatch(g* head, g* tail, int32_t n) {
   else
     sched.runqhead = head;
   sched.runqtail = tail;
-  sched.runqsize.fetch_add(n, std::memory_order_relaxed);
+  add_runqsize(n);
 }
 
 g* globrunqget(p* pp, int32_t max) {
   int32_t size = sched.runqsize.load(std::memory_order_relaxed);
   if (size == 0) return nullptr;
-  int32_t n = size / sched.gomaxprocs.load(std::memory_order_relaxed) + 1;
+  int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+  int32_t n = procs == 1 ? size : size / procs + 1;
   if (n > size) n = size;
   if (max > 0 && n > max) n = max;
   if (n > int32_t(p::kRunqSize / 2)) n = p::kRunqSize / 2;
-  sched.runqsize.fetch_sub(n, std::memory_order_relaxed);
+  add_runqsize(-n);
 
   g* gp = sched.runqhead;
   sched.runqhead = gp->schedlink;

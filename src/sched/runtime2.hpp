@@ -1,8 +1,9 @@
 // runtime2: the scheduler's data structures, named as in Go's runtime2.go so the fact sheet
 // and the code read side by side.
 //
-//  g      a goroutine: saved context, stack, status, wait reason. A g lives at the top of its
-//         own stack and is pooled with it when the goroutine exits (Go keeps dead Gs too).
+//  g      a goroutine: saved context, stack, status, wait reason. Gs are allocated densely
+//         from a pool (walking run queues and free lists must not take a TLB miss per G)
+//         and are kept with their stack when the goroutine exits (Go keeps dead Gs too).
 //  m      an OS thread. Its g0 is the thread's native stack, where the scheduler loop runs
 //         when no goroutine is ready to be switched to directly.
 //  p      a processor: the right to run Go code, GOMAXPROCS of them. Owns the local run
@@ -102,9 +103,10 @@ struct g {
   uintptr_t gopc = 0;
 
   // Backtrace captured when an exception was thrown on this goroutine, so that an
-  // unrecovered panic prints the throw site (as Go prints the panic site).
+  // unrecovered panic prints the throw site (as Go prints the panic site). The buffer is
+  // allocated at the goroutine's first throw and kept with the g.
   static constexpr int kThrowTraceMax = 48;
-  void* throw_trace[kThrowTraceMax];
+  void** throw_trace = nullptr;
   int throw_depth = 0;
 
   // Sanitizer fiber state.
@@ -138,6 +140,7 @@ struct m {
   switch_hook hook = nullptr;
   g* hook_g = nullptr;
   void* hook_arg = nullptr;
+  bool hook_holds_sched_lock = false;  // a yield kept sched.lock across the switch
 
   uint64_t rand_state = 0;
   pthread_t thread{};
@@ -220,7 +223,7 @@ struct schedt {
   std::atomic<int32_t> gomaxprocs{0};
 
   os::rt_mutex allglock;
-  std::vector<g*> allgs;
+  std::vector<g*>& allgs = *new std::vector<g*>;  // never destroyed
   std::atomic<int64_t> ngoroutines{0};  // live user goroutines
 
   std::atomic<bool> running{false};   // a gort::run is active
@@ -230,11 +233,13 @@ struct schedt {
   int exit_code = 0;
   m* m0 = nullptr;
   g* main_g = nullptr;
-  std::vector<m*> allm;  // every M ever started (they are never freed); sched.lock
+  std::vector<m*>& allm = *new std::vector<m*>;  // every M ever started; sched.lock
   int sysmon_tid = 0;
   std::atomic<size_t> stack_size{kDefaultStackSize};
 };
 
-extern schedt& sched;  // allocated once, never destroyed (Ms may outlive statics)
+// One global instance. Its members hold their containers by reference, so destroying it
+// at exit (trivially, in effect) leaves nothing dangling for Ms that outlive main.
+extern schedt sched;
 
 }  // namespace gort::rt

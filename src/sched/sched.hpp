@@ -11,7 +11,21 @@
 namespace gort::rt {
 
 // ---- Current m/g/p. Never cached across a switch: goroutines migrate between threads. ----
-m* current_m();
+}  // namespace gort::rt
+
+// The current M, one initial-exec TLS slot per thread.
+extern "C" __thread gort::rt::m* gort_tls_m __attribute__((tls_model("initial-exec")));
+
+namespace gort::rt {
+
+// Reads the slot with a volatile %fs-relative load: the compiler can neither cache the value
+// nor the slot's address across a context switch (the goroutine may resume on another
+// thread, with another slot).
+inline m* current_m() {
+  m* r;
+  asm volatile("movq gort_tls_m@gottpoff(%%rip), %0\n\tmovq %%fs:(%0), %0" : "=r"(r));
+  return r;
+}
 inline g* current_g() {
   m* mp = current_m();
   return mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
@@ -33,7 +47,8 @@ void goparkunlock(os::rt_mutex* lock, wait_reason reason);
 // Makes a parked goroutine runnable, in runnext of the caller's P. Callable from any thread.
 void goready(g* gp);
 // Yields the P: the goroutine goes to the global run queue. (Go: Gosched)
-void gosched();
+// False (and nothing done) when the caller is not a goroutine.
+bool gosched();
 // The safe point: yields if sysmon asked the current goroutine to. Cheap when it did not.
 void check_preempt();
 

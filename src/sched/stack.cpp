@@ -15,6 +15,7 @@ namespace {
 
 constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 allowed
 constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
+constexpr int kMadvGuardInstall = 102;    // Linux 6.13 (not in older headers)
 
 size_t page_size() {
   static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
@@ -42,6 +43,20 @@ void* reserve(size_t bytes) {
   return p;
 }
 
+// Whether this kernel installs guard-page markers (MADV_GUARD_INSTALL).
+bool guard_markers() {
+  static const bool ok = [] {
+    size_t ps = page_size();
+    void* p = mmap(nullptr, 2 * ps, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    bool r = madvise(p, ps, kMadvGuardInstall) == 0;
+    munmap(p, 2 * ps);
+    return r;
+  }();
+  return ok;
+}
+
 stack guarded_stack(size_t size) {
   size_t guard = page_size();
   auto base = reinterpret_cast<uintptr_t>(reserve(size + guard));
@@ -49,7 +64,7 @@ stack guarded_stack(size_t size) {
     munmap(reinterpret_cast<void*>(base), size + guard);
     throw std::bad_alloc();
   }
-  return stack{base, base + guard, base + guard + size, true};
+  return stack{base, base + guard, base + guard + size, true, true};
 }
 
 }  // namespace
@@ -57,13 +72,15 @@ stack guarded_stack(size_t size) {
 stack stack_alloc(size_t size, bool force_guard) {
   size = (size + page_size() - 1) & ~(page_size() - 1);
   auto& p = pool();
+  bool markers = guard_markers();
+  size_t barrier = markers ? page_size() : kRedZoneSize;
   {
     std::lock_guard<std::mutex> lk(p.mu);
-    if (force_guard || p.guarded_live < kGuardedBudget) {
+    if (force_guard || (!markers && p.guarded_live < kGuardedBudget)) {
       p.guarded_live++;
     } else {
       p.slab_live++;
-      size_t stride = size + kRedZoneSize;
+      size_t stride = size + barrier;
       auto& fl = p.slab_free[size];
       uintptr_t base;
       if (!fl.empty()) {
@@ -83,8 +100,13 @@ stack stack_alloc(size_t size, bool force_guard) {
         base = cur.first;
         cur.first += stride;
         cur.second--;
+        // A fresh slab stack: its guard marker stays for good (MADV_DONTNEED keeps it).
+        if (markers && madvise(reinterpret_cast<void*>(base), barrier, kMadvGuardInstall) != 0) {
+          p.slab_live--;
+          throw std::bad_alloc();
+        }
       }
-      return stack{base, base + kRedZoneSize, base + stride, false};
+      return stack{base, base + barrier, base + stride, markers, false};
     }
   }
   try {
@@ -98,14 +120,14 @@ stack stack_alloc(size_t size, bool force_guard) {
 
 void stack_free(const stack& s) {
   auto& p = pool();
-  if (s.guarded) {
+  if (s.own_mapping) {
     munmap(reinterpret_cast<void*>(s.lo), s.hi - s.lo);
     std::lock_guard<std::mutex> lk(p.mu);
     p.guarded_live--;
     return;
   }
-  // Give the pages back but keep the reservation for the next stack of this size.
-  madvise(reinterpret_cast<void*>(s.lo), s.hi - s.lo, MADV_DONTNEED);
+  // Give the pages back but keep the reservation (and the guard) for the next stack.
+  madvise(reinterpret_cast<void*>(s.usable_lo), s.hi - s.usable_lo, MADV_DONTNEED);
   std::lock_guard<std::mutex> lk(p.mu);
   p.slab_live--;
   p.slab_free[s.hi - s.usable_lo].push_back(s.lo);
@@ -114,7 +136,7 @@ void stack_free(const stack& s) {
 stack_stats read_stack_stats() {
   auto& p = pool();
   std::lock_guard<std::mutex> lk(p.mu);
-  return {p.guarded_live, p.slab_live};
+  return {p.guarded_live, p.slab_live, guard_markers()};
 }
 
 }  // namespace gort::rt

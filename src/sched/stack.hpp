@@ -5,14 +5,17 @@
 // high: [lo, usable_lo) is the overflow barrier, [usable_lo, hi) is the stack proper; the
 // runtime keeps the G itself and the goroutine's closure at the top.
 //
-// Overflow is never silent. Two kinds of barrier, because every guard page costs two VMAs
-// and the kernel allows 65530 per process (vm.max_map_count):
-//  - guarded stacks (the first kGuardedBudget live ones, and the main goroutine's) get a
-//    PROT_NONE guard page: an overflow faults and the SIGSEGV handler reports it;
-//  - beyond that, stacks come from slabs (one VMA for many stacks) and get a 16 KiB red
-//    zone that is never written legitimately: every switch away from such a goroutine
-//    checks that its sp is above the red zone and that the red zone's top is still zero.
-//    This catches overflows by frames smaller than the red zone (documented in docs/).
+// Overflow is never silent. Stacks are carved from slabs (one VMA for 128 stacks), since a
+// classic guard page (mprotect) splits VMAs and the kernel allows only 65530 per process
+// (vm.max_map_count), far fewer than a million goroutines need:
+//  - on Linux >= 6.13 each slab stack gets a guard page installed as a page-table marker
+//    (madvise MADV_GUARD_INSTALL), which costs no VMA: an overflow faults and the SIGSEGV
+//    handler reports it;
+//  - on older kernels the first kGuardedBudget live stacks get an mprotect guard page each,
+//    and the rest a 16 KiB red zone that is never written legitimately: every switch away
+//    from such a goroutine checks that its sp is above the red zone and that the red zone's
+//    top is still zero (this catches overflows by frames smaller than the red zone);
+//  - the main goroutine's 8 MiB stack always has an mprotect guard page.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +26,8 @@ struct stack {
   uintptr_t lo = 0;         // start of the reservation (barrier included)
   uintptr_t usable_lo = 0;  // lowest address the goroutine may use
   uintptr_t hi = 0;         // one past the top
-  bool guarded = false;
+  bool guarded = false;      // a real guard page (mprotect or marker) below usable_lo
+  bool own_mapping = false;  // its own mmap (else carved from a slab)
 
   size_t usable_size() const { return hi - usable_lo; }
   bool contains(uintptr_t a) const { return a >= usable_lo && a < hi; }
@@ -54,8 +58,9 @@ inline bool stack_barrier_intact(const stack& s, uintptr_t sp) {
 
 // Statistics for tests and debugging.
 struct stack_stats {
-  size_t guarded_live;
-  size_t slab_live;
+  size_t guarded_live;  // stacks with their own mapping and mprotect guard
+  size_t slab_live;     // stacks carved from slabs
+  bool guard_markers;   // slab stacks have MADV_GUARD_INSTALL guard pages
 };
 stack_stats read_stack_stats();
 

@@ -56,7 +56,7 @@ void exitsyscall() {
   if (oldp != nullptr &&
       oldp->status.compare_exchange_strong(s, pstatus::running, std::memory_order_acq_rel)) {
     mp->pp = oldp;
-    oldp->mp.store(mp, std::memory_order_relaxed);
+    oldp->mp.store(mp, std::memory_order_release);
     oldp->syscalltick.fetch_add(1, std::memory_order_relaxed);
     gp->status.store(gstatus::running, std::memory_order_release);
     check_preempt();

@@ -21,6 +21,7 @@ extern "C" [[noreturn]] void __cxa_throw(void* obj, void* tinfo, void (*dest)(vo
     g* gp = mp->curg.load(std::memory_order_relaxed);
     if (gp != nullptr && *static_cast<std::type_info*>(tinfo) != typeid(gort::goexit_unwind)) {
       auto fp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+      if (gp->throw_trace == nullptr) gp->throw_trace = new void*[g::kThrowTraceMax];
       gp->throw_trace[0] = __builtin_return_address(0);
       gp->throw_depth =
           1 + walk_frames(*reinterpret_cast<uintptr_t*>(fp), fp, gp->stk.hi, gp->throw_trace + 1,

@@ -1,0 +1,309 @@
+// scheduler_stress_test: the whole scheduler under randomised load — thousands of
+// goroutines yielding, sleeping (0-2 ms), spawning children and handing off to helpers
+// through wait_groups (so wake-ups cross Ps), for many rounds at GOMAXPROCS 1, 2 and 4 and
+// while GOMAXPROCS changes under the load; a token passed around a ring of goroutines
+// through reused wait_groups; and 100,000 goroutines parked at once on one wait_group.
+//
+// Invariants checked: every goroutine runs to completion exactly once and every operation
+// it was planned to do happens exactly once (the plan is a pure function of a seed, so the
+// expected counts are computed beforehand by walking the same plan without the runtime);
+// no sleep returns early; a woken goroutine sees the state its waker published; the run
+// ends with only the main goroutine alive.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "gort/gort.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+#if defined(GORT_TSAN)
+constexpr int kMixRounds = 8;
+constexpr int kMixRoots = 200;
+constexpr int kRingLaps = 100;
+constexpr int kParked = 2000;  // each TSan fiber costs ~1.3 MB of trace; 20k exhaust it
+#else
+constexpr int kMixRounds = 40;
+constexpr int kMixRoots = 400;
+constexpr int kRingLaps = 1000;
+constexpr int kParked = 100000;
+#endif
+constexpr int kMaxDepth = 3;
+
+uint64_t splitmix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+struct prng {
+  uint64_t s;
+  uint32_t operator()() {
+    s = splitmix(s);
+    return uint32_t(s >> 32);
+  }
+};
+
+// The plan of one goroutine, a pure function of its seed. Ctx decides what the steps do:
+// `simulated` counts them; `live` performs them on the runtime (and counts them).
+template <class Ctx>
+void helper(Ctx& c, uint64_t seed) {
+  c.started();
+  prng r{seed};
+  switch (r() % 3) {
+    case 0: break;
+    case 1: c.yield(); break;
+    case 2: c.sleep_us(int(r() % 2001)); break;
+  }
+}
+
+template <class Ctx>
+void worker(Ctx& c, uint64_t seed, int depth) {
+  c.started();
+  prng r{seed};
+  int ops = 2 + int(r() % 8);
+  for (int i = 0; i < ops; i++) {
+    uint32_t op = r() % 10;
+    uint64_t child = splitmix(seed ^ (uint64_t(i + 1) << 40));
+    if (op < 4) {
+      c.yield();
+    } else if (op < 6) {
+      c.sleep_us(int(r() % 2001));
+    } else if (op < 8 && depth < kMaxDepth) {
+      c.spawn([&c, child, depth] { worker(c, child, depth + 1); });
+    } else if (op < 8) {
+      c.yield();
+    } else {
+      // Park until a new goroutine (likely run by another P) releases us.
+      c.handoff([&c, child] { helper(c, child); });
+    }
+  }
+}
+
+struct counts {
+  long goroutines = 0, yields = 0, sleeps = 0, spawns = 0, handoffs = 0;
+  bool operator==(const counts&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const counts& c) {
+  return os << "{goroutines " << c.goroutines << ", yields " << c.yields << ", sleeps "
+            << c.sleeps << ", spawns " << c.spawns << ", handoffs " << c.handoffs << "}";
+}
+
+struct simulated {
+  counts n;
+  void started() { n.goroutines++; }
+  void yield() { n.yields++; }
+  void sleep_us(int) { n.sleeps++; }
+  template <class F>
+  void spawn(F f) {
+    n.spawns++;
+    f();
+  }
+  template <class F>
+  void handoff(F f) {
+    n.handoffs++;
+    f();
+  }
+};
+
+struct live {
+  std::atomic<long> goroutines{0}, yields{0}, sleeps{0}, spawns{0}, handoffs{0};
+  std::atomic<long> short_sleeps{0}, unseen_handoff_writes{0};
+  gort::sync::wait_group all;
+
+  void started() { goroutines++; }
+  void yield() {
+    yields++;
+    gort::yield();
+  }
+  void sleep_us(int us) {
+    sleeps++;
+    auto t0 = gort::time::now();
+    gort::time::sleep(std::chrono::microseconds(us));
+    if (gort::time::since(t0) < std::chrono::microseconds(us)) short_sleeps++;
+  }
+  template <class F>
+  void spawn(F f) {
+    spawns++;
+    all.go(std::move(f));
+  }
+  template <class F>
+  void handoff(F f) {
+    handoffs++;
+    gort::sync::wait_group gate;
+    std::atomic<bool> published{false};
+    gate.add(1);
+    all.go([&gate, &published, f] {
+      f();
+      published.store(true, std::memory_order_relaxed);
+      gate.done();
+    });
+    gate.wait();
+    // wait_group orders done() before wait() returns (Go's memory model).
+    if (!published.load(std::memory_order_relaxed)) unseen_handoff_writes++;
+  }
+  counts snapshot() const {
+    return {goroutines.load(), yields.load(), sleeps.load(), spawns.load(), handoffs.load()};
+  }
+};
+
+counts plan(uint64_t round_seed, int roots) {
+  simulated s;
+  for (int i = 0; i < roots; i++) {
+    uint64_t seed = splitmix(round_seed + uint64_t(i));
+    s.spawn([&s, seed] { worker(s, seed, 0); });
+  }
+  return s.n;
+}
+
+// Waits (by yielding) until the goroutines that signalled their wait_group have exited.
+bool settle_to_main_only() {
+  auto deadline = gort::time::now() + 10s;
+  while (gort::num_goroutine() > 1) {
+    if (gort::time::now() > deadline) return false;
+    gort::time::sleep(100us);
+  }
+  return true;
+}
+
+// Sets GOMAXPROCS for the runs of one test and restores it afterwards.
+struct procs_scope {
+  explicit procs_scope(int n) : prev(gort::gomaxprocs(n)) {}
+  ~procs_scope() { gort::gomaxprocs(prev); }
+  int prev;
+};
+
+// Runs `rounds` gort::runs of the random mix at `procs`; during each run, `extra` (if any)
+// runs in its own goroutine until the work is done.
+template <class Extra>
+void run_mix(int procs, int rounds, int roots, Extra extra) {
+  procs_scope ps(procs);
+  long total_goroutines = 0;
+  for (int round = 0; round < rounds; round++) {
+    uint64_t round_seed = splitmix(uint64_t(procs) * 1000003 + uint64_t(round));
+    counts want = plan(round_seed, roots);
+    live l;
+    bool settled = false;
+    int procs_seen = 0;
+    gort::run([&] {
+      procs_seen = gort::gomaxprocs(0);
+      std::atomic<bool> stop{false};
+      gort::sync::wait_group extra_done;
+      extra_done.go([&] { extra(stop); });
+      for (int i = 0; i < roots; i++) {
+        uint64_t seed = splitmix(round_seed + uint64_t(i));
+        l.spawn([&l, seed] { worker(l, seed, 0); });
+      }
+      l.all.wait();
+      stop = true;
+      extra_done.wait();
+      settled = settle_to_main_only();
+    });
+    ASSERT_EQ(procs_seen, procs);
+    ASSERT_EQ(l.snapshot(), want) << "procs " << procs << " round " << round;
+    ASSERT_EQ(l.short_sleeps.load(), 0) << "sleeps returned early";
+    ASSERT_EQ(l.unseen_handoff_writes.load(), 0) << "wait returned before the helper's done";
+    ASSERT_TRUE(settled) << "goroutines still alive 10 s after all work signalled done";
+    total_goroutines += want.goroutines;
+  }
+  ::testing::Test::RecordProperty("goroutines", std::to_string(total_goroutines));
+}
+
+void no_extra(std::atomic<bool>&) {}
+
+TEST(SchedulerStress, RandomMixGomaxprocs1) { run_mix(1, kMixRounds, kMixRoots, no_extra); }
+TEST(SchedulerStress, RandomMixGomaxprocs2) { run_mix(2, kMixRounds, kMixRoots, no_extra); }
+TEST(SchedulerStress, RandomMixGomaxprocs4) { run_mix(4, kMixRounds, kMixRoots, no_extra); }
+
+TEST(SchedulerStress, RandomMixWhileGomaxprocsChanges) {
+  run_mix(2, kMixRounds, kMixRoots, [](std::atomic<bool>& stop) {
+    static constexpr int kSettings[] = {1, 4, 2, 3, 1, 2};
+    for (int i = 0; !stop.load(); i++) {
+      gort::gomaxprocs(kSettings[i % 6]);
+      gort::time::sleep(500us);
+    }
+    gort::gomaxprocs(2);
+  });
+}
+
+// A token goes around a ring of goroutines, each parked on its own (reused) wait_group;
+// each hop is a wake-up from one goroutine to the next, across Ps when they run on others.
+void token_ring(int procs) {
+  constexpr int kRing = 64;
+  procs_scope ps(procs);
+  long hops = 0;
+  long out_of_turn = 0;
+  gort::run([&] {
+    std::vector<std::unique_ptr<gort::sync::wait_group>> gate;
+    for (int i = 0; i < kRing; i++) {
+      gate.push_back(std::make_unique<gort::sync::wait_group>());
+      gate.back()->add(1);
+    }
+    std::atomic<long> seq{0};
+    std::atomic<long> bad{0};
+    gort::sync::wait_group all;
+    for (int i = 0; i < kRing; i++) {
+      all.go([&, i] {
+        for (int lap = 0; lap < kRingLaps; lap++) {
+          gate[size_t(i)]->wait();
+          gate[size_t(i)]->add(1);  // re-arm before passing the token on
+          if (seq.load() != long(lap) * kRing + i) bad++;
+          seq++;
+          if (lap % 16 == 0) gort::yield();
+          gate[size_t((i + 1) % kRing)]->done();
+        }
+      });
+    }
+    gate[0]->done();
+    all.wait();
+    hops = seq.load();
+    out_of_turn = bad.load();
+  });
+  EXPECT_EQ(hops, long(kRing) * kRingLaps);
+  EXPECT_EQ(out_of_turn, 0) << "a goroutine woke before the token reached it";
+}
+
+TEST(SchedulerStress, TokenRingGomaxprocs1) { token_ring(1); }
+TEST(SchedulerStress, TokenRingGomaxprocs4) { token_ring(4); }
+
+TEST(SchedulerStress, HundredThousandGoroutinesParkedOnOneWaitGroupAllWake) {
+  int alive_while_parked = 0, woke_early = -1, woke = 0, after = 0;
+  gort::run([&] {
+    gort::sync::wait_group started, release, finished;
+    std::atomic<int> n_woke{0};
+    release.add(1);
+    started.add(kParked);
+    finished.add(kParked);
+    for (int i = 0; i < kParked; i++) {
+      gort::go([&] {
+        started.done();
+        release.wait();
+        n_woke++;
+        finished.done();
+      });
+    }
+    started.wait();
+    gort::time::sleep(20ms);  // let the last ones reach release.wait()
+    alive_while_parked = gort::num_goroutine();
+    woke_early = n_woke.load();
+    release.done();
+    finished.wait();
+    woke = n_woke.load();
+    settle_to_main_only();
+    after = gort::num_goroutine();
+  });
+  EXPECT_EQ(alive_while_parked, kParked + 1);
+  EXPECT_EQ(woke_early, 0);
+  EXPECT_EQ(woke, kParked);
+  EXPECT_EQ(after, 1);
+}
+
+}  // namespace
