@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "os/clock.hpp"
+#include "os/thread.hpp"
 #include "sched/fatal.hpp"
 #include "sched/netpoll.hpp"
 #include "sched/runq.hpp"
@@ -91,15 +92,7 @@ void* mstart(void* arg) {
   set_current_m(mp);
   mp->thread = pthread_self();
   mp->tid = int(gettid());
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void* addr;
-    size_t size;
-    pthread_attr_getstack(&attr, &addr, &size);
-    mp->g0_stack_lo = reinterpret_cast<uintptr_t>(addr);
-    mp->g0_stack_size = size;
-    pthread_attr_destroy(&attr);
-  }
+  os::current_thread_stack(&mp->g0_stack_lo, &mp->g0_stack_size);
   mp->g0_tsan_fiber = san::current_fiber();
   install_altstack(mp);
   p* pp = mp->nextp;
@@ -123,19 +116,7 @@ void newm(p* pp, bool spinning) {
   }
   mp->nextp = pp;
   mp->spinning = spinning;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  pthread_attr_setstacksize(&attr, 1 << 20);
-  // Threads the runtime creates leave SIGQUIT and friends to the runtime's handlers.
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t th;
-  int err = pthread_create(&th, &attr, mstart, mp);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  pthread_attr_destroy(&attr);
-  if (err != 0) fatal("newm: failed to create an OS thread");
+  if (!os::start_thread(mstart, mp, 1 << 20)) fatal("newm: failed to create an OS thread");
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include "gort/errors.hpp"
 #include "os/clock.hpp"
+#include "os/thread.hpp"
 #include "sched/fatal.hpp"
 #include "sched/netpoll.hpp"
 #include "sched/runq.hpp"
@@ -194,15 +195,7 @@ int run_main(void (*entry)(void*), void* closure) {
   m0->is_m0 = true;
   m0->thread = pthread_self();
   m0->tid = int(gettid());
-  pthread_attr_t attr;
-  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-    void* addr;
-    size_t size;
-    pthread_attr_getstack(&attr, &addr, &size);
-    m0->g0_stack_lo = reinterpret_cast<uintptr_t>(addr);
-    m0->g0_stack_size = size;
-    pthread_attr_destroy(&attr);
-  }
+  os::current_thread_stack(&m0->g0_stack_lo, &m0->g0_stack_size);
   m0->g0_tsan_fiber = san::current_fiber();
   install_altstack(m0);
   set_current_m(m0);

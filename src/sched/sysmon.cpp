@@ -11,6 +11,7 @@
 #include <string>
 
 #include "os/clock.hpp"
+#include "os/thread.hpp"
 #include "sched/fatal.hpp"
 #include "sched/netpoll.hpp"
 #include "sched/runq.hpp"
@@ -195,17 +196,7 @@ void sysmon_request_sigquit_dump() {
 
 void start_sysmon() {
   parse_godebug();
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pthread_t th;
-  int err = pthread_create(&th, &attr, sysmon_main, nullptr);
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  pthread_attr_destroy(&attr);
-  if (err != 0) fatal("cannot start sysmon");
+  if (!os::start_thread(sysmon_main, nullptr)) fatal("cannot start sysmon");
 }
 
 }  // namespace gort::rt

@@ -1,0 +1,35 @@
+// thread: see thread.hpp.
+#include "os/thread.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+
+namespace gort::os {
+
+bool start_thread(void* (*fn)(void*), void* arg, size_t stack_size) {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  if (stack_size != 0) pthread_attr_setstacksize(&attr, stack_size);
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t th;
+  int err = pthread_create(&th, &attr, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  return err == 0;
+}
+
+void current_thread_stack(uintptr_t* lo, size_t* size) {
+  *lo = 0;
+  *size = 0;
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+  void* addr;
+  pthread_attr_getstack(&attr, &addr, size);
+  *lo = reinterpret_cast<uintptr_t>(addr);
+  pthread_attr_destroy(&attr);
+}
+
+}  // namespace gort::os

@@ -1,0 +1,17 @@
+// thread: OS threads for the runtime (Ms and sysmon). Runtime threads start with every
+// signal blocked, so process-directed signals (SIGQUIT, SIGINT...) go to the user's threads
+// and the runtime's handlers; faults (SIGSEGV on a guard page) are synchronous and still
+// delivered to the faulting thread.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace gort::os {
+
+// Starts a detached thread running fn(arg). False if the OS refused.
+bool start_thread(void* (*fn)(void*), void* arg, size_t stack_size = 0);
+
+// The calling thread's own stack, [lo, lo + size).
+void current_thread_stack(uintptr_t* lo, size_t* size);
+
+}  // namespace gort::os
