@@ -92,7 +92,7 @@ class InfoGoroutines(gdb.Command):
                 for pc in frames(f)[1:]:
                     name, loc = describe_pc(pc)
                     # The first frame of user code: skip gort's and the standard library's.
-                    if not name.startswith(("gort::", "std::")):
+                    if not name.startswith(("gort::", "std::", "?")):
                         where = "  %s at %s" % (name, loc)
                         break
             print("goroutine %d [%s]%s" % (f["goid"], state, where))

@@ -90,15 +90,13 @@ int run(F&& f) {
   return rt::run_main([](void* p) { (*static_cast<B*>(p))(); }, &body);
 }
 
-// Go's `go f(args...)`: starts a goroutine running f(args...). Arguments are copied (or
-// moved) now, as Go evaluates them at the go statement. f and the arguments may be
-// move-only. Throws gort::runtime_error when no gort::run is active.
+namespace detail {
+// Starts the goroutine; gopc is the return address that names its creator in tracebacks.
 template <class F, class... Args>
-void go(F&& f, Args&&... args) {
+void go_from(uintptr_t gopc, F&& f, Args&&... args) {
   using T = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
-  auto gopc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
   void* storage;
-  if constexpr (sizeof(T) <= detail::kMaxInlineClosure && alignof(T) <= 64) {
+  if constexpr (sizeof(T) <= kMaxInlineClosure && alignof(T) <= 64) {
     rt::g* gp = rt::newproc_alloc(sizeof(T), alignof(T), &storage);
     try {
       new (storage) T(std::forward<F>(f), std::forward<Args>(args)...);
@@ -106,13 +104,24 @@ void go(F&& f, Args&&... args) {
       rt::newproc_abort(gp);
       throw;
     }
-    rt::newproc_start(gp, &detail::invoke_closure<T>, gopc);
+    rt::newproc_start(gp, &invoke_closure<T>, gopc);
   } else {
     auto boxed = std::make_unique<T>(std::forward<F>(f), std::forward<Args>(args)...);
     rt::g* gp = rt::newproc_alloc(sizeof(T*), alignof(T*), &storage);
     *static_cast<T**>(storage) = boxed.release();
-    rt::newproc_start(gp, &detail::invoke_boxed<T>, gopc);
+    rt::newproc_start(gp, &invoke_boxed<T>, gopc);
   }
+}
+}  // namespace detail
+
+// Go's `go f(args...)`: starts a goroutine running f(args...). Arguments are copied (or
+// moved) now, as Go evaluates them at the go statement. f and the arguments may be
+// move-only. Throws gort::runtime_error when no gort::run is active.
+// (Not inlined, so that its return address names the creator in tracebacks.)
+template <class F, class... Args>
+[[gnu::noinline]] void go(F&& f, Args&&... args) {
+  detail::go_from(reinterpret_cast<uintptr_t>(__builtin_return_address(0)), std::forward<F>(f),
+                  std::forward<Args>(args)...);
 }
 
 // runtime.Gosched: yields the processor; the goroutine goes to the global run queue.

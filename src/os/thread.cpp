@@ -21,6 +21,32 @@ bool start_thread(void* (*fn)(void*), void* arg, size_t stack_size) {
   return err == 0;
 }
 
+namespace {
+struct big_stack_call {
+  void (*fn)(void*);
+  void* arg;
+};
+void* big_stack_main(void* p) {
+  auto* c = static_cast<big_stack_call*>(p);
+  c->fn(c->arg);
+  return nullptr;
+}
+}  // namespace
+
+void run_on_big_stack(void (*fn)(void*), void* arg) {
+  big_stack_call call{fn, arg};
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64u << 20);  // reserved; committed as used
+  pthread_t th;
+  if (pthread_create(&th, &attr, big_stack_main, &call) == 0) {
+    pthread_join(th, nullptr);
+  } else {
+    fn(arg);
+  }
+  pthread_attr_destroy(&attr);
+}
+
 void current_thread_stack(uintptr_t* lo, size_t* size) {
   *lo = 0;
   *size = 0;

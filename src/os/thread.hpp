@@ -14,4 +14,9 @@ bool start_thread(void* (*fn)(void*), void* arg, size_t stack_size = 0);
 // The calling thread's own stack, [lo, lo + size).
 void current_thread_stack(uintptr_t* lo, size_t* size);
 
+// Runs fn(arg) on a new thread with a large stack and waits for it. For work that needs
+// more stack than a goroutine has (symbolising tracebacks with libdw), as Go switches to
+// the system stack. Runs fn inline if no thread can be started.
+void run_on_big_stack(void (*fn)(void*), void* arg);
+
 }  // namespace gort::os

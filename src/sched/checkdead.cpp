@@ -43,7 +43,10 @@ void checkdead() {
   int32_t procs = sched.gomaxprocs.load();
   for (int32_t i = 0; i < procs; i++)
     if (sched.allp[i]->timer0when.load(std::memory_order_acquire) != 0) return;
-  if (foreign_threads_exist()) return;
+  if (foreign_threads_exist()) {
+    sched.deadlock_suspect.store(true);  // sysmon looks again once that thread may be gone
+    return;
+  }
   sched.lock.unlock();
   fatal("all goroutines are asleep - deadlock!");
 }

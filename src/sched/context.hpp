@@ -33,8 +33,4 @@ inline void* make_context(uintptr_t top, void (*fn)(void*), void* arg) {
   return reinterpret_cast<void*>(sp);
 }
 
-// The frame pointer and resume address saved in a switched-out context (for tracebacks).
-inline uintptr_t saved_frame_pointer(void* sp) { return reinterpret_cast<uint64_t*>(sp)[6]; }
-inline uintptr_t saved_pc(void* sp) { return reinterpret_cast<uint64_t*>(sp)[7]; }
-
 }  // namespace gort::rt

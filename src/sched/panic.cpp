@@ -108,13 +108,15 @@ void fatal_panic(g* gp, std::exception_ptr e) {
     char buf[64];
     snprintf(buf, sizeof buf, "goroutine %lld [running]:\n", (long long)gp->goid);
     out += buf;
-    if (gp->throw_depth > 0) {
-      format_frames(out, gp->throw_trace, gp->throw_depth, level < 3);
-    } else {
-      std::string cur;
-      format_goroutine(cur, gp, true);
-      out += cur.substr(cur.find('\n') + 1);
+    // The throw site if it was captured, else where we are now.
+    void* here[120];
+    void* const* pcs = gp->throw_trace;
+    int n = gp->throw_depth;
+    if (n == 0) {
+      n = capture_frames(here, 120);
+      pcs = here;
     }
+    with_big_stack([&] { format_frames(out, pcs, n, level < 3); });
     if (level >= 2) {
       std::string others = format_all_goroutines(false);
       if (!others.empty()) out += "\n" + others;

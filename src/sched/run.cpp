@@ -58,10 +58,12 @@ size_t env_stack_size() {
 void runtime_init_once() {
   static std::once_flag once;
   std::call_once(once, [] {
-    record_baseline_threads();
     netpoll_init();
     install_signal_handlers();
     start_sysmon();
+    // After sysmon: starting the first thread may start helper threads of its own (TSan's
+    // background thread), which are not goroutine wakers either.
+    record_baseline_threads();
     if (size_t s = env_stack_size()) set_stack_size(s);
   });
 }

@@ -235,6 +235,8 @@ struct schedt {
   g* main_g = nullptr;
   std::vector<m*>& allm = *new std::vector<m*>;  // every M ever started; sched.lock
   int sysmon_tid = 0;
+  // checkdead held back only because a foreign thread existed: sysmon checks again.
+  std::atomic<bool> deadlock_suspect{false};
   std::atomic<size_t> stack_size{kDefaultStackSize};
 };
 

@@ -105,8 +105,11 @@ void parse_godebug() {
   if (pos != std::string::npos) schedtrace_ms = atoll(v.c_str() + pos + 11);
 }
 
+os::note sysmon_started;
+
 void* sysmon_main(void*) {
   sched.sysmon_tid = int(gettid());
+  sysmon_started.wakeup();
   int64_t start = os::nanotime();
   int64_t delay = 0;
   int idle = 0;
@@ -140,6 +143,7 @@ void* sysmon_main(void*) {
       sched.lock.unlock();
       if (sleep) {
         int64_t wait = 60'000'000'000;
+        if (sched.deadlock_suspect.load()) wait = 50'000'000;
         if (running) {
           int32_t procs = sched.gomaxprocs.load();
           for (int32_t i = 0; i < procs; i++) {
@@ -151,6 +155,8 @@ void* sysmon_main(void*) {
         sched.lock.lock();
         sched.sysmonwait.store(false);
         sched.sysmonnote.clear();
+        if (sched.deadlock_suspect.exchange(false) && sched.running.load())
+          checkdead();  // unlocks before a fatal error
         sched.lock.unlock();
         idle = 0;
         delay = 20'000;
@@ -197,6 +203,7 @@ void sysmon_request_sigquit_dump() {
 void start_sysmon() {
   parse_godebug();
   if (!os::start_thread(sysmon_main, nullptr)) fatal("cannot start sysmon");
+  sysmon_started.sleep();  // its tid must be known before checkdead can run
 }
 
 }  // namespace gort::rt

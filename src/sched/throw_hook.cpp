@@ -11,6 +11,11 @@
 #include "sched/sched.hpp"
 #include "sched/traceback.hpp"
 
+// Referenced from proc.cpp so that this archive member is always linked: otherwise a
+// sanitizer runtime that also defines __cxa_throw satisfies the reference first and the
+// hook is silently left out.
+extern "C" const char gort_throw_hook_linked = 1;
+
 // Records the throw site of exceptions thrown on a goroutine, then throws as usual.
 // Frame-pointer walk only: cheap enough for code that throws often.
 extern "C" [[noreturn]] void __cxa_throw(void* obj, void* tinfo, void (*dest)(void*)) {

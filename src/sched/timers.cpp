@@ -88,9 +88,10 @@ void addtimer(timer* t) {
     }
     push(pp, t);
     bool first = pp->timers[0] == t;
+    int64_t when = t->when;  // once unlocked, t may fire and be re-armed at once
     if (first) update_timer0(pp);
     pp->timers_lock.unlock();
-    if (first) wake_netpoller(t->when);
+    if (first) wake_netpoller(when);
     return;
   }
 }

@@ -2,11 +2,13 @@
 #include "sched/traceback.hpp"
 
 #include <execinfo.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "os/thread.hpp"
 #include "sched/context.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
@@ -28,19 +30,6 @@ bool is_runtime_frame(const std::string& fn) {
   return starts("gort::rt::") || starts("gort::detail::") || starts("gort::run<") ||
          fn == "gort_swap_context" || fn == "gort_start_trampoline" || fn == "__cxa_throw" ||
          fn == "__restore_rt";
-}
-
-const char* status_string(g* gp) {
-  switch (gp->status.load(std::memory_order_relaxed)) {
-    case gstatus::idle: return "idle";
-    case gstatus::runnable: return "runnable";
-    case gstatus::running: return "running";
-    case gstatus::syscall: return "syscall";
-    case gstatus::waiting: return wait_reason_string(gp->waitreason);
-    case gstatus::dead: return "dead";
-    case gstatus::zombie: return "zombie";
-  }
-  return "unknown";
 }
 
 }  // namespace
@@ -81,6 +70,19 @@ __attribute__((no_sanitize("address", "thread"))) int walk_frames(uintptr_t fp, 
   return n;
 }
 
+// The frames of a goroutine that is not running, from its saved context. A dump is a
+// snapshot taken while other goroutines run (as Go's is): the goroutine may start running
+// while we read, so these reads are deliberately unsynchronised and only ever follow
+// pointers that stay inside the goroutine's stack.
+__attribute__((no_sanitize("address", "thread"))) int walk_parked(g* gp, void** pcs, int max) {
+  void* saved = *static_cast<void* volatile*>(&gp->sp);
+  auto sp = reinterpret_cast<uintptr_t>(saved);
+  if (saved == nullptr || sp < gp->stk.usable_lo || sp + kSwitchFrameSize > gp->stk.hi) return 0;
+  auto* frame = reinterpret_cast<const volatile uintptr_t*>(sp);
+  pcs[0] = reinterpret_cast<void*>(frame[7]);
+  return 1 + walk_frames(frame[6], sp, gp->stk.hi, pcs + 1, max - 1);
+}
+
 void format_frames(std::string& out, void* const* pcs, int n, bool skip_runtime) {
   int printed = 0;
   for (int i = 0; i < n; i++) {
@@ -100,33 +102,79 @@ void format_frames(std::string& out, void* const* pcs, int n, bool skip_runtime)
   }
 }
 
-void format_goroutine(std::string& out, g* gp, bool current) {
+int capture_frames(void** pcs, int max) { return backtrace(pcs, max); }
+
+void with_big_stack(void (*fn)(void*), void* arg) {
+  stack_t ss;
+  bool on_signal_stack = sigaltstack(nullptr, &ss) == 0 && (ss.ss_flags & SS_ONSTACK);
+  if (current_g() == nullptr || on_signal_stack) {
+    fn(arg);  // a thread's own stack or the 1 MiB signal stack is big enough
+    return;
+  }
+  os::run_on_big_stack(fn, arg);
+}
+
+namespace {
+
+// What a dump shows of a goroutine's header. Other goroutines keep running while a dump is
+// taken (as in Go), so these plain fields are read without synchronisation on purpose.
+struct g_header {
+  int64_t goid;
+  gstatus status;
+  wait_reason reason;
+  int64_t waitsince;
+  bool locked;
+  uintptr_t gopc;
+};
+
+__attribute__((no_sanitize("thread"))) g_header read_header(g* gp) {
+  return {gp->goid, gp->status.load(std::memory_order_relaxed), gp->waitreason, gp->waitsince,
+          gp->lockedm != nullptr, gp->gopc};
+}
+
+const char* status_string(const g_header& h) {
+  switch (h.status) {
+    case gstatus::idle: return "idle";
+    case gstatus::runnable: return "runnable";
+    case gstatus::running: return "running";
+    case gstatus::syscall: return "syscall";
+    case gstatus::waiting: return wait_reason_string(h.reason);
+    case gstatus::dead: return "dead";
+    case gstatus::zombie: return "zombie";
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+void format_goroutine(std::string& out, g* gp, void* const* cur_pcs, int cur_n) {
+  bool current = cur_pcs != nullptr;
   char buf[160];
-  std::string state = status_string(gp);
-  gstatus st = gp->status.load(std::memory_order_relaxed);
-  if (st == gstatus::waiting && gp->waitsince != 0) {
-    int64_t mins = (coarse_nanotime() - gp->waitsince) / 60'000'000'000LL;
+  g_header h = read_header(gp);
+  std::string state = status_string(h);
+  gstatus st = h.status;
+  if (st == gstatus::waiting && h.waitsince != 0) {
+    int64_t mins = (coarse_nanotime() - h.waitsince) / 60'000'000'000LL;
     if (mins >= 1) state += ", " + std::to_string(mins) + " minutes";
   }
-  if (gp->lockedm != nullptr) state += ", locked to thread";
-  snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n", (long long)gp->goid, state.c_str());
+  if (h.locked) state += ", locked to thread";
+  snprintf(buf, sizeof buf, "goroutine %lld [%s]:\n", (long long)h.goid, state.c_str());
   out += buf;
   bool skip = traceback_level() < 3;
   void* pcs[kMaxFrames + 20];
   int n = 0;
   if (current) {
-    n = backtrace(pcs, kMaxFrames + 20);
+    n = cur_n < kMaxFrames + 20 ? cur_n : kMaxFrames + 20;
+    for (int i = 0; i < n; i++) pcs[i] = cur_pcs[i];
   } else if (st == gstatus::running || st == gstatus::syscall) {
     out += "\tgoroutine running on other thread; stack unavailable\n";
-  } else if (gp->sp != nullptr) {
-    auto sp = reinterpret_cast<uintptr_t>(gp->sp);
-    pcs[0] = reinterpret_cast<void*>(saved_pc(gp->sp));
-    n = 1 + walk_frames(saved_frame_pointer(gp->sp), sp, gp->stk.hi, pcs + 1, kMaxFrames + 19);
+  } else {
+    n = walk_parked(gp, pcs, kMaxFrames + 20);
   }
   format_frames(out, pcs, n, skip);
-  if (gp->gopc != 0) {
+  if (h.gopc != 0) {
     // gopc is a return address inside the code that called gort::go.
-    void* pc = reinterpret_cast<void*>(gp->gopc);
+    void* pc = reinterpret_cast<void*>(h.gopc);
     std::string created;
     format_frames(created, &pc, 1, false);
     size_t paren = created.find("(...)");
@@ -138,17 +186,19 @@ void format_goroutine(std::string& out, g* gp, bool current) {
 std::string format_all_goroutines(bool include_current) {
   std::string out;
   g* self = current_g();
-  if (include_current && self != nullptr) {
-    format_goroutine(out, self, true);
-  }
-  os::rt_lock_guard lk(sched.allglock);
-  for (g* gp : sched.allgs) {
-    if (gp == self) continue;
-    gstatus st = gp->status.load(std::memory_order_relaxed);
-    if (st == gstatus::dead || st == gstatus::idle || st == gstatus::zombie) continue;
-    if (!out.empty()) out += "\n";
-    format_goroutine(out, gp, false);
-  }
+  void* pcs[kMaxFrames + 20];
+  int n = include_current && self != nullptr ? capture_frames(pcs, kMaxFrames + 20) : 0;
+  with_big_stack([&] {
+    if (n > 0) format_goroutine(out, self, pcs, n);
+    os::rt_lock_guard lk(sched.allglock);
+    for (g* gp : sched.allgs) {
+      if (gp == self) continue;
+      gstatus st = gp->status.load(std::memory_order_relaxed);
+      if (st == gstatus::dead || st == gstatus::idle || st == gstatus::zombie) continue;
+      if (!out.empty()) out += "\n";
+      format_goroutine(out, gp, nullptr, 0);
+    }
+  });
   return out;
 }
 

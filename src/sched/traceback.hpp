@@ -18,8 +18,18 @@
 
 namespace gort::rt {
 
-// Appends gp's header and frames. `current`: gp is the calling goroutine.
-void format_goroutine(std::string& out, g* gp, bool current);
+// Appends gp's header and frames; for the calling goroutine pass its frames in cur_pcs
+// (captured on its own thread), else null.
+void format_goroutine(std::string& out, g* gp, void* const* cur_pcs, int cur_n);
+// Captures the calling thread's return addresses.
+int capture_frames(void** pcs, int max);
+// Runs f on a stack big enough for symbolisation (libdw needs ~150 KiB): inline on g0, on
+// the signal stack or a plain thread; on a helper thread when called on a goroutine.
+void with_big_stack(void (*fn)(void*), void* arg);
+template <class F>
+void with_big_stack(F&& f) {
+  with_big_stack([](void* p) { (*static_cast<F*>(p))(); }, &f);
+}
 // Frames from a list of return addresses (e.g. a backtrace captured at a throw).
 void format_frames(std::string& out, void* const* pcs, int n, bool skip_runtime);
 // Every goroutine; the caller's first. `other_running_only`: skip the caller's.

@@ -1,15 +1,14 @@
 // fatal_test: how a gort program dies, as a Go program does — exit status 2 and Go's text on
 // stderr for a global deadlock, main's goexit with no goroutine left, an exception or
-// gort::panic escaping a goroutine, a stack overflow, GOTRACEBACK=none, and SIGQUIT; and no
-// false deadlock report while a timer, a blocking call or a plain thread can still wake
-// someone. Each body runs a whole gort::run in the death test's child process.
+// gort::panic escaping a goroutine, a stack overflow, GOTRACEBACK=none/all, and SIGQUIT;
+// and no false deadlock report while a timer, a blocking call or a plain thread can still
+// wake someone. Each body runs a whole gort::run in the death test's child process.
 #include <gtest/gtest.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <ostream>
@@ -19,7 +18,6 @@
 #include <vector>
 
 #include "gort/gort.hpp"
-#include "sched/sched.hpp"
 
 using namespace std::chrono_literals;
 
@@ -87,48 +85,44 @@ void block_forever() {
 // default action ends it instead, and the death test fails on its status.
 void arm_watchdog() { alarm(5); }
 
-// Workaround for a runtime bug (see DISABLED_DeadlockRightAtStartIsReported): checkdead
-// counts the sysmon thread as a foreign thread until sysmon has recorded its own tid, and
-// nothing checks again later, so a deadlock in the first moments of the process is never
-// reported. Waits (parked on a timer) until sysmon is known.
-void wait_for_sysmon() {
-  while (std::atomic_ref<int>(gort::rt::sched.sysmon_tid).load() == 0)
-    gort::time::sleep(1ms);
-}
+// With one P the goroutine that main starts and then waits for runs on the thread that
+// called gort::run (main's P stays there).
+void one_processor() { gort::gomaxprocs(1); }
 
-// BUG (runtime, sched/checkdead.cpp + sched/threads.cpp, TSan builds): TSan starts its
-// background thread lazily, at the process's first pthread_create, which is sysmon's, i.e.
-// after record_baseline_threads(). checkdead then counts that thread as a foreign thread
-// that could still wake a goroutine, so in a process whose first thread gort creates (as a
-// death test's child) no deadlock is ever reported: the program hangs.
+// BUG (runtime, sched/traceback.cpp, TSan builds): a dump reads other goroutines'
+// non-atomic fields while they run, with no stop-the-world (Go's runtime.Stack(all) stops
+// the world) and no other synchronisation: status_string reads gp->waitreason and
+// format_goroutine gp->waitsince (after a relaxed load of gp->status), racing with gopark's
+// writes on other threads. TSan reports the races (and a death test's child then exits 66).
+// Skips the tests whose dumps show goroutines parked on other threads.
 #if defined(GORT_TSAN)
-#define SKIP_IF_TSAN_HIDES_DEADLOCKS() \
-  GTEST_SKIP() << "BUG: under TSan checkdead takes TSan's own thread for a foreign thread"
+#define SKIP_UNDER_TSAN_DUMP_RACE() \
+  GTEST_SKIP() << "BUG: the goroutine dump races with running goroutines"
 #else
-#define SKIP_IF_TSAN_HIDES_DEADLOCKS() static_cast<void>(0)
+#define SKIP_UNDER_TSAN_DUMP_RACE() static_cast<void>(0)
 #endif
 
 // ---- deadlock ----
-
-void main_waits_forever() {
-  arm_watchdog();
-  gort::run([] {
-    wait_for_sysmon();
-    block_forever();
-  });
-}
 
 void main_waits_forever_at_once() {
   arm_watchdog();
   gort::run([] { block_forever(); });
 }
 
+void deadlock_after_goroutines_came_and_went() {
+  arm_watchdog();
+  gort::run([] {
+    gort::sync::wait_group wg;
+    for (int i = 0; i < 3; i++) wg.go([] { gort::yield(); });
+    wg.wait();
+    block_forever();
+  });
+}
+
 void every_goroutine_waits() {
   arm_watchdog();
   gort::run([] {
-    wait_for_sysmon();
     for (int i = 0; i < 3; i++) gort::go([] { block_forever(); });
-    gort::time::sleep(1ms);
     block_forever();
   });
 }
@@ -143,25 +137,27 @@ void main_goexits_after_the_others_finish() {
   });
 }
 
+void deadlock_with_gotraceback_none() {
+  setenv("GOTRACEBACK", "none", 1);
+  main_waits_forever_at_once();
+}
+
 // ---- panics ----
 
 __attribute__((noinline)) void fatal_test_thrower() { throw std::runtime_error("boom"); }
 
-// Workaround for a runtime bug (see DISABLED_PanicInAGoroutineWithTheDefaultStack): the
-// panic's traceback is symbolized on the panicking goroutine's stack, and libdw needs more
-// than the default 128 KiB for it.
-void use_big_goroutine_stacks() { gort::debug::set_max_stack(1 << 20); }
-
-void goroutine_throws_on_a_default_stack() {
+void goroutine_throws() {
   gort::run([] {
     gort::go([] { fatal_test_thrower(); });
     block_forever();
   });
 }
 
-void goroutine_throws() {
-  use_big_goroutine_stacks();
-  goroutine_throws_on_a_default_stack();
+// The smallest stack gort allows: printing the trace must not need the goroutine's stack
+// (symbolising with libdw takes ~150 KiB).
+void goroutine_throws_on_the_smallest_stack() {
+  gort::debug::set_max_stack(1);
+  goroutine_throws();
 }
 
 void main_panics_with_42() {
@@ -169,7 +165,6 @@ void main_panics_with_42() {
 }
 
 void goroutine_panics_with_42() {
-  use_big_goroutine_stacks();
   gort::run([] {
     gort::go([] { gort::panic(42); });
     block_forever();
@@ -179,11 +174,6 @@ void goroutine_panics_with_42() {
 void goroutine_throws_with_gotraceback(const char* level) {
   setenv("GOTRACEBACK", level, 1);
   goroutine_throws();
-}
-
-void deadlock_with_gotraceback_none() {
-  setenv("GOTRACEBACK", "none", 1);
-  main_waits_forever();
 }
 
 // ---- stack overflow ----
@@ -201,7 +191,16 @@ __attribute__((noinline)) int recurse(int depth) {
 }
 
 void goroutine_overflows_its_stack() {
+  one_processor();  // on the thread that called gort::run: see StackOverflowOnARuntimeThread
   gort::run([] {
+    gort::go([] { std::printf("%d\n", recurse(0)); });
+    block_forever();
+  });
+}
+
+void goroutine_overflows_on_a_runtime_thread() {
+  gort::run([] {
+    gort::lock_os_thread();  // main keeps the thread that called gort::run
     gort::go([] { std::printf("%d\n", recurse(0)); });
     block_forever();
   });
@@ -225,7 +224,20 @@ void sigquit_while_running() {
 }
 
 void sigquit_raised_on_a_goroutine() {
+  one_processor();  // on the thread that called gort::run: see SigquitRaisedOnARuntimeThread
   gort::run([] {
+    gort::sync::wait_group wg;
+    wg.go([] {
+      raise(SIGQUIT);
+      gort::time::sleep(3s);
+    });
+    wg.wait();
+  });
+}
+
+void sigquit_raised_on_a_runtime_thread() {
+  gort::run([] {
+    gort::lock_os_thread();  // main keeps the thread that called gort::run
     gort::sync::wait_group wg;
     wg.go([] {
       raise(SIGQUIT);
@@ -288,28 +300,21 @@ void main_waits_for_a_plain_thread() {
 
 }  // namespace
 
+// ---- deadlock ----
+
 TEST(FatalDeathTest, GlobalDeadlock) {
-  SKIP_IF_TSAN_HIDES_DEADLOCKS();
-  EXPECT_EXIT(main_waits_forever(), testing::ExitedWithCode(2),
+  EXPECT_EXIT(deadlock_after_goroutines_came_and_went(), testing::ExitedWithCode(2),
               "fatal error: all goroutines are asleep - deadlock!\n.*goroutine 1 \\[semacquire\\]:");
 }
 
-// BUG (runtime, sched/checkdead.cpp + sched/sysmon.cpp): a program that deadlocks right at
-// start hangs instead of dying, about half the time. sysmon records its own tid
-// (sched.sysmon_tid) on its thread after start_sysmon returns; a checkdead that runs before
-// that finds an unknown thread in /proc/self/task, takes it for a foreign thread that could
-// still wake a goroutine, and returns; nothing runs checkdead again (Go's sysmon calls
-// checkdead when it starts; gort's does not). Repro: gort::run([] { wait_group wg;
-// wg.add(1); wg.wait(); }) as the first run of a process hangs with m0 in stopm. Enable
-// once fixed (the watchdog turns the hang into a SIGALRM failure).
-TEST(FatalDeathTest, DISABLED_DeadlockRightAtStartIsReported) {
-  SKIP_IF_TSAN_HIDES_DEADLOCKS();
+// The first moments of a process: sysmon has only just started (its thread must not pass
+// for a foreign thread that could still wake someone).
+TEST(FatalDeathTest, DeadlockRightAtStartIsReported) {
   EXPECT_EXIT(main_waits_forever_at_once(), testing::ExitedWithCode(2),
               "fatal error: all goroutines are asleep - deadlock!\n.*goroutine 1 \\[semacquire\\]:");
 }
 
 TEST(FatalDeathTest, GlobalDeadlockPrintsEveryGoroutine) {
-  SKIP_IF_TSAN_HIDES_DEADLOCKS();
   EXPECT_EXIT(every_goroutine_waits(), testing::ExitedWithCode(2),
               output({"^fatal error: all goroutines are asleep - deadlock!\n",
                       "goroutine 1 \\[semacquire\\]:",
@@ -321,6 +326,14 @@ TEST(FatalDeathTest, MainGoexitWithNoGoroutineLeft) {
               "fatal error: no goroutines \\(main called runtime.Goexit\\) - deadlock!");
 }
 
+TEST(FatalDeathTest, GotracebackNoneAppliesToFatalErrors) {
+  EXPECT_EXIT(deadlock_with_gotraceback_none(), testing::ExitedWithCode(2),
+              output({"^fatal error: all goroutines are asleep - deadlock!\n"},
+                     {"goroutine [0-9]+ \\["}));
+}
+
+// ---- panics ----
+
 TEST(FatalDeathTest, ExceptionEscapingAGoroutine) {
   // GOTRACEBACK=single (the default): only the panicking goroutine.
   EXPECT_EXIT(goroutine_throws(), testing::ExitedWithCode(2),
@@ -328,10 +341,16 @@ TEST(FatalDeathTest, ExceptionEscapingAGoroutine) {
                      {"goroutine 1 \\["}));
 }
 
+TEST(FatalDeathTest, PanicInAGoroutineWithTheSmallestStack) {
+  EXPECT_EXIT(goroutine_throws_on_the_smallest_stack(), testing::ExitedWithCode(2),
+              "^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n[^\n]*fatal_test_thrower");
+}
+
 // BUG (runtime, src/sched/throw_hook.cpp, ASan builds): the throw-site capture is an
-// archive member that only defines __cxa_throw; with -fsanitize=address the link resolves
-// __cxa_throw to libasan's interceptor first, so the member is never linked
-// (`nm gort_sched_tests` shows `U __cxa_throw`), and the panic trace shows the frames left
+// archive member that defines __cxa_throw; with -fsanitize=address the link resolves
+// __cxa_throw to libasan's interceptor first, so the member is left out (`nm
+// gort_sched_tests` shows `U __cxa_throw`; the gort_throw_hook_linked anchor in proc.cpp
+// did not change that in a RelWithDebInfo build), and the panic trace shows the frames left
 // after unwinding (starting at __interceptor_backtrace) instead of the throw site.
 #if defined(GORT_ASAN)
 #define MAYBE_PanicTraceStartsAtTheThrowSite DISABLED_PanicTraceStartsAtTheThrowSite
@@ -343,20 +362,12 @@ TEST(FatalDeathTest, MAYBE_PanicTraceStartsAtTheThrowSite) {
               "^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n[^\n]*fatal_test_thrower");
 }
 
-// BUG (runtime, sched/panic.cpp + sched/symbolize.cpp): an unrecovered panic in a goroutine
-// with the default 128 KiB stack often kills the process with a bare SIGSEGV and prints
-// nothing at all, not even the "panic:" line (fatal_panic builds the whole text before it
-// writes any). fatal_panic formats the trace on the panicking goroutine's own stack, and
-// symbolize() -> dwfl_module_getsrc -> dwarf_getsrclines (elfutils 0.188) needs about
-// 150 KiB of stack the first time it reads a compilation unit's line table: its frame jumps
-// over the 4 KiB guard page, so the overflow is not even reported as one (or memory below
-// is overwritten). goroutine_dump() from such a goroutine fails the same way (see
-// traceback_test). Go prints tracebacks on the system stack; gort should do the same (g0,
-// or a thread with a large stack). Repro: this test's body, about 1 run in 4; the enabled
-// tests of panics in goroutines use 1 MiB stacks.
-TEST(FatalDeathTest, DISABLED_PanicInAGoroutineWithTheDefaultStack) {
-  EXPECT_EXIT(goroutine_throws_on_a_default_stack(), testing::ExitedWithCode(2),
-              "^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n");
+// BUG (runtime, src/sched/panic.cpp): the trace of a panicking goroutine has no
+// "created by" line. Go ends it with "created by main.main" and the go statement's
+// location; fatal_panic prints only the throw-site frames (format_frames), not gp->gopc.
+TEST(FatalDeathTest, DISABLED_PanicTraceEndsWithCreatedBy) {
+  EXPECT_EXIT(goroutine_throws(), testing::ExitedWithCode(2),
+              "^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n.*\ncreated by ");
 }
 
 TEST(FatalDeathTest, PanicValueEscapingMain) {
@@ -369,11 +380,41 @@ TEST(FatalDeathTest, PanicValueEscapingAGoroutine) {
               "^panic: 42\n\ngoroutine [0-9]+ \\[running\\]:\n");
 }
 
+TEST(FatalDeathTest, GotracebackNonePrintsThePanicAlone) {
+  EXPECT_EXIT(goroutine_throws_with_gotraceback("none"), testing::ExitedWithCode(2),
+              output({"^panic: boom\n"}, {"goroutine [0-9]+ \\["}));
+}
+
+TEST(FatalDeathTest, GotracebackAllPrintsTheOtherGoroutinesToo) {
+  SKIP_UNDER_TSAN_DUMP_RACE();
+  EXPECT_EXIT(goroutine_throws_with_gotraceback("all"), testing::ExitedWithCode(2),
+              output({"^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n",
+                      "goroutine 1 \\[semacquire\\]:"}));
+}
+
+// ---- stack overflow ----
+
 TEST(FatalDeathTest, StackOverflowInAGoroutine) {
 #if defined(GORT_ASAN) || defined(GORT_TSAN)
   GTEST_SKIP() << "the sanitizer's own SIGSEGV handling reports the overflow";
 #endif
   EXPECT_EXIT(goroutine_overflows_its_stack(), testing::ExitedWithCode(2),
+              "runtime: goroutine stack exceeds [0-9]+-byte limit\n.*fatal error: stack overflow");
+}
+
+// BUG (runtime, src/os/thread.cpp): os::start_thread blocks every signal around
+// pthread_create, so every thread the runtime starts (Ms, sysmon) keeps all signals blocked
+// for life (SigBlk of an M thread: SIGSEGV and SIGQUIT blocked). A stack overflow in a
+// goroutine running on such a thread faults with SIGSEGV blocked; the kernel then forces
+// the default action: the process dies with a bare SIGSEGV, no "stack overflow" message.
+// Only goroutines running on the thread that called gort::run get the message (hence
+// one_processor() in the test above). Go's Ms run with synchronous signals and SIGQUIT
+// unblocked.
+TEST(FatalDeathTest, DISABLED_StackOverflowOnARuntimeThread) {
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
+  GTEST_SKIP() << "the sanitizer's own SIGSEGV handling reports the overflow";
+#endif
+  EXPECT_EXIT(goroutine_overflows_on_a_runtime_thread(), testing::ExitedWithCode(2),
               "runtime: goroutine stack exceeds [0-9]+-byte limit\n.*fatal error: stack overflow");
 }
 
@@ -385,34 +426,31 @@ TEST(FatalDeathTest, StackOverflowInMain) {
               "runtime: goroutine stack exceeds [0-9]+-byte limit\n.*fatal error: stack overflow");
 }
 
-TEST(FatalDeathTest, GotracebackNonePrintsThePanicAlone) {
-  EXPECT_EXIT(goroutine_throws_with_gotraceback("none"), testing::ExitedWithCode(2),
-              output({"^panic: boom\n"}, {"goroutine [0-9]+ \\["}));
-}
-
-TEST(FatalDeathTest, GotracebackNoneAppliesToFatalErrors) {
-  SKIP_IF_TSAN_HIDES_DEADLOCKS();
-  EXPECT_EXIT(deadlock_with_gotraceback_none(), testing::ExitedWithCode(2),
-              output({"^fatal error: all goroutines are asleep - deadlock!\n"},
-                     {"goroutine [0-9]+ \\["}));
-}
-
-TEST(FatalDeathTest, GotracebackAllPrintsTheOtherGoroutinesToo) {
-  EXPECT_EXIT(goroutine_throws_with_gotraceback("all"), testing::ExitedWithCode(2),
-              output({"^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n",
-                      "goroutine 1 \\[semacquire\\]:"}));
-}
+// ---- SIGQUIT ----
 
 TEST(FatalDeathTest, SigquitDumpsEveryGoroutine) {
+  SKIP_UNDER_TSAN_DUMP_RACE();
   EXPECT_EXIT(sigquit_while_running(), testing::ExitedWithCode(2),
               output({"SIGQUIT: quit\n", "goroutine 1 \\[semacquire\\]:",
                       "goroutine [0-9]+ \\[(sleep|running|runnable)"}));
 }
 
 TEST(FatalDeathTest, SigquitRaisedOnAGoroutineThread) {
+  SKIP_UNDER_TSAN_DUMP_RACE();
   EXPECT_EXIT(sigquit_raised_on_a_goroutine(), testing::ExitedWithCode(2),
               "SIGQUIT: quit\n.*goroutine 1 \\[");
 }
+
+// BUG (runtime, src/os/thread.cpp): the same blocked signal mask (see
+// DISABLED_StackOverflowOnARuntimeThread): a SIGQUIT sent to a runtime thread (raise on a
+// goroutine, tgkill) stays pending for ever; the program goes on and exits 0 here.
+TEST(FatalDeathTest, DISABLED_SigquitRaisedOnARuntimeThread) {
+  SKIP_UNDER_TSAN_DUMP_RACE();
+  EXPECT_EXIT(sigquit_raised_on_a_runtime_thread(), testing::ExitedWithCode(2),
+              "SIGQUIT: quit\n.*goroutine 1 \\[");
+}
+
+// ---- no false deadlock ----
 
 TEST(FatalDeathTest, NoDeadlockWhileATimerIsPending) {
   EXPECT_EXIT(main_waits_for_a_sleeper(), testing::ExitedWithCode(0),
@@ -420,7 +458,6 @@ TEST(FatalDeathTest, NoDeadlockWhileATimerIsPending) {
 }
 
 TEST(FatalDeathTest, DeadlockIsReportedOnceTheLastTimerHasFired) {
-  SKIP_IF_TSAN_HIDES_DEADLOCKS();
   EXPECT_EXIT(deadlock_after_the_last_timer(), testing::ExitedWithCode(2),
               "sleeper done\nfatal error: all goroutines are asleep - deadlock!\n");
 }

@@ -33,20 +33,6 @@ class procs_guard {
   int saved_;
 };
 
-// Workaround for a runtime bug (see fatal_test's DISABLED_PanicInAGoroutineWithTheDefaultStack):
-// goroutine_dump() on a goroutine with the default 128 KiB stack may overflow it inside
-// libdw. Tests that dump from goroutines other than main give them 1 MiB.
-class big_goroutine_stacks {
- public:
-  big_goroutine_stacks() : saved_(gort::debug::set_max_stack(1 << 20)) {}
-  ~big_goroutine_stacks() { gort::debug::set_max_stack(saved_); }
-  big_goroutine_stacks(const big_goroutine_stacks&) = delete;
-  big_goroutine_stacks& operator=(const big_goroutine_stacks&) = delete;
-
- private:
-  size_t saved_;
-};
-
 pid_t thread_id() { return pid_t(::syscall(SYS_gettid)); }
 
 // The first line of a goroutine dump taken by the caller: its own header.
@@ -227,18 +213,17 @@ TEST(SchedulerLockOSThread, LockedGoroutineKeepsItsThreadAcrossYieldsAndSleeps) 
   });
 }
 
-// BUG (runtime, sched/traceback.cpp, TSan builds): goroutine_dump() reads other goroutines'
-// non-atomic state (waitreason, waitsince, the saved context on their stacks) while they
-// run, with no stop-the-world or other synchronisation (Go's runtime.Stack(all) stops the
-// world), so TSan reports data races (traceback.cpp status_string / format_goroutine /
-// saved_pc against gopark and the goroutines' own stack writes).
+// BUG (runtime, sched/traceback.cpp, TSan builds): a dump reads other goroutines'
+// non-atomic fields while they run, with no stop-the-world (Go's runtime.Stack(all) stops
+// the world) and no other synchronisation: status_string reads gp->waitreason and
+// format_goroutine gp->waitsince (after a relaxed load of gp->status), racing with gopark's
+// writes on other threads. TSan reports the races (and a death test's child then exits 66).
 TEST(SchedulerLockOSThread, NestedLocksNeedAsManyUnlocks) {
   // The goroutine's own traceback header says ", locked to thread" while it is locked.
 #if defined(GORT_TSAN)
   GTEST_SKIP() << "BUG: goroutine_dump races with running goroutines";
 #endif
   procs_guard pg;
-  big_goroutine_stacks stacks;
   gort::run([] {
     gort::gomaxprocs(4);
     std::atomic<bool> stop{false};
