@@ -1,7 +1,6 @@
-// thread: OS threads for the runtime (Ms and sysmon). Runtime threads start with every
-// signal blocked, so process-directed signals (SIGQUIT, SIGINT...) go to the user's threads
-// and the runtime's handlers; faults (SIGSEGV on a guard page) are synchronous and still
-// delivered to the faulting thread.
+// thread: OS threads for the runtime (Ms and sysmon). They inherit the creating thread's
+// signal mask, as Go's threads take any signal: a fault (SIGSEGV on a guard page) must be
+// deliverable on every thread that runs goroutines.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -40,11 +40,20 @@ void write_all(const std::string& s) {
   }
 }
 
-// Only one thread prints its death; others wait for the exit.
+// Only one thread prints its death; others wait for the exit. A fault while dying (in
+// the dying thread itself) ends the process at once rather than waiting for itself.
+thread_local bool this_thread_dying = false;
 void start_dying() {
   if (dying.exchange(true)) {
+    if (this_thread_dying) {
+      static const char msg[] = "fatal error: unexpected fault while printing a fatal error\n";
+      ssize_t r = write(2, msg, sizeof msg - 1);
+      (void)r;
+      _exit(2);
+    }
     for (;;) pause();
   }
+  this_thread_dying = true;
 }
 
 [[noreturn]] void die() {
@@ -116,7 +125,10 @@ void fatal_panic(g* gp, std::exception_ptr e) {
       n = capture_frames(here, 120);
       pcs = here;
     }
-    with_big_stack([&] { format_frames(out, pcs, n, level < 3); });
+    with_big_stack([&] {
+      format_frames(out, pcs, n, level < 3);
+      format_created_by(out, gp->gopc);
+    });
     if (level >= 2) {
       std::string others = format_all_goroutines(false);
       if (!others.empty()) out += "\n" + others;

@@ -22,12 +22,9 @@
 
 __thread gort::rt::m* gort_tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
 
-extern "C" const char gort_throw_hook_linked;  // throw_hook.cpp: keep it linked
-
 namespace gort::rt {
 
 schedt sched;
-[[maybe_unused]] const char* const throw_hook_anchor = &gort_throw_hook_linked;
 
 namespace {
 thread_local uint64_t tls_rand = 0;

@@ -11,9 +11,9 @@
 #include "sched/sched.hpp"
 #include "sched/traceback.hpp"
 
-// Referenced from proc.cpp so that this archive member is always linked: otherwise a
-// sanitizer runtime that also defines __cxa_throw satisfies the reference first and the
-// hook is silently left out.
+// gort's link options name this symbol (-u) so that this archive member is always linked:
+// otherwise a sanitizer runtime that also defines __cxa_throw satisfies the reference first
+// and the hook is silently left out.
 extern "C" const char gort_throw_hook_linked = 1;
 
 // Records the throw site of exceptions thrown on a goroutine, then throws as usual.

@@ -27,9 +27,13 @@ bool is_runtime_frame(const std::string& fn) {
     size_t at = fn.find(prefix);
     return at != std::string::npos && at < name_end && (at == 0 || fn[at - 1] == ' ');
   };
+  // Names the demangler gave up on still show gort's namespaces in their mangled form.
+  if (fn.rfind("_Z", 0) == 0 &&
+      (fn.find("4gort2rt") != std::string::npos || fn.find("4gort6detail") != std::string::npos))
+    return true;
   return starts("gort::rt::") || starts("gort::detail::") || starts("gort::run<") ||
          fn == "gort_swap_context" || fn == "gort_start_trampoline" || fn == "__cxa_throw" ||
-         fn == "__restore_rt";
+         fn == "__restore_rt" || starts("__interceptor_") || starts("__sanitizer");
 }
 
 }  // namespace
@@ -172,15 +176,18 @@ void format_goroutine(std::string& out, g* gp, void* const* cur_pcs, int cur_n) 
     n = walk_parked(gp, pcs, kMaxFrames + 20);
   }
   format_frames(out, pcs, n, skip);
-  if (h.gopc != 0) {
-    // gopc is a return address inside the code that called gort::go.
-    void* pc = reinterpret_cast<void*>(h.gopc);
-    std::string created;
-    format_frames(created, &pc, 1, false);
-    size_t paren = created.find("(...)");
-    if (paren != std::string::npos) created.erase(paren, 5);
-    out += "created by " + created;
-  }
+  format_created_by(out, h.gopc);
+}
+
+void format_created_by(std::string& out, uintptr_t gopc) {
+  if (gopc == 0) return;  // the main goroutine
+  // gopc is a return address inside the code that called gort::go.
+  void* pc = reinterpret_cast<void*>(gopc);
+  std::string created;
+  format_frames(created, &pc, 1, false);
+  size_t paren = created.find("(...)");
+  if (paren != std::string::npos) created.erase(paren, 5);
+  out += "created by " + created;
 }
 
 std::string format_all_goroutines(bool include_current) {

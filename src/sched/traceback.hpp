@@ -21,6 +21,8 @@ namespace gort::rt {
 // Appends gp's header and frames; for the calling goroutine pass its frames in cur_pcs
 // (captured on its own thread), else null.
 void format_goroutine(std::string& out, g* gp, void* const* cur_pcs, int cur_n);
+// "created by <function>" and its location, for a goroutine started at gopc (none for 0).
+void format_created_by(std::string& out, uintptr_t gopc);
 // Captures the calling thread's return addresses.
 int capture_frames(void** pcs, int max);
 // Runs f on a stack big enough for symbolisation (libdw needs ~150 KiB): inline on g0, on

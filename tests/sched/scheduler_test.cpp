@@ -213,16 +213,8 @@ TEST(SchedulerLockOSThread, LockedGoroutineKeepsItsThreadAcrossYieldsAndSleeps) 
   });
 }
 
-// BUG (runtime, sched/traceback.cpp, TSan builds): a dump reads other goroutines'
-// non-atomic fields while they run, with no stop-the-world (Go's runtime.Stack(all) stops
-// the world) and no other synchronisation: status_string reads gp->waitreason and
-// format_goroutine gp->waitsince (after a relaxed load of gp->status), racing with gopark's
-// writes on other threads. TSan reports the races (and a death test's child then exits 66).
 TEST(SchedulerLockOSThread, NestedLocksNeedAsManyUnlocks) {
   // The goroutine's own traceback header says ", locked to thread" while it is locked.
-#if defined(GORT_TSAN)
-  GTEST_SKIP() << "BUG: goroutine_dump races with running goroutines";
-#endif
   procs_guard pg;
   gort::run([] {
     gort::gomaxprocs(4);
