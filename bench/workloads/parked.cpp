@@ -1,13 +1,7 @@
-// parked: 1,000,000 goroutines blocked at once. Each signals a wait group, then blocks on a
-// shared release signal. Once all have signalled (plus a 100 ms settle so the last ones
-// reach the block), main reads VmRSS, releases them all and waits for all.
-// Extra fields: rss_kb (at the parked moment), total_ms. check = goroutines finished.
-// The gort counterpart of bench/go/parked/main.go.
-//
-// Difference from the Go program: gort has no channels yet, so instead of receiving from a
-// channel that main closes, each goroutine blocks in wait() on a shared "release"
-// gort::sync::wait_group whose counter is 1; main's release.done() drops it to 0 and wakes
-// every waiter at once (as close(release) does in Go). Swap in a channel when gort has them.
+// parked: 1,000,000 goroutines blocked at once. Each signals that it is running, then
+// blocks receiving from one channel; once all have signalled (plus a 100 ms settle so the
+// last ones reach the receive), main reads VmRSS, closes the channel and waits for all.
+// Same procedure as bench/go/parked/main.go.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -40,21 +34,22 @@ int64_t vm_rss_kb() {
 
 }  // namespace
 
+struct signal {};  // Go: struct{}
+
 int main() {
   return gort::run([] {
     using namespace std::chrono_literals;
     gort::sync::wait_group running, finished;
-    gort::sync::wait_group release;  // stands in for Go's `release` channel (see above)
+    auto release = gort::make_chan<signal>(0);
     std::atomic<int64_t> count{0};
 
-    release.add(1);
     auto t0 = std::chrono::steady_clock::now();
     running.add(static_cast<int>(kGoroutines));
     finished.add(static_cast<int>(kGoroutines));
     for (int64_t i = 0; i < kGoroutines; i++) {
       gort::go([&] {
         running.done();
-        release.wait();  // Go: <-release
+        release.recv();  // Go: <-release
         count.fetch_add(1, std::memory_order_relaxed);
         finished.done();
       });
@@ -62,7 +57,7 @@ int main() {
     running.wait();
     gort::time::sleep(100ms);
     int64_t rss = vm_rss_kb();
-    release.done();  // Go: close(release)
+    release.close();  // Go: close(release)
     finished.wait();
     auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
                        std::chrono::steady_clock::now() - t0)

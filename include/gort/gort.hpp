@@ -1,4 +1,5 @@
-// gort/gort.hpp — the whole public API: goroutines, defer/panic, time, sync, debug.
+// gort/gort.hpp — the whole public API: goroutines, channels and select, defer/panic, time,
+// sync, debug.
 //
 //   #include <gort/gort.hpp>
 //   using namespace std::chrono_literals;
@@ -9,9 +10,12 @@
 //     });
 //   }
 #pragma once
+#include "gort/chan.hpp"
 #include "gort/debug.hpp"
 #include "gort/defer.hpp"
 #include "gort/errors.hpp"
 #include "gort/runtime.hpp"
+#include "gort/select.hpp"
 #include "gort/sync.hpp"
 #include "gort/time.hpp"
+#include "gort/time_chan.hpp"

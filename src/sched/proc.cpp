@@ -454,11 +454,15 @@ void goready(g* gp) {
   p* pp = current_p();
   if (pp != nullptr) {
     runqput(pp, gp, true);
+    wakep();
   } else {
-    os::rt_lock_guard lk(sched.lock);
-    globrunqput(gp);
+    // A waker without a P (a plain thread, sysmon): wakep would start nobody while an M
+    // spins, and that M may already have looked at the global queue. Go readies from
+    // P-less threads only through injectglist, which starts an M for an idle P whatever
+    // the spinning count: do the same.
+    gp->schedlink = nullptr;
+    injectglist(gp);
   }
-  wakep();
 }
 
 bool gosched() {

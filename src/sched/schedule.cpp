@@ -172,7 +172,7 @@ top:
       fatal("findrunnable: negative nmspinning");
     for (int32_t i = 0; i < procs; i++) {
       p* p2 = sched.allp[i];
-      if (!runqempty(p2)) {
+      if (!runqempty(p2) || sched.runqsize.load(std::memory_order_seq_cst) != 0) {
         sched.lock.lock();
         p* got = pidleget();
         sched.lock.unlock();

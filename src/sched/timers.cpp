@@ -160,20 +160,19 @@ int64_t checktimers(p* pp, int64_t now, int64_t* next, bool* ran) {
 }
 
 void movetimers(p* from, p* to) {
-  from->timers_lock.lock();
+  // Both heaps locked (lower id first), so a concurrent deltimer finds each timer in one of
+  // them, never in neither.
+  os::rt_mutex& first = from->id < to->id ? from->timers_lock : to->timers_lock;
+  os::rt_mutex& second = from->id < to->id ? to->timers_lock : from->timers_lock;
+  first.lock();
+  second.lock();
   std::vector<timer*> moving;
   moving.swap(from->timers);
-  for (timer* t : moving) {
-    t->heap_index = -1;
-    t->pp.store(nullptr, std::memory_order_relaxed);
-  }
-  update_timer0(from);
-  from->timers_lock.unlock();
-  if (moving.empty()) return;
-  to->timers_lock.lock();
   for (timer* t : moving) push(to, t);
+  update_timer0(from);
   update_timer0(to);
-  to->timers_lock.unlock();
+  second.unlock();
+  first.unlock();
 }
 
 void cleartimers(p* pp) {
