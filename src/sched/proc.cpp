@@ -215,31 +215,47 @@ void free_g(g* gp) {
 
 std::atomic<int32_t> global_gfree_count{0};
 
+// gflock held.
+void gfree_push_batch(g* head, int32_t n) {
+  head->gfree_batch_next = sched.gfree;
+  head->gfree_batch_len = n;
+  sched.gfree = head;
+  sched.ngfree += n;
+  global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
+}
+
+// gflock held. Returns a chain of *n Gs, or null.
+g* gfree_pop_batch(int32_t* n) {
+  g* head = sched.gfree;
+  if (head == nullptr) return nullptr;
+  sched.gfree = head->gfree_batch_next;
+  *n = head->gfree_batch_len;
+  sched.ngfree -= *n;
+  global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
+  return head;
+}
+
 void gfput(p* pp, g* gp) {
   gp->schedlink = pp->gfree;
   pp->gfree = gp;
   if (++pp->gfree_count >= 64) {
+    // Hand the 32 most recently freed (still warm) to the global list as one batch.
+    g* head = pp->gfree;
+    g* last = head;
+    for (int i = 1; i < 32; i++) last = last->schedlink;
+    pp->gfree = last->schedlink;
+    pp->gfree_count -= 32;
+    last->schedlink = nullptr;
     os::rt_lock_guard lk(sched.gflock);
-    while (pp->gfree_count >= 32) {
-      g* g1 = pp->gfree;
-      pp->gfree = g1->schedlink;
-      pp->gfree_count--;
-      g1->schedlink = sched.gfree;
-      sched.gfree = g1;
-      sched.ngfree++;
-    }
-    global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
+    gfree_push_batch(head, 32);
   }
 }
 
 g* gfget_global() {
   os::rt_lock_guard lk(sched.gflock);
-  g* gp = sched.gfree;
-  if (gp != nullptr) {
-    sched.gfree = gp->schedlink;
-    sched.ngfree--;
-    global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
-  }
+  int32_t n;
+  g* gp = gfree_pop_batch(&n);
+  if (gp != nullptr && n > 1) gfree_push_batch(gp->schedlink, n - 1);
   return gp;
 }
 
@@ -247,15 +263,11 @@ g* gfget(p* pp) {
   for (;;) {
     if (pp->gfree == nullptr && global_gfree_count.load(std::memory_order_relaxed) > 0) {
       os::rt_lock_guard lk(sched.gflock);
-      while (pp->gfree_count < 32 && sched.gfree != nullptr) {
-        g* g1 = sched.gfree;
-        sched.gfree = g1->schedlink;
-        sched.ngfree--;
-        g1->schedlink = pp->gfree;
-        pp->gfree = g1;
-        pp->gfree_count++;
+      int32_t n;
+      if (g* batch = gfree_pop_batch(&n)) {
+        pp->gfree = batch;
+        pp->gfree_count = n;
       }
-      global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
     }
     g* gp = pp->gfree;
     if (gp == nullptr) return nullptr;
@@ -265,6 +277,18 @@ g* gfget(p* pp) {
     free_g(gp);  // stack size changed since (debug::set_max_stack)
   }
 }
+
+}  // namespace
+
+void gfree_give_back(p* pp) {
+  if (pp->gfree == nullptr) return;
+  os::rt_lock_guard lk(sched.gflock);
+  gfree_push_batch(pp->gfree, pp->gfree_count);
+  pp->gfree = nullptr;
+  pp->gfree_count = 0;
+}
+
+namespace {
 
 void hook_park(m* mp, g* gp, void* arg);
 void hook_runnable_global(m* mp, g* gp, void*) {
@@ -323,8 +347,8 @@ void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc) {
   gp->is_main = false;
   gp->preempt.store(false, std::memory_order_relaxed);
   gp->asan_fake_stack = nullptr;
-  sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   p* pp = current_p();
+  count_goroutine(pp, 1);
   if (pp != nullptr) {
     if (pp->goidcache == pp->goidcacheend) {
       // Go takes goids in batches of 16 per P.
@@ -364,11 +388,23 @@ g* new_main_g(void (*entry)(void*), void* closure) {
   gp->asan_fake_stack = nullptr;
   gp->preempt.store(false, std::memory_order_relaxed);
   gp->status.store(gstatus::runnable, std::memory_order_release);
-  sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  count_goroutine(nullptr, 1);
   return gp;
 }
 
-int64_t goroutine_count() { return sched.ngoroutines.load(std::memory_order_relaxed); }
+void count_goroutine(p* pp, int64_t delta) {
+  if (pp != nullptr)
+    pp->gcount.store(pp->gcount.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  else
+    sched.ngoroutines.fetch_add(delta, std::memory_order_relaxed);
+}
+
+int64_t goroutine_count() {
+  int64_t n = sched.ngoroutines.load(std::memory_order_relaxed);
+  int32_t procs = sched.gomaxprocs.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < procs; i++) n += sched.allp[i]->gcount.load(std::memory_order_relaxed);
+  return n;
+}
 
 namespace {
 
@@ -393,7 +429,7 @@ namespace {
 void goexit0(g* gp) {
   m* mp = current_m();
   gp->status.store(gstatus::dead, std::memory_order_release);
-  sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  count_goroutine(mp->pp, -1);
   if (gp->lockedm != nullptr) {
     // A goroutine that exits while locked takes its thread with it, as in Go; m0 (the
     // thread that called gort::run) is only unlocked.

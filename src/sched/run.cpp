@@ -105,6 +105,7 @@ void reset_after_run() {
   }
   run_end_hooks();
   sched.ngoroutines.store(0);
+  for (int32_t i = 0; i < procs; i++) sched.allp[i]->gcount.store(0);
   sched.goidgen.store(0);
   sched.nmspinning.store(0);
   sched.main_goexited = false;

@@ -86,6 +86,8 @@ struct g {
   wait_reason waitreason = wait_reason::zero;
   int64_t waitsince = 0;            // nanotime when parked
   g* schedlink = nullptr;           // run queue / free list link
+  g* gfree_batch_next = nullptr;    // global free list: next batch (on a batch's first g)
+  int32_t gfree_batch_len = 0;      // global free list: Gs in this batch (on its first g)
   std::atomic<m*> mp{nullptr};      // the m running it
   m* lockedm = nullptr;             // LockOSThread
   std::atomic<bool> preempt{false}; // sysmon's request to yield at the next safe point
@@ -166,6 +168,7 @@ struct p {
 
   g* gfree = nullptr;
   int32_t gfree_count = 0;
+  std::atomic<int64_t> gcount{0};  // starts minus ends on this P (see schedt::ngoroutines)
   int64_t goidcache = 0;
   int64_t goidcacheend = 0;
 
@@ -203,6 +206,9 @@ struct schedt {
   g* runqtail = nullptr;
   std::atomic<int32_t> runqsize{0};
 
+  // Free Gs shared by all Ps, as batches (chains through schedlink, batches through the
+  // first g's gfree_batch_next) so that a P refills its cache in O(1) without touching
+  // every cold g. gflock guards both.
   os::rt_mutex gflock;
   g* gfree = nullptr;
   int32_t ngfree = 0;
@@ -224,7 +230,10 @@ struct schedt {
 
   os::rt_mutex allglock;
   std::vector<g*>& allgs = *new std::vector<g*>;  // never destroyed
-  std::atomic<int64_t> ngoroutines{0};  // live user goroutines
+  // Live user goroutines = ngoroutines + the sum of every P's gcount. Goroutines start on
+  // one P and end on another, so one shared counter would bounce between cores on every
+  // spawn; each P counts its own starts and ends instead (only its owner writes).
+  std::atomic<int64_t> ngoroutines{0};  // goroutines counted without a P
 
   std::atomic<bool> running{false};   // a gort::run is active
   std::atomic<bool> main_started{false};

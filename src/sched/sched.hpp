@@ -63,6 +63,10 @@ void newproc_abort(g* gp);
 // Ends the current goroutine after its destructors ran (Go: goexit1). Never returns.
 [[noreturn]] void goexit0(g* gp);
 int64_t goroutine_count();
+// Moves all of pp's free Gs to the global free list (procresize).
+void gfree_give_back(p* pp);
+// Counts a goroutine start (+1) or end (-1) on pp (its owner), or globally for null.
+void count_goroutine(p* pp, int64_t delta);
 
 // ---- Ms and Ps (m.cpp). ----
 void wakep();

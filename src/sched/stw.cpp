@@ -116,15 +116,8 @@ p* procresize(int32_t nprocs) {
       globrunqputhead(gp);
     }
     movetimers(pp, sched.allp[0]);
-    while (pp->gfree != nullptr) {
-      g* gp = pp->gfree;
-      pp->gfree = gp->schedlink;
-      pp->gfree_count--;
-      os::rt_lock_guard lk(sched.gflock);
-      gp->schedlink = sched.gfree;
-      sched.gfree = gp;
-      sched.ngfree++;
-    }
+    sched.ngoroutines.fetch_add(pp->gcount.exchange(0));
+    gfree_give_back(pp);
     pp->status.store(pstatus::dead, std::memory_order_release);
     pp->mp.store(nullptr);
   }
