@@ -2,7 +2,6 @@
 #include "os/thread.hpp"
 
 #include <pthread.h>
-#include <signal.h>
 
 namespace gort::os {
 
