@@ -14,7 +14,7 @@ STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 6:
           100: "zombie"}
 WAIT = ["", "chan receive", "chan send", "select", "select (no cases)",
         "chan receive (nil chan)", "chan send (nil chan)", "sleep", "IO wait",
-        "sync.Cond.Wait", "semacquire", "preempted", "semacquire", "locked thread"]
+        "sync.Cond.Wait", "semacquire", "preempted"]
 
 
 def all_gs():

@@ -19,19 +19,9 @@
 
 #include <gort/gort.hpp>
 
+#include "bench_util.hpp"
+
 namespace {
-
-struct procs_scope {
-  explicit procs_scope(int n) : prev(gort::gomaxprocs(n)) {}
-  ~procs_scope() { gort::gomaxprocs(prev); }
-  int prev;
-};
-
-void report_items(benchmark::State& state, int64_t items, const char* per_name) {
-  state.SetItemsProcessed(items);
-  state.counters[per_name] = benchmark::Counter(
-      double(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
 
 void BM_ChanBufferedSendRecv(benchmark::State& state) {
   gort::run([&] {

@@ -24,6 +24,8 @@
 
 #include <gort/gort.hpp>
 
+#include "bench_util.hpp"
+
 #include "os/clock.hpp"
 #include "sched/sched.hpp"
 #include "sched/timers.hpp"
@@ -32,21 +34,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace rt = gort::rt;
-
-// Sets GOMAXPROCS for the scope and restores the previous value after.
-struct procs_scope {
-  explicit procs_scope(int n) : prev(gort::gomaxprocs(n)) {}
-  ~procs_scope() { gort::gomaxprocs(prev); }
-  int prev;
-};
-
-// Reports `items` processed in all, plus the real time per item (seconds per item, shown
-// with an SI prefix: "28.1n" is 28.1 ns).
-void report_items(benchmark::State& state, int64_t items, const char* per_name) {
-  state.SetItemsProcessed(items);
-  state.counters[per_name] = benchmark::Counter(
-      double(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
 
 // ---- BM_Yield ----
 

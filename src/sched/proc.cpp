@@ -176,28 +176,44 @@ void allgremove(g* gp) {
 }
 
 // Gs come from a dense pool, never returned to the OS (Go never frees Gs either).
-g* g_pool_alloc() {
-  static os::rt_mutex mu;
-  static g* free_gs = nullptr;
-  static char* chunk = nullptr;
-  static size_t left = 0;
-  os::rt_lock_guard lk(mu);
-  if (g* gp = free_gs) {
-    free_gs = gp->schedlink;
-    return new (gp) g;
+struct g_pool {
+  os::rt_mutex mu;
+  g* free = nullptr;  // Gs given back by free_g, linked through schedlink
+  char* chunk = nullptr;
+  size_t left = 0;
+
+  g* alloc() {
+    os::rt_lock_guard lk(mu);
+    if (g* gp = free) {
+      free = gp->schedlink;
+      return new (gp) g;
+    }
+    if (left == 0) {
+      constexpr size_t kChunk = 256;
+      chunk = static_cast<char*>(::operator new(sizeof(g) * kChunk, std::align_val_t(64)));
+      left = kChunk;
+    }
+    left--;
+    return new (chunk + sizeof(g) * left) g;
   }
-  if (left == 0) {
-    constexpr size_t kChunk = 256;
-    chunk = static_cast<char*>(::operator new(sizeof(g) * kChunk, std::align_val_t(64)));
-    left = kChunk;
+
+  void give_back(g* gp) {
+    delete[] gp->throw_trace;
+    gp->~g();
+    os::rt_lock_guard lk(mu);
+    gp->schedlink = free;
+    free = gp;
   }
-  left--;
-  return new (chunk + sizeof(g) * left) g;
+};
+
+g_pool& gpool() {
+  static auto* pool = new g_pool;  // never destroyed: Ms may outlive static destruction
+  return *pool;
 }
 
 g* malg(size_t stack_size, bool guard) {
   stack stk = stack_alloc(stack_size, guard);
-  g* gp = g_pool_alloc();
+  g* gp = gpool().alloc();
   gp->stk = stk;
   gp->tsan_fiber = san::create_fiber();
   gp->status.store(gstatus::dead, std::memory_order_relaxed);
@@ -209,8 +225,7 @@ void free_g(g* gp) {
   allgremove(gp);
   san::destroy_fiber(gp->tsan_fiber);
   stack_free(gp->stk);
-  gp->stk = stack{};
-  // The g itself stays allocated (a dead g with no stack); it is simply dropped.
+  gpool().give_back(gp);
 }
 
 std::atomic<int32_t> global_gfree_count{0};

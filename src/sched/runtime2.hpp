@@ -59,8 +59,6 @@ enum class wait_reason : uint8_t {
   sync_cond_wait,
   semacquire,
   preempted,
-  wait_group_wait,
-  locked_thread_wait,
 };
 const char* wait_reason_string(wait_reason r);
 

@@ -133,10 +133,4 @@ void stack_free(const stack& s) {
   p.slab_free[s.hi - s.usable_lo].push_back(s.lo);
 }
 
-stack_stats read_stack_stats() {
-  auto& p = pool();
-  std::lock_guard<std::mutex> lk(p.mu);
-  return {p.guarded_live, p.slab_live, guard_markers()};
-}
-
 }  // namespace gort::rt

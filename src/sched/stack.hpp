@@ -56,12 +56,4 @@ inline bool stack_barrier_intact(const stack& s, uintptr_t sp) {
   return acc == 0;
 }
 
-// Statistics for tests and debugging.
-struct stack_stats {
-  size_t guarded_live;  // stacks with their own mapping and mprotect guard
-  size_t slab_live;     // stacks carved from slabs
-  bool guard_markers;   // slab stacks have MADV_GUARD_INSTALL guard pages
-};
-stack_stats read_stack_stats();
-
 }  // namespace gort::rt

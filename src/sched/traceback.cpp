@@ -52,8 +52,6 @@ const char* wait_reason_string(wait_reason r) {
     case wait_reason::sync_cond_wait: return "sync.Cond.Wait";
     case wait_reason::semacquire: return "semacquire";
     case wait_reason::preempted: return "preempted";
-    case wait_reason::wait_group_wait: return "semacquire";
-    case wait_reason::locked_thread_wait: return "locked thread";
   }
   return "unknown";
 }
