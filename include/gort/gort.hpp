@@ -13,6 +13,7 @@
 #include "gort/chan.hpp"
 #include "gort/debug.hpp"
 #include "gort/defer.hpp"
+#include "gort/error.hpp"
 #include "gort/errors.hpp"
 #include "gort/runtime.hpp"
 #include "gort/select.hpp"
