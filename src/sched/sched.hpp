@@ -49,6 +49,12 @@ void goready(g* gp);
 // Yields the P: the goroutine goes to the global run queue. (Go: Gosched)
 // False (and nothing done) when the caller is not a goroutine.
 bool gosched();
+// Go: goyield — like gosched, but onto this P's local queue, so a goroutine just readied
+// into runnext runs next and the caller soon after. False when not on a P.
+bool goyield();
+// Go: sync_runtime_canSpin — whether a sync primitive should spin (iteration iter) before
+// parking.
+bool sync_can_spin(int iter);
 // The safe point: yields if sysmon asked the current goroutine to. Cheap when it did not.
 void check_preempt();
 
