@@ -10,5 +10,8 @@
 // Every primitive parks a waiting goroutine (never its thread) on the runtime semaphore;
 // called from a plain thread that is not a goroutine, it blocks that thread instead.
 #pragma once
+#include "gort/sync/cond.hpp"
 #include "gort/sync/mutex.hpp"
+#include "gort/sync/once.hpp"
+#include "gort/sync/pool.hpp"
 #include "gort/sync/wait_group.hpp"

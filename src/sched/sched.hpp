@@ -96,6 +96,11 @@ void schedule(m* mp);
 // Switches from g0 to gp.
 void execute(m* mp, g* gp, bool inherit);
 
+// Runs fn at the start of every garbage-collection cycle (Go: clearpools at gcStart). Until
+// gort has a collector, sysmon starts a "cycle" every 2 minutes (Go's forcegcperiod).
+// Register from static initialisers or before gort::run; at most 8 hooks.
+void on_gc_start(void (*fn)());
+void gc_start_hooks();
 // Functions the layers above register to drop their references to goroutines that a
 // finished gort::run left behind (e.g. semaphore waiters). Called with every M at rest.
 void on_run_end(void (*fn)());
