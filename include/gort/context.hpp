@@ -129,10 +129,34 @@ class context {
   std::shared_ptr<const detail::node> n_;
 };
 
-// Go: context.CancelFunc — idempotent; copies share the context.
-using cancel_func = std::function<void()>;
-// Go: context.CancelCauseFunc — cancels with canceled as err() and cause as cause().
-using cancel_cause_func = std::function<void(error cause)>;
+// Go: context.CancelFunc — cancel() cancels the context (idempotent); copies share it.
+class cancel_func {
+ public:
+  cancel_func() noexcept = default;
+  void operator()() const;
+
+  // Internal: made by with_cancel and with_deadline.
+  cancel_func(std::shared_ptr<detail::cancel_node> n, bool remove) noexcept
+      : n_(std::move(n)), remove_(remove) {}
+
+ private:
+  std::shared_ptr<detail::cancel_node> n_;
+  bool remove_ = true;
+};
+
+// Go: context.CancelCauseFunc — cancel(cause) cancels with canceled as err() and cause as
+// cause() (err() when cause is nil).
+class cancel_cause_func {
+ public:
+  cancel_cause_func() noexcept = default;
+  void operator()(error cause) const;
+
+  explicit cancel_cause_func(std::shared_ptr<detail::cancel_node> n) noexcept
+      : n_(std::move(n)) {}
+
+ private:
+  std::shared_ptr<detail::cancel_node> n_;
+};
 
 // Go: Background, TODO — never cancelled, no values, no deadline.
 context background();

@@ -3,14 +3,16 @@
 // Nodes are immutable after construction except a cancel_node's cancellation state, which
 // its mu guards: err, cause, the done channel (created on first done(), or the shared
 // closed channel if cancellation comes first; `done_ready` publishes it so later done()
-// calls read it without the lock), and children. Every node caches the nearest cancellable
-// node at or above it (`canceller`) and its deadline, so done/err/deadline cost no walk.
+// calls read it without the lock), and its registered children. Every node caches the
+// nearest cancellable node at or above it (`canceller`) and its deadline, so
+// done/err/deadline cost no walk.
 //
-// The tree: a cancellable child registers in its nearest cancellable ancestor's children
-// (Go: propagateCancel). Registrations hold the child weakly (a child that all handles
-// dropped unregisters itself from its destructor; a parent cancelling at that moment skips
-// it), except after_func records, which the parent holds strongly since nothing else
-// does. Locks go parent before child only: a parent cancels its children under its own mu;
+// The tree: a cancellable child registers in its nearest cancellable ancestor (Go:
+// propagateCancel), on an intrusive list through the child's sibling links, so registering
+// allocates nothing. The list does not own the child: a child that all handles dropped
+// unlinks itself in its destructor, and a parent cancelling at that moment skips it (its
+// weak_from_this() no longer locks). after_func records are held strongly in a vector,
+// since nothing else holds them. Locks go parent before child only: a parent cancels its children under its own mu;
 // a child removes itself from its parent only after releasing its own mu.
 //
 // Locks here are the runtime's short spin-then-futex locks, never held across a park:
@@ -20,7 +22,7 @@
 
 #include <atomic>
 #include <cstdio>
-#include <unordered_map>
+#include <vector>
 
 #include "gort/errors.hpp"
 #include "gort/runtime.hpp"
@@ -48,20 +50,24 @@ struct canceler {
   virtual ~canceler() = default;
 };
 
-struct child_ref {
-  std::weak_ptr<canceler> weak;    // child contexts
-  std::shared_ptr<canceler> keep;  // after_func records
-};
+struct after_func_rec;
+void remove_child(cancel_node* parent, cancel_node* child);
 
-void remove_child(cancel_node* parent, canceler* child);
-
-struct cancel_node : node, canceler {
+struct cancel_node : node, canceler, std::enable_shared_from_this<cancel_node> {
   mutable os::rt_mutex mu;
   mutable std::atomic<bool> done_ready{false};
   mutable chan<std::monostate> done_ch;  // immutable once done_ready
-  mutable error err, cause;              // mu
-  mutable std::unordered_map<canceler*, child_ref> children;  // mu
-  cancel_node* registered_with = nullptr;  // the ancestor holding us in its children
+  mutable error err;                     // mu
+  mutable error cause;                   // mu; nil when the cause is err itself
+  // Registered children: an intrusive list through their sibling links (mu), and the
+  // after_func records, held strongly (mu).
+  cancel_node* kids = nullptr;
+  std::vector<std::shared_ptr<after_func_rec>> after_funcs;
+  // Our place in registered_with's list; written under registered_with->mu only.
+  cancel_node* registered_with = nullptr;  // set once, at registration
+  cancel_node* sib_prev = nullptr;
+  cancel_node* sib_next = nullptr;
+  std::atomic<bool> linked{false};  // written under registered_with->mu
 
   explicit cancel_node(kind k) : node(k) {}
   ~cancel_node() override {
@@ -78,6 +84,14 @@ struct cancel_node : node, canceler {
   // Sets err/cause and closes done; false if already cancelled. Children are cancelled
   // too. Does not touch the parent.
   bool cancel_self(const error& e, const error& c);
+};
+
+// Go: afterFuncCtx.
+struct after_func_rec final : canceler {
+  std::atomic<bool> settled{false};  // started or stopped (Go: its once)
+  std::function<void()> f;
+  cancel_node* registered_with = nullptr;
+  void cancel(bool remove_from_parent, const error&, const error&) override;
 };
 
 struct timer_node final : cancel_node {
@@ -103,37 +117,45 @@ recv_chan<std::monostate> cancel_node::done() const {
   if (done_ready.load(std::memory_order_acquire)) return done_ch;
   os::rt_lock_guard lk(mu);
   if (!done_ready.load(std::memory_order_relaxed)) {
-    done_ch = make_chan<std::monostate>();
+    // Cancelled before anyone asked: the shared closed channel (Go: closedchan).
+    done_ch = err ? closed_chan() : make_chan<std::monostate>();
     done_ready.store(true, std::memory_order_release);
   }
   return done_ch;
 }
 
 bool cancel_node::cancel_self(const error& e, const error& c) {
-  std::unordered_map<canceler*, child_ref> kids;
+  // References taken while cancelling children are dropped only after mu is released: the
+  // last one would run a child's destructor, which takes mu to unlink itself.
+  std::vector<std::shared_ptr<cancel_node>> alive;
+  std::vector<std::shared_ptr<after_func_rec>> funcs;
   {
     os::rt_lock_guard lk(mu);
     if (err) return false;  // already cancelled
     err = e;
-    cause = c ? c : e;
-    if (done_ready.load(std::memory_order_relaxed)) {
-      done_ch.close();
-    } else {
-      done_ch = closed_chan();
-      done_ready.store(true, std::memory_order_release);
-    }
+    if (c && c != e) cause = c;
+    // A done channel nobody asked for yet is made (already closed) by done() later.
+    if (done_ready.load(std::memory_order_relaxed)) done_ch.close();
     // Cancel the children while holding mu, as Go does, so a child registering now sees
-    // us cancelled instead.
-    for (auto& [child, ref] : children) {
-      if (ref.keep) {
-        ref.keep->cancel(false, e, cause);
-      } else if (auto alive = ref.weak.lock()) {
-        alive->cancel(false, e, cause);
+    // us cancelled instead. A child whose last handle is going (lock() fails) is skipped:
+    // its destructor is waiting for mu to unlink it.
+    // Once `linked` is false a dying child no longer waits for mu and may be freed at
+    // once: read what we need from it first.
+    for (cancel_node* k = kids; k != nullptr;) {
+      cancel_node* next = k->sib_next;
+      std::shared_ptr<cancel_node> a = k->weak_from_this().lock();
+      k->linked.store(false, std::memory_order_release);
+      if (a) {
+        a->cancel(false, e, c);
+        alive.push_back(std::move(a));
       }
+      k = next;
     }
-    kids.swap(children);
+    kids = nullptr;
+    for (auto& f : after_funcs) f->cancel(false, e, c);
+    funcs.swap(after_funcs);
   }
-  return true;  // kids (and any after_func records) are released here, outside mu
+  return true;
 }
 
 void cancel_node::cancel(bool remove_from_parent, const error& e, const error& c) {
@@ -152,13 +174,36 @@ void timer_node::cancel(bool remove_from_parent, const error& e, const error& c)
   if (stopped) stopped->stop();
 }
 
-void remove_child(cancel_node* parent, canceler* child) {
-  child_ref dropped;
+void remove_child(cancel_node* parent, cancel_node* child) {
+  // Unlinked already (by our own cancel, or by the parent's): no lock needed. Only the
+  // parent's side clears `linked` while we look, and then the answer is the same.
+  if (!child->linked.load(std::memory_order_acquire)) return;
   os::rt_lock_guard lk(parent->mu);
-  auto it = parent->children.find(child);
-  if (it == parent->children.end()) return;
-  dropped = std::move(it->second);
-  parent->children.erase(it);
+  if (!child->linked.load(std::memory_order_relaxed)) return;
+  if (child->sib_prev != nullptr)
+    child->sib_prev->sib_next = child->sib_next;
+  else
+    parent->kids = child->sib_next;
+  if (child->sib_next != nullptr) child->sib_next->sib_prev = child->sib_prev;
+  child->sib_prev = child->sib_next = nullptr;
+  child->linked.store(false, std::memory_order_release);
+}
+
+void remove_after_func(cancel_node* parent, after_func_rec* rec) {
+  std::shared_ptr<after_func_rec> dropped;  // released after the lock
+  os::rt_lock_guard lk(parent->mu);
+  for (auto& f : parent->after_funcs) {
+    if (f.get() != rec) continue;
+    dropped = std::move(f);
+    f = std::move(parent->after_funcs.back());
+    parent->after_funcs.pop_back();
+    return;
+  }
+}
+
+void after_func_rec::cancel(bool remove_from_parent, const error&, const error&) {
+  if (remove_from_parent && registered_with != nullptr) remove_after_func(registered_with, this);
+  if (!settled.exchange(true, std::memory_order_acq_rel)) gort::go(std::move(f));
 }
 
 void check_parent(const std::shared_ptr<const node>& parent) {
@@ -176,24 +221,23 @@ void init_value_node(node* n, std::shared_ptr<const node> parent, const void* ke
 
 namespace {
 
-// Go: propagateCancel — hooks child (whose cancel is `as`) under the nearest cancellable
-// ancestor of parent; cancels it at once if that ancestor already is.
-void propagate_cancel(const node& parent, canceler* as, child_ref ref,
-                      cancel_node** registered_with) {
+// Go: propagateCancel — puts a child under the nearest cancellable ancestor of parent
+// (add runs under that ancestor's mu), or cancels it at once if that ancestor already is.
+template <class Add>
+void propagate_cancel(const node& parent, canceler* child, Add add) {
   cancel_node* p = parent.canceller;
   if (p == nullptr) return;  // never cancelled (Go: parent.Done() == nil)
   error perr, pcause;
   {
     os::rt_lock_guard lk(p->mu);
     if (!p->err) {
-      p->children.emplace(as, std::move(ref));
-      if (registered_with != nullptr) *registered_with = p;
+      add(p);
       return;
     }
     perr = p->err;
     pcause = p->cause;
   }
-  as->cancel(false, perr, pcause);
+  child->cancel(false, perr, pcause);
 }
 
 template <class Node>
@@ -206,9 +250,14 @@ std::shared_ptr<Node> new_cancel_node(const context& parent) {
   return n;
 }
 
-void register_node(const std::shared_ptr<cancel_node>& n) {
-  std::shared_ptr<canceler> as = n;
-  propagate_cancel(*n->parent, as.get(), child_ref{as, nullptr}, &n->registered_with);
+void register_node(cancel_node* n) {
+  propagate_cancel(*n->parent, n, [n](cancel_node* p) {
+    n->registered_with = p;
+    n->sib_next = p->kids;
+    if (p->kids != nullptr) p->kids->sib_prev = n;
+    p->kids = n;
+    n->linked.store(true, std::memory_order_relaxed);
+  });
 }
 
 struct plain_cancel_node final : cancel_node {
@@ -217,17 +266,6 @@ struct plain_cancel_node final : cancel_node {
 
 struct root_node final : node {
   explicit root_node(kind k) : node(k) {}
-};
-
-// Go: afterFuncCtx.
-struct after_func_rec final : canceler {
-  std::atomic<bool> settled{false};  // started or stopped (Go: its once)
-  std::function<void()> f;
-  cancel_node* registered_with = nullptr;
-  void cancel(bool remove_from_parent, const error&, const error&) override {
-    if (remove_from_parent && registered_with != nullptr) remove_child(registered_with, this);
-    if (!settled.exchange(true, std::memory_order_acq_rel)) gort::go(std::move(f));
-  }
 };
 
 std::string name_of(const node* n) {
@@ -280,16 +318,24 @@ context todo() {
   return context(n);
 }
 
+void cancel_func::operator()() const {
+  if (n_) n_->cancel(remove_, canceled, nullptr);
+}
+
+void cancel_cause_func::operator()(error cause) const {
+  if (n_) n_->cancel(true, canceled, cause);
+}
+
 std::pair<context, cancel_func> with_cancel(const context& parent) {
   auto n = detail::new_cancel_node<detail::plain_cancel_node>(parent);
-  detail::register_node(n);
-  return {context(n), [n] { n->cancel(true, canceled, nullptr); }};
+  detail::register_node(n.get());
+  return {context(n), cancel_func(n, true)};
 }
 
 std::pair<context, cancel_cause_func> with_cancel_cause(const context& parent) {
   auto n = detail::new_cancel_node<detail::plain_cancel_node>(parent);
-  detail::register_node(n);
-  return {context(n), [n](error cause) { n->cancel(true, canceled, cause); }};
+  detail::register_node(n.get());
+  return {context(n), cancel_cause_func(n)};
 }
 
 std::pair<context, cancel_func> with_deadline(const context& parent, time_point d) {
@@ -297,11 +343,11 @@ std::pair<context, cancel_func> with_deadline(const context& parent, time_point 
   if (auto cur = parent.deadline(); cur && *cur < d) return with_cancel(parent);
   auto n = detail::new_cancel_node<detail::timer_node>(parent);
   n->deadline = d;
-  detail::register_node(n);
+  detail::register_node(n.get());
   auto left = d - gort::time::now();
   if (left <= decltype(left)::zero()) {
     n->cancel(true, deadline_exceeded, nullptr);
-    return {context(n), [n] { n->cancel(false, canceled, nullptr); }};
+    return {context(n), cancel_func(n, false)};
   }
   {
     os::rt_lock_guard lk(n->mu);
@@ -312,7 +358,7 @@ std::pair<context, cancel_func> with_deadline(const context& parent, time_point 
       }));
     }
   }
-  return {context(n), [n] { n->cancel(true, canceled, nullptr); }};
+  return {context(n), cancel_func(n, true)};
 }
 
 context without_cancel(const context& parent) {
@@ -326,11 +372,13 @@ std::function<bool()> after_func(const context& ctx, std::function<void()> f) {
   detail::check_parent(ctx.node());
   auto rec = std::make_shared<detail::after_func_rec>();
   rec->f = std::move(f);
-  detail::propagate_cancel(*ctx.node(), rec.get(), detail::child_ref{{}, rec},
-                           &rec->registered_with);
+  detail::propagate_cancel(*ctx.node(), rec.get(), [&rec](detail::cancel_node* p) {
+    rec->registered_with = p;
+    p->after_funcs.push_back(rec);
+  });
   return [rec]() -> bool {
     if (rec->settled.exchange(true, std::memory_order_acq_rel)) return false;
-    if (rec->registered_with != nullptr) detail::remove_child(rec->registered_with, rec.get());
+    if (rec->registered_with != nullptr) detail::remove_after_func(rec->registered_with, rec.get());
     return true;
   };
 }
@@ -339,14 +387,16 @@ size_t detail::registered_children(const context& ctx) {
   const detail::node* n = ctx.node().get();
   if (n == nullptr || n->canceller == nullptr) return 0;
   os::rt_lock_guard lk(n->canceller->mu);
-  return n->canceller->children.size();
+  size_t count = n->canceller->after_funcs.size();
+  for (const cancel_node* k = n->canceller->kids; k != nullptr; k = k->sib_next) count++;
+  return count;
 }
 
 error cause(const context& ctx) {
   const detail::node* n = ctx.node().get();
   if (n == nullptr || n->canceller == nullptr) return nullptr;
   os::rt_lock_guard lk(n->canceller->mu);
-  return n->canceller->cause;
+  return n->canceller->cause ? n->canceller->cause : n->canceller->err;
 }
 
 }  // namespace gort::context

@@ -96,10 +96,8 @@ void mutex::unlock_slow(int32_t now) {
 
 // ---- rw_mutex (Go 1.19 rwmutex.go) ----
 
-void rw_mutex::r_lock() {
-  if (reader_count_.fetch_add(1, std::memory_order_acquire) + 1 < 0)
-    rt::semacquire(&reader_sem_);  // a writer is pending: wait for it to finish
-}
+// A writer is pending: wait for it to finish.
+void rw_mutex::r_lock_slow() { rt::semacquire(&reader_sem_); }
 
 bool rw_mutex::try_r_lock() noexcept {
   int32_t c = reader_count_.load(std::memory_order_relaxed);
@@ -107,11 +105,6 @@ bool rw_mutex::try_r_lock() noexcept {
     if (reader_count_.compare_exchange_weak(c, c + 1, std::memory_order_acquire)) return true;
   }
   return false;
-}
-
-void rw_mutex::r_unlock() {
-  int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
-  if (r < 0) r_unlock_slow(r);
 }
 
 void rw_mutex::r_unlock_slow(int32_t r) {

@@ -74,9 +74,14 @@ class rw_mutex final : public locker {
   rw_mutex& operator=(const rw_mutex&) = delete;
 
   // Go: RLock, TryRLock, RUnlock.
-  void r_lock();
+  void r_lock() {
+    if (reader_count_.fetch_add(1, std::memory_order_acquire) + 1 < 0) r_lock_slow();
+  }
   bool try_r_lock() noexcept;
-  void r_unlock();
+  void r_unlock() {
+    int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
+    if (r < 0) r_unlock_slow(r);
+  }
   // Go: Lock, TryLock, Unlock.
   void lock() override;
   bool try_lock() noexcept;
@@ -97,6 +102,7 @@ class rw_mutex final : public locker {
     void lock() override { rw->r_lock(); }
     void unlock() override { rw->r_unlock(); }
   };
+  void r_lock_slow();
   void r_unlock_slow(int32_t r);
 
   mutex w_;                                   // held by the writer (and by waiting writers)
