@@ -10,5 +10,6 @@
 // Every primitive parks a waiting goroutine (never its thread) on the runtime semaphore;
 // called from a plain thread that is not a goroutine, it blocks that thread instead.
 #pragma once
+#include "gort/sync/map.hpp"
 #include "gort/sync/mutex.hpp"
 #include "gort/sync/wait_group.hpp"
