@@ -1,28 +1,34 @@
 // reclaim: deferred freeing for lock-free readers (the read side is inline in
 // include/gort/sync/map.hpp, namespace gort::rt, "Memory reclamation").
 //
-// A process-wide, SRCU-style domain with sharded reader counters and two phases:
+// A process-wide, SRCU-style domain: per-thread reader records with split lock/unlock
+// counters and two phases.
 //
-//   reader:  c = &rcu_shards[shard of this thread].n[rcu_phase & 1]
-//            c->fetch_add(1, seq_cst) ... reads ... c->fetch_sub(1, release)
-//            (the reader keeps c, so a goroutine that moves to another thread in between
-//            still decrements the counter it incremented)
+//   reader:  ph = phase; self->lock[ph]++; [fence] ... reads ... self'->unlock[ph]++
+//            (self' is the record of the thread running at exit: a goroutine that moved
+//            to another thread counts its exit there, so every record has one writer)
 //   writer:  unlink the object (seq_cst store / CAS), rcu_retire(it)
 //   reclaim: take the retired list, then a grace period:
-//              p = phase; wait until every counter [*][!p] is 0; phase = !p;
-//              wait until every counter [*][p] is 0
-//            then free what was taken.
+//              barrier (membarrier(2) on every running thread of the process, or a fence
+//              when readers fence themselves);
+//              p = phase; wait until phase !p is idle; phase = !p; wait until phase p is
+//              idle; then free what was taken.
+//   "phase q idle": U = sum of unlock[q] over all records, fence, L = sum of lock[q];
+//              L == U.
 //
-// Why it is safe: a reader that can still hold an unlinked object loaded its pointer before
-// the unlinking store in the seq_cst order, so its increment precedes that store, which
-// precedes the reclaimer's counter loads: every counter load of the grace period sees the
-// reader counted until it decrements (the counter of one shard and phase counts exactly the
-// readers inside that used it). A grace period loads both phases of every shard, so it waits
-// for every such reader. A reader that increments after the reclaimer looked at its counter
-// loads its pointers after the unlink, so it cannot see the object. The phase flip is for
-// progress only: new readers go to the new phase, so the old one drains even under a
-// constant stream of reads; the first wait drains readers that read the phase just before
-// the previous flip and incremented the old counter late.
+// Why it is safe. A reader that can still hold an unlinked object loaded its pointer before
+// the unlink took effect for it. Its lock store comes before that load in program order, and
+// the barrier orders them for the reclaimer: either the lock store was visible when the
+// barrier ran on the reader's CPU (so every later scan counts it), or the reader's loads come
+// after that barrier and after the unlink, so it cannot see the object. (Without membarrier,
+// the reader's fence after its lock store and the reclaimer's fence pair up the same way.)
+// A scan that finds L == U for phase q finds every counted lock matched by a counted unlock:
+// unlocks are summed first, and a section's unlock (a release store) comes after its lock,
+// so a counted unlock's lock is counted by the later lock sum; equal totals leave no counted
+// lock without its unlock. A grace period scans both phases after the barrier, so it waits
+// for every section that could hold the batch's objects. The phase flip is for progress:
+// new sections use the new phase, so the old one drains under a constant stream of reads;
+// the first wait catches sections that read the phase just before the previous flip.
 //
 // Grace periods run one at a time (gp_busy), never while the caller is inside a read section
 // (it would wait for itself) and never under a map's mutex (the maps call rcu_poll after
@@ -30,23 +36,62 @@
 // so a reader on the same P can finish; a plain thread yields the thread). Retired objects
 // are freed after gp_busy is released, so a destructor run by the free may itself use the
 // domain (a map of maps).
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
 
 #include "gort/runtime.hpp"
 #include "gort/sync/map.hpp"
 
 namespace gort::rt {
 
-constinit rcu_shard rcu_shards[kRcuShards];
-constinit rcu_phase_word rcu_phase;
+constinit rcu_global rcu_state;
 constinit std::atomic<int64_t> rcu_pending{0};
 
 namespace {
 
-std::atomic<uint32_t> next_shard{0};
+alignas(64) std::atomic<rcu_reader*> all_readers{nullptr};
+std::mutex free_mu;                 // guards free_readers (registration only)
+rcu_reader* free_readers = nullptr;
 alignas(64) std::atomic<retired*> retired_head{nullptr};
 alignas(64) std::atomic<bool> gp_busy{false};
+bool use_membarrier = false;  // set once at start-up, before any thread reads
+
+long membarrier(int cmd) { return ::syscall(__NR_membarrier, cmd, 0, 0); }
+
+// Start-up: readers skip their fence only when membarrier works.
+const bool membarrier_registered = [] {
+  const char* f = std::getenv("GORT_RCU_FENCED");
+  if (f != nullptr && std::strcmp(f, "1") == 0) return false;
+  long cmds = membarrier(MEMBARRIER_CMD_QUERY);
+  if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
+  if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) return false;
+  use_membarrier = true;
+  rcu_state.reader_fence.store(false, std::memory_order_seq_cst);
+  return true;
+}();
+
+// Gives the thread's record back when the thread exits.
+thread_local bool releaser_gone = false;
+struct reader_releaser {
+  bool armed = false;
+  ~reader_releaser() {
+    releaser_gone = true;
+    rcu_reader* r = rcu_self;
+    if (!armed || r == nullptr) return;
+    rcu_self = nullptr;
+    std::lock_guard lk(free_mu);
+    r->next_free = free_readers;
+    free_readers = r;
+  }
+};
+thread_local reader_releaser releaser;
 
 void backoff(int& spins) {
   if (++spins < 64) {
@@ -58,26 +103,32 @@ void backoff(int& spins) {
   }
 }
 
-void wait_drain(uint32_t ph) {
-  for (auto& s : rcu_shards) {
-    int spins = 0;
-    while (s.n[ph].load(std::memory_order_seq_cst) != 0) backoff(spins);
-  }
+bool phase_busy(uint32_t q) {
+  uint64_t unlocks = 0, locks = 0;
+  rcu_reader* all = all_readers.load(std::memory_order_acquire);
+  for (rcu_reader* r = all; r != nullptr; r = r->next_all)
+    unlocks += r->unlock[q].load(std::memory_order_acquire);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  for (rcu_reader* r = all_readers.load(std::memory_order_acquire); r != nullptr;
+       r = r->next_all)
+    locks += r->lock[q].load(std::memory_order_relaxed);
+  return locks != unlocks;
+}
+
+void wait_idle(uint32_t q) {
+  int spins = 0;
+  while (phase_busy(q)) backoff(spins);
 }
 
 // One grace period; gp_busy is held.
 void grace_period() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  uint32_t p = rcu_phase.v.load(std::memory_order_relaxed) & 1;
-  wait_drain(p ^ 1);
-  rcu_phase.v.store(p ^ 1, std::memory_order_seq_cst);
-  wait_drain(p);
+  if (use_membarrier) membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+  uint32_t p = rcu_state.phase.load(std::memory_order_relaxed) & 1;
+  wait_idle(p ^ 1);
+  rcu_state.phase.store(p ^ 1, std::memory_order_seq_cst);
+  wait_idle(p);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-}
-
-void acquire_gp() {
-  int spins = 0;
-  while (gp_busy.exchange(true, std::memory_order_acquire)) backoff(spins);
 }
 
 void release_gp() { gp_busy.store(false, std::memory_order_release); }
@@ -101,10 +152,29 @@ retired* take_all() {
 
 }  // namespace
 
-int rcu_assign_shard() noexcept {
-  int s = int(next_shard.fetch_add(1, std::memory_order_relaxed) % kRcuShards);
-  rcu_my_shard = s;
-  return s;
+rcu_reader* rcu_register() noexcept {
+  (void)membarrier_registered;
+  rcu_reader* r = nullptr;
+  {
+    std::lock_guard lk(free_mu);
+    if (free_readers != nullptr) {
+      r = free_readers;
+      free_readers = r->next_free;
+    }
+  }
+  if (r == nullptr) {
+    r = new rcu_reader();
+    rcu_reader* head = all_readers.load(std::memory_order_relaxed);
+    do {
+      r->next_all = head;
+    } while (!all_readers.compare_exchange_weak(head, r, std::memory_order_release,
+                                                std::memory_order_relaxed));
+  }
+  rcu_self = r;
+  // Hand the record back at thread exit (unless thread-local destruction is already under
+  // way: then the record stays with this thread for good).
+  if (!releaser_gone) releaser.armed = true;
+  return r;
 }
 
 void rcu_retire(retired* r) noexcept {
@@ -125,7 +195,8 @@ void rcu_reclaim() noexcept {
 }
 
 void rcu_barrier() noexcept {
-  acquire_gp();
+  int spins = 0;
+  while (gp_busy.exchange(true, std::memory_order_acquire)) backoff(spins);
   retired* list = take_all();
   grace_period();
   release_gp();

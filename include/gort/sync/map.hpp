@@ -57,14 +57,15 @@
 // ---- Memory reclamation (there is no GC) ----
 // Lock-free readers may still be copying from a value node, a table or an entry that a
 // writer has just replaced. Such objects are retired, not freed: a process-wide domain
-// (src/sync/reclaim.cpp) frees them after a grace period. Readers bracket every lock-free
-// access with a read section: they increment a sharded counter (shard chosen per thread,
-// phase = the domain's current phase) and decrement the same counter on the way out, so a
-// goroutine that changes threads inside still leaves correctly. Reclaiming takes the retired
-// list, waits for the other phase's counters to drain, flips the phase, waits for the old
-// phase's to drain, then frees the batch. Reclaiming runs when enough objects wait
-// (rt::kRcuBatch), from a map operation after it has left its read section and mu_, so
-// mu_ is never held while waiting for readers.
+// (src/sync/reclaim.cpp, SRCU-style) frees them after a grace period. Readers bracket every
+// lock-free access with a read section: entering adds one to lock[phase] of the running
+// thread's reader record, leaving adds one to unlock[phase] of the record of the thread
+// running then (a goroutine that moved threads inside still balances the sums), both plain
+// stores; the reclaimer's membarrier(2) stands in for the readers' fence (a reader fences
+// itself where membarrier is unavailable). A grace period: barrier; wait until phase !p is
+// idle (sum of unlocks, then sum of locks, equal); flip the phase; wait until phase p is
+// idle. Reclaiming runs when enough objects wait (rt::kRcuBatch), from a map operation after
+// it has left its read section and mu_, so mu_ is never held while waiting for readers.
 // Who owns what:
 //   - the value an entry holds belongs to the entry; whoever takes it out (the winning CAS
 //     or exchange) retires it;
@@ -115,21 +116,30 @@ struct retired {
   void (*free)(retired*) noexcept = nullptr;
 };
 
-inline constexpr int kRcuShards = 64;
 inline constexpr int64_t kRcuBatch = 1024;  // retired objects that trigger a reclaim
 
-struct alignas(64) rcu_shard {
-  std::atomic<int64_t> n[2] = {};  // readers inside, per phase
+// A reader record: one per thread that has entered a read section (kept for reuse by a
+// later thread when its thread exits). Only its thread writes it. lock[ph] counts section
+// entries on this thread in phase ph, unlock[ph] section exits; a section may end on another
+// thread than it began (a goroutine that moved), so only the sums over all records balance.
+struct alignas(64) rcu_reader {
+  std::atomic<uint64_t> lock[2] = {};
+  std::atomic<uint64_t> unlock[2] = {};
+  rcu_reader* next_all = nullptr;   // every record ever made (append-only)
+  rcu_reader* next_free = nullptr;  // records of exited threads
 };
-struct alignas(64) rcu_phase_word {
-  std::atomic<uint32_t> v{0};
+struct alignas(64) rcu_global {
+  std::atomic<uint32_t> phase{0};
+  // Readers fence after entering unless reclaimers can make them (membarrier(2)
+  // MEMBARRIER_CMD_PRIVATE_EXPEDITED, registered at start-up; GORT_RCU_FENCED=1 forces
+  // the fence).
+  std::atomic<bool> reader_fence{true};
 };
-extern rcu_shard rcu_shards[kRcuShards];
-extern rcu_phase_word rcu_phase;
+extern rcu_global rcu_state;
 extern std::atomic<int64_t> rcu_pending;  // retired, not yet taken by a reclaimer
-inline constinit thread_local int rcu_my_shard = -1;
+inline constinit thread_local rcu_reader* rcu_self = nullptr;
 
-int rcu_assign_shard() noexcept;
+rcu_reader* rcu_register() noexcept;
 // Queues r for freeing after a grace period. Never waits.
 void rcu_retire(retired* r) noexcept;
 // Runs a grace period and frees the queued objects unless another thread is doing so.
@@ -145,23 +155,36 @@ inline void rcu_poll() noexcept {
 }
 
 // A read section: objects loaded inside stay alive until it ends. Never blocks; must not
-// contain anything that blocks.
+// contain anything that blocks. Entry and exit are plain stores to the running thread's
+// record (no locked instruction; a goroutine cannot change threads between loading its
+// record and storing to it, since gort preempts only at runtime calls), plus a fence after
+// entry when membarrier is unavailable.
 class rcu_section {
  public:
   rcu_section() noexcept {
-    int s = rcu_my_shard;
-    if (s < 0) [[unlikely]]
-      s = rcu_assign_shard();
-    uint32_t ph = rcu_phase.v.load(std::memory_order_relaxed) & 1;
-    c_ = &rcu_shards[s].n[ph];
-    c_->fetch_add(1, std::memory_order_seq_cst);
+    rcu_reader* r = rcu_self;
+    if (r == nullptr) [[unlikely]]
+      r = rcu_register();
+    ph_ = rcu_state.phase.load(std::memory_order_relaxed) & 1;
+    r->lock[ph_].store(r->lock[ph_].load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+    if (rcu_state.reader_fence.load(std::memory_order_relaxed)) [[unlikely]]
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+    else
+      std::atomic_signal_fence(std::memory_order_seq_cst);
   }
-  ~rcu_section() { c_->fetch_sub(1, std::memory_order_release); }
+  ~rcu_section() {
+    rcu_reader* r = rcu_self;  // the thread running now (it may differ from the entry's)
+    if (r == nullptr) [[unlikely]]
+      r = rcu_register();
+    r->unlock[ph_].store(r->unlock[ph_].load(std::memory_order_relaxed) + 1,
+                         std::memory_order_release);
+  }
   rcu_section(const rcu_section&) = delete;
   rcu_section& operator=(const rcu_section&) = delete;
 
  private:
-  std::atomic<int64_t>* c_;
+  uint32_t ph_;
 };
 
 // The expunged sentinel's address (never dereferenced).
