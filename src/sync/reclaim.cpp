@@ -8,7 +8,7 @@
 //            (self' is the record of the thread running at exit: a goroutine that moved
 //            to another thread counts its exit there, so every record has one writer)
 //   writer:  unlink the object (seq_cst store / CAS), rcu_retire(it)
-//   reclaim: take the retired list, then a grace period:
+//   reclaim: take the retired list (once kRcuBatch objects wait), then a grace period:
 //              barrier (membarrier(2) on every running thread of the process, or a fence
 //              when readers fence themselves);
 //              p = phase; wait until phase !p is idle; phase = !p; wait until phase p is
@@ -30,11 +30,15 @@
 // new sections use the new phase, so the old one drains under a constant stream of reads;
 // the first wait catches sections that read the phase just before the previous flip.
 //
-// Grace periods run one at a time (gp_busy), never while the caller is inside a read section
-// (it would wait for itself) and never under a map's mutex (the maps call rcu_poll after
-// unlocking). Waiting spins briefly, then yields (gort::yield: a goroutine gives up its P,
-// so a reader on the same P can finish; a plain thread yields the thread). Retired objects
-// are freed after gp_busy is released, so a destructor run by the free may itself use the
+// Writers never wait for readers: rcu_poll (called by the maps after leaving their read
+// sections and mutex) starts a grace period and then advances it one step per call — each
+// "wait until idle" is a single check that returns when readers are still inside — and
+// frees the batch when it completes. So a reader that the OS has descheduled inside its
+// section costs nothing but memory. Only rcu_barrier (used by ~map) waits: it spins
+// briefly, then yields (gort::yield: a goroutine gives up its P, so a reader on the same P
+// can finish; a plain thread yields the thread). Grace periods run one at a time (gp_busy),
+// never from inside a read section (a barrier would wait for itself). Retired objects are
+// freed after gp_busy is released, so a destructor run by the free may itself use the
 // domain (a map of maps).
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
@@ -53,6 +57,7 @@ namespace gort::rt {
 
 constinit rcu_global rcu_state;
 constinit std::atomic<int64_t> rcu_pending{0};
+constinit std::atomic<bool> rcu_gp_running{false};
 
 namespace {
 
@@ -104,7 +109,7 @@ void backoff(int& spins) {
 }
 
 bool phase_busy(uint32_t q) {
-  uint64_t unlocks = 0, locks = 0;
+  uint64_t unlocks = rcu_state.orphan_unlock[q].load(std::memory_order_acquire), locks = 0;
   rcu_reader* all = all_readers.load(std::memory_order_acquire);
   for (rcu_reader* r = all; r != nullptr; r = r->next_all)
     unlocks += r->unlock[q].load(std::memory_order_acquire);
@@ -120,7 +125,7 @@ void wait_idle(uint32_t q) {
   while (phase_busy(q)) backoff(spins);
 }
 
-// One grace period; gp_busy is held.
+// One whole grace period, waiting; gp_busy is held.
 void grace_period() {
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (use_membarrier) membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
@@ -129,6 +134,39 @@ void grace_period() {
   rcu_state.phase.store(p ^ 1, std::memory_order_seq_cst);
   wait_idle(p);
   std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+// The polled grace period that rcu_reclaim advances without waiting (guarded by gp_busy).
+// stage 0: none; 1: barrier done, waiting for phase !p to go idle; 2: flipped, waiting for
+// phase p. gp_batch is what it frees at the end.
+retired* gp_batch = nullptr;
+int gp_stage = 0;
+uint32_t gp_p = 0;
+
+// Advances the polled grace period as far as it goes now; returns the batch to free when it
+// completes.
+retired* advance(bool wait) {
+  if (gp_stage == 0) return nullptr;
+  if (gp_stage == 1) {
+    if (wait) {
+      wait_idle(gp_p ^ 1);
+    } else if (phase_busy(gp_p ^ 1)) {
+      return nullptr;
+    }
+    rcu_state.phase.store(gp_p ^ 1, std::memory_order_seq_cst);
+    gp_stage = 2;
+  }
+  if (wait) {
+    wait_idle(gp_p);
+  } else if (phase_busy(gp_p)) {
+    return nullptr;
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  retired* done = gp_batch;
+  gp_batch = nullptr;
+  gp_stage = 0;
+  rcu_gp_running.store(false, std::memory_order_relaxed);
+  return done;
 }
 
 void release_gp() { gp_busy.store(false, std::memory_order_release); }
@@ -188,18 +226,29 @@ void rcu_retire(retired* r) noexcept {
 
 void rcu_reclaim() noexcept {
   if (gp_busy.exchange(true, std::memory_order_acquire)) return;  // someone else is at it
-  retired* list = take_all();
-  if (list != nullptr) grace_period();
+  retired* done = advance(false);
+  if (gp_stage == 0 && rcu_pending.load(std::memory_order_relaxed) >= kRcuBatch) {
+    // Start the next grace period: everything retired so far was unlinked before this.
+    gp_batch = take_all();
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (use_membarrier) membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+    gp_p = rcu_state.phase.load(std::memory_order_relaxed) & 1;
+    gp_stage = 1;
+    rcu_gp_running.store(true, std::memory_order_relaxed);
+    if (done == nullptr) done = advance(false);
+  }
   release_gp();
-  free_list(list);
+  free_list(done);
 }
 
 void rcu_barrier() noexcept {
   int spins = 0;
   while (gp_busy.exchange(true, std::memory_order_acquire)) backoff(spins);
+  retired* done = advance(true);  // the polled grace period, if one is under way
   retired* list = take_all();
   grace_period();
   release_gp();
+  free_list(done);
   free_list(list);
 }
 

@@ -509,6 +509,31 @@ TEST(SyncMap, ReplacedValuesAreFreedInBatchesWhileTheMapLives) {
   EXPECT_EQ(tracked::live.load() - live0, 8);
 }
 
+// A reader that stays inside a read section (here: a thread parked in one on purpose)
+// holds back every grace period, but writers never wait for it: stores complete, and what
+// they retire is freed once the reader leaves.
+TEST(SyncMap, WritersDoNotWaitForAStalledReader) {
+  const int64_t live0 = tracked::live.load();
+  gort::sync::map<int, tracked> m;
+  std::atomic<bool> inside{false}, leave{false};
+  std::thread reader([&] {
+    gort::rt::rcu_section sec;
+    inside = true;
+    while (!leave.load()) std::this_thread::yield();
+  });
+  while (!inside.load()) std::this_thread::yield();
+  const int n = 4 * int(gort::rt::kRcuBatch);
+  for (int i = 0; i < n; i++) m.store(i % 8, tracked(i));
+  EXPECT_GE(tracked::live.load() - live0, n - 8 - 1) << "a value was freed during the section";
+  leave = true;
+  reader.join();
+  for (int i = 0; i < 2 * int(gort::rt::kRcuBatch); i++) m.store(i % 8, tracked(i));
+  EXPECT_LE(tracked::live.load() - live0, 8 + 2 * gort::rt::kRcuBatch)
+      << "the grace period never completed after the reader left";
+  gort::rt::rcu_barrier();
+  EXPECT_EQ(tracked::live.load() - live0, 8);
+}
+
 // Values whose destructor destroys another map (it runs a grace period itself).
 TEST(SyncMap, MapOfMaps) {
   gort::sync::map<int, std::shared_ptr<gort::sync::map<int, int>>> outer;

@@ -64,8 +64,11 @@
 // stores; the reclaimer's membarrier(2) stands in for the readers' fence (a reader fences
 // itself where membarrier is unavailable). A grace period: barrier; wait until phase !p is
 // idle (sum of unlocks, then sum of locks, equal); flip the phase; wait until phase p is
-// idle. Reclaiming runs when enough objects wait (rt::kRcuBatch), from a map operation after
-// it has left its read section and mu_, so mu_ is never held while waiting for readers.
+// idle. Writers never wait for readers: once enough objects wait (rt::kRcuBatch) a map
+// operation, after leaving its read section and mu_, starts a grace period, and later
+// operations advance it a step at a time (a check, never a wait) and free the batch when
+// it completes. So mu_ is never held while readers are waited for, and nothing waits at
+// all except ~map (and rt::rcu_barrier), which runs a grace period to the end.
 // Who owns what:
 //   - the value an entry holds belongs to the entry; whoever takes it out (the winning CAS
 //     or exchange) retires it;
@@ -134,6 +137,7 @@ struct alignas(64) rcu_global {
   // MEMBARRIER_CMD_PRIVATE_EXPEDITED, registered at start-up; GORT_RCU_FENCED=1 forces
   // the fence).
   std::atomic<bool> reader_fence{true};
+  std::atomic<uint64_t> orphan_unlock[2] = {};  // exits on threads without a record
 };
 extern rcu_global rcu_state;
 extern std::atomic<int64_t> rcu_pending;  // retired, not yet taken by a reclaimer
@@ -142,15 +146,21 @@ inline constinit thread_local rcu_reader* rcu_self = nullptr;
 rcu_reader* rcu_register() noexcept;
 // Queues r for freeing after a grace period. Never waits.
 void rcu_retire(retired* r) noexcept;
-// Runs a grace period and frees the queued objects unless another thread is doing so.
-// Must not be called inside a read section.
+// Advances the polled grace period (starting one when enough objects wait) and frees the
+// batch of one that completes; returns at once when readers still hold the current phase or
+// another thread is at it. Must not be called inside a read section.
 void rcu_reclaim() noexcept;
 // Frees everything retired before the call (waits for a running reclaim). Not inside a
 // read section.
 void rcu_barrier() noexcept;
 
+extern std::atomic<bool> rcu_gp_running;  // a polled grace period is under way
+
+// Called by writers outside read sections and locks: starts a grace period when enough
+// objects wait, or advances the one under way; never waits for readers.
 inline void rcu_poll() noexcept {
-  if (rcu_pending.load(std::memory_order_relaxed) >= kRcuBatch) [[unlikely]]
+  if (rcu_pending.load(std::memory_order_relaxed) >= kRcuBatch ||
+      rcu_gp_running.load(std::memory_order_relaxed)) [[unlikely]]
     rcu_reclaim();
 }
 
@@ -175,10 +185,14 @@ class rcu_section {
   }
   ~rcu_section() {
     rcu_reader* r = rcu_self;  // the thread running now (it may differ from the entry's)
-    if (r == nullptr) [[unlikely]]
-      r = rcu_register();
-    r->unlock[ph_].store(r->unlock[ph_].load(std::memory_order_relaxed) + 1,
-                         std::memory_order_release);
+    if (r != nullptr) [[likely]] {
+      r->unlock[ph_].store(r->unlock[ph_].load(std::memory_order_relaxed) + 1,
+                           std::memory_order_release);
+    } else {
+      // A goroutine that moved to a thread without a record: no call here (it would make
+      // the compiler spill the hot path's values), one shared counter instead.
+      rcu_state.orphan_unlock[ph_].fetch_add(1, std::memory_order_release);
+    }
   }
   rcu_section(const rcu_section&) = delete;
   rcu_section& operator=(const rcu_section&) = delete;
