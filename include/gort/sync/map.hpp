@@ -87,8 +87,12 @@
 //
 // ---- Rules for K and V ----
 // K's hash and equality and V's copy constructor and == run inside read sections: they must
-// not block (park, wait for a lock, use this map) — a reclaiming writer would wait for them.
-// They may allocate. Hash and KeyEqual must not throw; K must be copy constructible and
+// not block (park, wait for a lock, use any sync::map): while they are inside, no retired
+// object in the process can be freed, and ~map / rt::rcu_barrier wait for them. They may
+// allocate (and even yield: the section survives a move to another thread).
+// The read side relies on gort preempting goroutines only at runtime calls, never
+// asynchronously (a goroutine does not change threads between loading its thread's reader
+// record and storing to it). Hash and KeyEqual must not throw; K must be copy constructible and
 // nothrow move constructible; V must be copy constructible (move constructible suffices for
 // the value passed in). A throwing copy of K or V (e.g. bad_alloc) leaves the map unchanged.
 // V's destructor runs exactly once per stored value, never under the map's lock.
