@@ -129,7 +129,7 @@ inline constexpr int64_t kRcuBatch = 1024;  // retired objects that trigger a re
 // later thread when its thread exits). Only its thread writes it. lock[ph] counts section
 // entries on this thread in phase ph, unlock[ph] section exits; a section may end on another
 // thread than it began (a goroutine that moved), so only the sums over all records balance.
-struct alignas(64) rcu_reader {
+struct alignas(128) rcu_reader {  // 128: AMD and Intel prefetch cache lines in pairs
   std::atomic<uint64_t> lock[2] = {};
   std::atomic<uint64_t> unlock[2] = {};
   rcu_reader* next_all = nullptr;   // every record ever made (append-only)
