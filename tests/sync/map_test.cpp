@@ -351,7 +351,8 @@ TEST(SyncMap, Clear) {
 
 TEST(SyncMap, StringKeysAndValues) {
   gort::sync::map<std::string, std::string> m;
-  for (int i = 0; i < 300; i++) m.store("key" + std::to_string(i), std::string(50, char('a' + i % 26)));
+  for (int i = 0; i < 300; i++)
+    m.store("key" + std::to_string(i), std::string(50, char('a' + i % 26)));
   for (int i = 0; i < 300; i++) {
     auto v = m.load("key" + std::to_string(i));
     ASSERT_TRUE(v.has_value());
