@@ -113,7 +113,7 @@ bool phase_busy(uint32_t q) {
   rcu_reader* all = all_readers.load(std::memory_order_acquire);
   for (rcu_reader* r = all; r != nullptr; r = r->next_all)
     unlocks += r->unlock[q].load(std::memory_order_acquire);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  rcu_full_fence();
   for (rcu_reader* r = all_readers.load(std::memory_order_acquire); r != nullptr;
        r = r->next_all)
     locks += r->lock[q].load(std::memory_order_relaxed);
@@ -127,13 +127,13 @@ void wait_idle(uint32_t q) {
 
 // One whole grace period, waiting; gp_busy is held.
 void grace_period() {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  rcu_full_fence();
   if (use_membarrier) membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
   uint32_t p = rcu_state.phase.load(std::memory_order_relaxed) & 1;
   wait_idle(p ^ 1);
   rcu_state.phase.store(p ^ 1, std::memory_order_seq_cst);
   wait_idle(p);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  rcu_full_fence();
 }
 
 // The polled grace period that rcu_reclaim advances without waiting (guarded by gp_busy).
@@ -161,7 +161,7 @@ retired* advance(bool wait) {
   } else if (phase_busy(gp_p)) {
     return nullptr;
   }
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  rcu_full_fence();
   retired* done = gp_batch;
   gp_batch = nullptr;
   gp_stage = 0;
@@ -230,7 +230,7 @@ void rcu_reclaim() noexcept {
   if (gp_stage == 0 && rcu_pending.load(std::memory_order_relaxed) >= kRcuBatch) {
     // Start the next grace period: everything retired so far was unlinked before this.
     gp_batch = take_all();
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    rcu_full_fence();
     if (use_membarrier) membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
     gp_p = rcu_state.phase.load(std::memory_order_relaxed) & 1;
     gp_stage = 1;

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -508,6 +509,62 @@ TEST(SyncMap, ReplacedValuesAreFreedInBatchesWhileTheMapLives) {
   EXPECT_LE(tracked::live.load() - live0, 8 + 2 * gort::rt::kRcuBatch);
   gort::rt::rcu_barrier();
   EXPECT_EQ(tracked::live.load() - live0, 8);
+}
+
+// A key whose copies throw on demand (as a std::string copy can with bad_alloc).
+struct flaky_key {
+  static inline bool fail = false;
+  int k;
+  explicit flaky_key(int x) : k(x) {}
+  flaky_key(const flaky_key& o) : k(o.k) {
+    if (fail) throw std::runtime_error("copy failed");
+  }
+  flaky_key(flaky_key&&) noexcept = default;
+  bool operator==(const flaky_key& o) const { return k == o.k; }
+};
+struct flaky_hash {
+  size_t operator()(const flaky_key& f) const noexcept { return std::hash<int>()(f.k); }
+};
+
+TEST(SyncMap, AThrowingKeyCopyLeavesTheMapUnchanged) {
+  const int64_t live0 = tracked::live.load();
+  {
+    gort::sync::map<flaky_key, tracked, flaky_hash> m;
+    for (int k = 0; k < 20; k++) m.store(flaky_key(k), tracked(k));
+    for (int i = 0; i < 100 && m.state().amended; i++) m.load(flaky_key(-1));
+    ASSERT_FALSE(m.state().amended);
+    m.erase(flaky_key(3));
+    auto before = m.state();
+    flaky_key::fail = true;
+    // A new key: dirtyLocked copies every key of read first; the copy throws.
+    EXPECT_THROW(m.store(flaky_key(100), tracked(100)), std::runtime_error);
+    EXPECT_THROW(m.load_or_store(flaky_key(101), tracked(101)), std::runtime_error);
+    flaky_key::fail = false;
+    auto after = m.state();
+    EXPECT_EQ(after.amended, before.amended);
+    EXPECT_EQ(after.has_dirty, before.has_dirty);
+    EXPECT_EQ(after.read_deleted, 1u) << "the nil entry must not be left expunged";
+    EXPECT_EQ(after.read_expunged, 0u);
+    EXPECT_EQ(m.load(flaky_key(100)), std::nullopt);
+    for (int k = 0; k < 20; k++) {
+      if (k != 3) {
+        EXPECT_EQ(m.load(flaky_key(k)).value_or(tracked(-1)).v, k);
+      }
+    }
+    // With dirty made, a new key's own copy throws: still nothing changes.
+    m.store(flaky_key(200), tracked(200));
+    flaky_key::fail = true;
+    EXPECT_THROW(m.swap(flaky_key(201), tracked(201)), std::runtime_error);
+    // Re-adding the expunged key 3 copies its key into dirty: the copy throws first.
+    EXPECT_THROW(m.store(flaky_key(3), tracked(33)), std::runtime_error);
+    flaky_key::fail = false;
+    EXPECT_EQ(m.load(flaky_key(201)), std::nullopt);
+    EXPECT_EQ(m.load(flaky_key(3)), std::nullopt);
+    m.store(flaky_key(3), tracked(34));
+    EXPECT_EQ(m.load(flaky_key(3)).value_or(tracked(-1)).v, 34);
+    EXPECT_EQ(m.load(flaky_key(200)).value_or(tracked(-1)).v, 200);
+  }
+  EXPECT_EQ(tracked::live.load(), live0) << "a value leaked or was destroyed twice";
 }
 
 // A reader that stays inside a read section (here: a thread parked in one on purpose)
