@@ -15,6 +15,11 @@
 //              idle; then free what was taken.
 //   "phase q idle": U = sum of unlock[q] over all records, fence, L = sum of lock[q];
 //              L == U.
+// The counters are plain load + store by their own thread: gort preempts goroutines only at
+// runtime calls, so a goroutine cannot change threads between loading its record and
+// storing to it. (With asynchronous preemption the read side would need a locked add on a
+// counter remembered from entry, as in SRCU's per-CPU form.) A record whose thread exits
+// goes back to a pool for the next new thread; records are never freed.
 //
 // Why it is safe. A reader that can still hold an unlinked object loaded its pointer before
 // the unlink took effect for it. Its lock store comes before that load in program order, and
