@@ -11,6 +11,7 @@
 // called from a plain thread that is not a goroutine, it blocks that thread instead.
 #pragma once
 #include "gort/sync/cond.hpp"
+#include "gort/sync/map.hpp"
 #include "gort/sync/mutex.hpp"
 #include "gort/sync/once.hpp"
 #include "gort/sync/pool.hpp"
