@@ -117,6 +117,11 @@ inline uint64_t match_byte(uint64_t word, uint8_t b) {
   uint64_t x = word ^ (0x0101010101010101ULL * b);
   return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
 }
+// The bytes below 2 (emptyRest, emptyOne): the lowest flagged byte is always one (higher
+// ones may be false positives).
+inline uint64_t empty_slots(uint64_t word) {
+  return (word - 0x0202020202020202ULL) & ~word & 0x8080808080808080ULL;
+}
 inline bool has_zero_byte(uint64_t word) {
   return ((word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL) != 0;
 }
@@ -377,28 +382,30 @@ class hmap {
       bucket* b = buckets + bi;
       bucket* insertb = nullptr;
       unsigned inserti = 0;
+      // Go scans slot by slot; the same scan eight tophash bytes at a time: candidates for
+      // the key, the first empty slot (emptyRest or emptyOne), and whether an emptyRest ends
+      // the chain here.
       for (;;) {
-        for (unsigned i = 0; i < mapdef::bucket_cnt; i++) {
-          uint8_t t = b->tophash[i];
-          if (t != top) {
-            if (mapdef::is_empty(t) && insertb == nullptr) {
-              insertb = b;
-              inserti = i;
-            }
-            if (t == mapdef::empty_rest) goto notfound;
-            continue;
-          }
-          if (!eq(*b->key(i), key)) continue;
+        uint64_t w = b->top_word();
+        for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
+          unsigned i = unsigned(std::countr_zero(mm)) >> 3;
+          if (b->tophash[i] != top || !eq(*b->key(i), key)) continue;
           // Found: Go overwrites the key where it needs updating (+0 replaced by -0).
           if constexpr (std::is_floating_point_v<K>) *b->key(i) = key;
           guard.h = nullptr;
           end_write();
           return {b->val(i), false};
         }
-        if (b->overflow == nullptr) break;
+        if (insertb == nullptr) {
+          if (uint64_t e = mapdef::empty_slots(w)) {
+            insertb = b;
+            inserti = unsigned(std::countr_zero(e)) >> 3;
+          }
+        }
+        if (mapdef::has_zero_byte(w) || b->overflow == nullptr) break;
         b = b->overflow;
       }
-    notfound:
+      // Not found.
       // Grow when a new key would overload the table, then try again (Go: goto again).
       if (!growing() && (mapdef::over_load_factor(count + 1, B) || mapdef::too_many_overflow_buckets(noverflow, B))) {
         hash_grow();
@@ -558,13 +565,10 @@ class hmap {
     bucket* borig = b;
     uint8_t top = mapdef::tophash(hash);
     for (; b != nullptr; b = b->overflow) {
-      for (unsigned i = 0; i < mapdef::bucket_cnt; i++) {
-        uint8_t t = b->tophash[i];
-        if (t != top) {
-          if (t == mapdef::empty_rest) goto done;
-          continue;
-        }
-        if (!eq(*b->key(i), key)) continue;
+      uint64_t w = b->top_word();
+      for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
+        unsigned i = unsigned(std::countr_zero(mm)) >> 3;
+        if (b->tophash[i] != top || !eq(*b->key(i), key)) continue;
         if constexpr (!trivial_k) std::destroy_at(b->key(i));
         if constexpr (!trivial_v) std::destroy_at(b->val(i));
         b->tophash[i] = mapdef::empty_one;
@@ -594,6 +598,7 @@ class hmap {
         if (count == 0) hash0 = rand64();
         goto done;
       }
+      if (mapdef::has_zero_byte(w)) break;  // emptyRest: the key is not here
     }
   done:
     end_write();
