@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <gort/map.hpp>
+#include <gort/string.hpp>
 
 namespace {
 
@@ -34,8 +35,9 @@ std::vector<int64_t> perm() {
 }
 
 // The four operations, spelled for each implementation.
-using key = std::string;
+// gort::map keys are gort::string (Go's string); the C++ peers use std::string.
 struct gort_ops {
+  using key = gort::string;
   using map = gort::map<key, int64_t>;
   static map make(bool presize) { return gort::make_map<key, int64_t>(presize ? N : 0); }
   static void set(map& m, const key& k, int64_t v) { m.set(k, v); }
@@ -44,6 +46,7 @@ struct gort_ops {
 };
 template <class M>
 struct std_like_ops {
+  using key = std::string;
   using map = M;
   static map make(bool presize) {
     map m;
@@ -60,12 +63,13 @@ struct std_like_ops {
 
 template <class Ops>
 int run(const char* impl, bool presize) {
+  using key = typename Ops::key;
   std::vector<int64_t> p = perm();
   std::vector<key> keys(N), miss(N);
   char buf[32];
   for (int64_t i = 0; i < N; i++) {
-    keys[i].assign(buf, size_t(std::snprintf(buf, sizeof buf, "k%lld", (long long)p[i])));
-    miss[i].assign(buf, size_t(std::snprintf(buf, sizeof buf, "k%lld", (long long)(N + p[i]))));
+    keys[i] = key(std::string_view(buf, size_t(std::snprintf(buf, sizeof buf, "k%lld", (long long)p[i]))));
+    miss[i] = key(std::string_view(buf, size_t(std::snprintf(buf, sizeof buf, "k%lld", (long long)(N + p[i])))));
   }
   clk::time_point t[6];
   t[0] = clk::now();
@@ -105,8 +109,8 @@ int main() {
   bool presize = p != nullptr && std::strcmp(p, "1") == 0;
   const char* impl = std::getenv("IMPL");
   std::string which = impl != nullptr ? impl : "gort";
-  if (which == "std") return run<std_like_ops<std::unordered_map<key, int64_t>>>("std-unordered_map", presize);
-  if (which == "absl") return run<std_like_ops<absl::flat_hash_map<key, int64_t>>>("absl-flat_hash_map", presize);
+  if (which == "std") return run<std_like_ops<std::unordered_map<std::string, int64_t>>>("std-unordered_map", presize);
+  if (which == "absl") return run<std_like_ops<absl::flat_hash_map<std::string, int64_t>>>("absl-flat_hash_map", presize);
   if (which != "gort") {
     std::fprintf(stderr, "map-str: IMPL must be gort, std or absl\n");
     return 2;
