@@ -317,6 +317,35 @@ class hmap {
     return ovf;
   }
 
+  // Starts loading every cache line of bucket b at once: the tophash byte, then the key,
+  // then the value would otherwise each wait for the one before (a lookup's key and value
+  // addresses depend on which tophash byte matched). Not part of Go's algorithm; only
+  // memory timing changes.
+  static void prefetch_bucket(const bucket* b, bool write) noexcept {
+#ifndef GORT_MAP_NO_PREFETCH
+    constexpr size_t lines = (bsize + 63) / 64;
+    if constexpr (lines <= 6) {
+      const char* p = reinterpret_cast<const char*>(b);
+      for (size_t i = 0; i < lines; i++) {
+        if (write) {
+          __builtin_prefetch(p + i * 64, 1);
+        } else {
+          __builtin_prefetch(p + i * 64, 0);
+        }
+      }
+      // The last byte, in case the bucket straddles one more line.
+      if (write) {
+        __builtin_prefetch(p + bsize - 1, 1);
+      } else {
+        __builtin_prefetch(p + bsize - 1, 0);
+      }
+    }
+#else
+    (void)b;
+    (void)write;
+#endif
+  }
+
   void check_not_writing_for_read() const noexcept {
     if (load_flags() & mapdef::f_hash_writing) map_fatal("concurrent map read and map write");
   }
@@ -334,6 +363,7 @@ class hmap {
       bucket* oldb = oldbuckets + (hash & m);
       if (!oldb->evacuated()) b = oldb;
     }
+    prefetch_bucket(b, false);
     uint8_t top = mapdef::tophash(hash);
     for (; b != nullptr; b = b->overflow) {
       uint64_t w = b->top_word();
@@ -378,8 +408,9 @@ class hmap {
     uint8_t top = mapdef::tophash(hash);
     for (;;) {
       uint64_t bi = hash & ((uint64_t(1) << B) - 1);
-      if (growing()) grow_work(bi);
       bucket* b = buckets + bi;
+      prefetch_bucket(b, true);
+      if (growing()) grow_work(bi);
       bucket* insertb = nullptr;
       unsigned inserti = 0;
       // Go scans slot by slot; the same scan eight tophash bytes at a time: candidates for
@@ -558,6 +589,7 @@ class hmap {
     {
       write_guard guard{this};
       uint64_t bi = hash & ((uint64_t(1) << B) - 1);
+      prefetch_bucket(buckets + bi, true);
       if (growing()) grow_work(bi);  // may allocate
       guard.h = nullptr;
     }
