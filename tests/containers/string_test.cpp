@@ -110,6 +110,22 @@ TEST(String, AsMapKey) {
   EXPECT_EQ(m.get(big.from(30)), 70);
 }
 
+TEST(String, HashIgnoresTheRepresentation) {
+  // Equal bytes hash alike whether a string is inline or a shared substring of a long one.
+  std::string pool(80, ' ');
+  for (size_t i = 0; i < pool.size(); i++) pool[i] = char('a' + i % 26);
+  gort::string big = pool;
+  for (int64_t n = 0; n <= 40; n++) {
+    gort::string inl = pool.substr(3, size_t(n));
+    gort::string sub = big(3, 3 + n);
+    ASSERT_EQ(inl, sub);
+    EXPECT_EQ(gort::hash<gort::string>{}(inl, 99), gort::hash<gort::string>{}(sub, 99)) << n;
+    if (n > 0) EXPECT_NE(gort::hash<gort::string>{}(inl, 99), gort::hash<gort::string>{}(big(3, 2 + n), 99)) << n;
+  }
+  // Trailing zero bytes change the hash (the length is part of it).
+  EXPECT_NE(gort::hash<gort::string>{}(gort::string("a"), 1), gort::hash<gort::string>{}(gort::string("a\0", 2), 1));
+}
+
 TEST(Builder, ZeroCopyStrAndGoGrowth) {
   gort::strings::builder b;
   EXPECT_EQ(b.cap(), 0);
