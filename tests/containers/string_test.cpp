@@ -120,7 +120,9 @@ TEST(String, HashIgnoresTheRepresentation) {
     gort::string sub = big(3, 3 + n);
     ASSERT_EQ(inl, sub);
     EXPECT_EQ(gort::hash<gort::string>{}(inl, 99), gort::hash<gort::string>{}(sub, 99)) << n;
-    if (n > 0) EXPECT_NE(gort::hash<gort::string>{}(inl, 99), gort::hash<gort::string>{}(big(3, 2 + n), 99)) << n;
+    if (n > 0) {
+      EXPECT_NE(gort::hash<gort::string>{}(inl, 99), gort::hash<gort::string>{}(big(3, 2 + n), 99)) << n;
+    }
   }
   // Trailing zero bytes change the hash (the length is part of it).
   EXPECT_NE(gort::hash<gort::string>{}(gort::string("a"), 1), gort::hash<gort::string>{}(gort::string("a\0", 2), 1));
