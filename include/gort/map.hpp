@@ -321,9 +321,10 @@ class hmap {
   // then the value would otherwise each wait for the one before (a lookup's key and value
   // addresses depend on which tophash byte matched). Not part of Go's algorithm; only
   // memory timing changes.
+  template <size_t Upto = bsize>
   static void prefetch_bucket(const bucket* b, bool write) noexcept {
 #ifndef GORT_MAP_NO_PREFETCH
-    constexpr size_t lines = (bsize + 63) / 64;
+    constexpr size_t lines = (Upto + 63) / 64;
     if constexpr (lines <= 6) {
       const char* p = reinterpret_cast<const char*>(b);
       for (size_t i = 0; i < lines; i++) {
@@ -333,11 +334,11 @@ class hmap {
           __builtin_prefetch(p + i * 64, 0);
         }
       }
-      // The last byte, in case the bucket straddles one more line.
+      // The last byte, in case the range straddles one more line.
       if (write) {
-        __builtin_prefetch(p + bsize - 1, 1);
+        __builtin_prefetch(p + Upto - 1, 1);
       } else {
-        __builtin_prefetch(p + bsize - 1, 0);
+        __builtin_prefetch(p + Upto - 1, 0);
       }
     }
 #else
@@ -345,6 +346,8 @@ class hmap {
     (void)write;
 #endif
   }
+  // A delete reads the tophash bytes and keys, and touches values only to destroy them.
+  static constexpr size_t delete_span = trivial_v ? offsetof(bucket, vbytes) : bsize;
 
   void check_not_writing_for_read() const noexcept {
     if (load_flags() & mapdef::f_hash_writing) map_fatal("concurrent map read and map write");
@@ -398,8 +401,10 @@ class hmap {
 
   // Go: mapassign. Finds key's slot, or makes one (constructing the key from `key` and the
   // value with make_val(void*)); returns the value's slot and whether it was inserted.
+  // Kept out of line: growth makes it big, and inlined into a caller's loop it crowds out
+  // the lookups there.
   template <class KK, class MakeV>
-  std::pair<V*, bool> assign(KK&& key, MakeV&& make_val) {
+  [[gnu::noinline]] std::pair<V*, bool> assign(KK&& key, MakeV&& make_val) {
     begin_write();
     uint64_t hash = hasher(key, hash0);
     store_flags(load_flags() ^ mapdef::f_hash_writing);  // Go sets it after hashing
@@ -589,7 +594,7 @@ class hmap {
     {
       write_guard guard{this};
       uint64_t bi = hash & ((uint64_t(1) << B) - 1);
-      prefetch_bucket(buckets + bi, true);
+      prefetch_bucket<delete_span>(buckets + bi, true);
       if (growing()) grow_work(bi);  // may allocate
       guard.h = nullptr;
     }
