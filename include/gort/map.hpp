@@ -595,6 +595,8 @@ class hmap {
       write_guard guard{this};
       uint64_t bi = hash & ((uint64_t(1) << B) - 1);
       prefetch_bucket<delete_span>(buckets + bi, true);
+      // Deleting a bucket's last slot reads the overflow pointer (the emptyRest check).
+      if constexpr (delete_span < bsize) __builtin_prefetch(&buckets[bi].overflow, 0);
       if (growing()) grow_work(bi);  // may allocate
       guard.h = nullptr;
     }
