@@ -141,7 +141,7 @@ arg make_arg(const T& v) {
     a.custom = &format_custom_string<T>;
     a.obj = &v;
   } else if constexpr (std::is_integral_v<T> || std::is_enum_v<T>) {
-    using U = std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>::type;
+    using U = typename std::conditional_t<std::is_enum_v<T>, std::underlying_type<T>, std::type_identity<T>>::type;
     if constexpr (std::is_signed_v<U> && !std::is_same_v<U, char>) {
       a.k = kind::sint;
       a.i = int64_t(v);
