@@ -111,11 +111,13 @@ inline bool too_many_overflow_buckets(uint16_t noverflow, uint8_t B) {
   if (B > 15) B = 15;
   return noverflow >= uint16_t(uint32_t(1) << (B & 15));
 }
-// SWAR over the 8 tophash bytes: a mask with 0x80 set in each byte equal to `b` (a byte
-// above a true match may also be flagged; callers compare keys anyway).
+// SWAR over the 8 tophash bytes: a mask with 0x80 set in exactly the bytes equal to `b`.
 inline uint64_t match_byte(uint64_t word, uint8_t b) {
   uint64_t x = word ^ (0x0101010101010101ULL * b);
-  return (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
+  // A byte of x is zero iff adding 0x7f to its low 7 bits leaves bit 7 clear and bit 7
+  // was clear already: no carries cross bytes, so no false positives.
+  uint64_t y = ((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x;
+  return ~y & 0x8080808080808080ULL;
 }
 // The bytes below 2 (emptyRest, emptyOne): the lowest flagged byte is always one (higher
 // ones may be false positives).
@@ -366,13 +368,13 @@ class hmap {
       bucket* oldb = oldbuckets + (hash & m);
       if (!oldb->evacuated()) b = oldb;
     }
-    prefetch_bucket(b, false);
+    prefetch_bucket<offsetof(bucket, overflow)>(b, false);  // the overflow pointer is needed only on a miss of a full bucket
     uint8_t top = mapdef::tophash(hash);
     for (; b != nullptr; b = b->overflow) {
       uint64_t w = b->top_word();
       for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
         unsigned i = unsigned(std::countr_zero(mm)) >> 3;
-        if (b->tophash[i] == top && eq(*b->key(i), key)) return {b->key(i), b->val(i)};
+        if (eq(*b->key(i), key)) return {b->key(i), b->val(i)};
       }
       if (mapdef::has_zero_byte(w)) break;  // an emptyRest: nothing further
     }
@@ -425,7 +427,7 @@ class hmap {
         uint64_t w = b->top_word();
         for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
           unsigned i = unsigned(std::countr_zero(mm)) >> 3;
-          if (b->tophash[i] != top || !eq(*b->key(i), key)) continue;
+          if (!eq(*b->key(i), key)) continue;
           // Found: Go overwrites the key where it needs updating (+0 replaced by -0).
           if constexpr (std::is_floating_point_v<K>) *b->key(i) = key;
           guard.h = nullptr;
@@ -607,7 +609,7 @@ class hmap {
       uint64_t w = b->top_word();
       for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
         unsigned i = unsigned(std::countr_zero(mm)) >> 3;
-        if (b->tophash[i] != top || !eq(*b->key(i), key)) continue;
+        if (!eq(*b->key(i), key)) continue;
         if constexpr (!trivial_k) std::destroy_at(b->key(i));
         if constexpr (!trivial_v) std::destroy_at(b->val(i));
         b->tophash[i] = mapdef::empty_one;

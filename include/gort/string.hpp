@@ -144,7 +144,10 @@ class string {
 
   // Equality and order are bytewise, as in Go.
   friend bool operator==(const string& a, const string& b) noexcept {
-    if (a.is_inline() && b.is_inline()) return std::memcmp(a.raw_, b.raw_, sizeof a.raw_) == 0;
+    // Identical values are equal strings (inline: the same bytes, zero padded; shared: the
+    // same bytes at the same place); two different inline values are different strings.
+    if (std::memcmp(a.raw_, b.raw_, sizeof a.raw_) == 0) return true;
+    if (a.is_inline() && b.is_inline()) return false;
     return a.view() == b.view();
   }
   friend std::strong_ordering operator<=>(const string& a, const string& b) noexcept {
