@@ -52,7 +52,9 @@
 // until the next write to the map (an insert may move entries, as growth does in Go). Keys
 // and values may be any C++ types (move-only included); each is destroyed exactly once.
 // Differences from Go: keys and values larger than 128 bytes are stored inline (Go stores a
-// pointer). A range must not outlive its map.
+// pointer). A range must not outlive its map. Evacuation leaves a copy of each key behind for
+// ranges still walking the old buckets; a move-only key cannot be copied, so a range that
+// spans a growth may miss entries with move-only keys.
 #pragma once
 #include <atomic>
 #include <cstddef>
