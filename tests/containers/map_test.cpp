@@ -182,6 +182,37 @@ TEST(Map, SameSizeGrowWhenOverflowsPileUp) {
   EXPECT_TRUE(saw_same);
 }
 
+TEST(Map, SameSizeGrowDuringRange) {
+  // A range over a map that grows to the same size under it (churn piles up overflow
+  // buckets) still returns each untouched entry exactly once.
+  std::mt19937 rng(7);
+  bool saw = false;
+  for (int attempt = 0; attempt < 200 && !saw; attempt++) {
+    auto m = gort::make_map<int, int>();
+    auto* h = map_test_access::h(m);
+    for (int i = 0; i < 40; i++) m.set(i, i);
+    std::vector<int> churn;
+    std::map<int, int> seen;
+    for (auto [k, v] : m) {
+      if (k < 40) seen[k]++;
+      for (int j = 0; j < 20; j++) {
+        int nk = 1000 + int(rng() % 1000000);
+        m.set(nk, 0);
+        churn.push_back(nk);
+        if (churn.size() > 10) {
+          size_t idx = rng() % churn.size();
+          m.erase(churn[idx]);
+          churn[idx] = churn.back();
+          churn.pop_back();
+        }
+        if (h->growing() && h->same_size_grow()) saw = true;
+      }
+    }
+    for (int i = 0; i < 40; i++) ASSERT_EQ(seen[i], 1) << "key " << i << " attempt " << attempt;
+  }
+  EXPECT_TRUE(saw) << "no same-size growth happened during a range";
+}
+
 TEST(Map, NeverShrinks) {
   auto m = gort::make_map<int, int>();
   for (int i = 0; i < 1000; i++) m.set(i, i);
