@@ -1,0 +1,527 @@
+// map_test: gort::map's Go rules — the nil map, the table's shape (B, growth, incremental
+// evacuation), random iteration order and iteration during writes, float and custom keys,
+// object lifetimes, and a differential run against std::unordered_map.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "gort/map.hpp"
+
+namespace gort::rt {
+// Test-only view of a map's table.
+struct map_test_access {
+  template <class M>
+  static auto* h(const M& m) {
+    return m.h_;
+  }
+};
+}  // namespace gort::rt
+
+namespace {
+
+using gort::rt::map_test_access;
+
+template <class M>
+int B_of(const M& m) {
+  return map_test_access::h(m)->B;
+}
+template <class M>
+bool growing(const M& m) {
+  return map_test_access::h(m)->growing();
+}
+
+TEST(Map, NilMapReadsSeeNothing) {
+  gort::map<int, int> nil;
+  EXPECT_TRUE(nil.is_nil());
+  EXPECT_TRUE(nil == nullptr);
+  EXPECT_EQ(nil.len(), 0u);
+  EXPECT_EQ(nil.get(3), 0);
+  auto [v, ok] = nil.get_ok(3);
+  EXPECT_EQ(v, 0);
+  EXPECT_FALSE(ok);
+  EXPECT_EQ(nil.find(3), nullptr);
+  nil.erase(3);  // no-op
+  nil.clear();   // no-op
+  int n = 0;
+  for (auto kv : nil) {
+    (void)kv;
+    n++;
+  }
+  EXPECT_EQ(n, 0);
+}
+
+TEST(Map, NilMapWritePanics) {
+  gort::map<int, int> nil;
+  try {
+    nil.set(1, 2);
+    FAIL() << "no panic";
+  } catch (const gort::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "assignment to entry in nil map");
+  }
+  EXPECT_THROW(nil[1] = 2, gort::runtime_error);
+}
+
+TEST(Map, BasicOperations) {
+  auto m = gort::make_map<int, std::string>();
+  EXPECT_FALSE(m.is_nil());
+  m.set(1, "one");
+  m[2] = "two";
+  m.set(1, "uno");
+  EXPECT_EQ(m.len(), 2u);
+  EXPECT_EQ(m.get(1), "uno");
+  EXPECT_EQ(m.get(2), "two");
+  EXPECT_EQ(m.get(3), "");
+  auto [v, ok] = m.get_ok(2);
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(v, "two");
+  EXPECT_FALSE(m.get_ok(3).second);
+  EXPECT_TRUE(m.contains(1));
+  m.erase(1);
+  m.erase(1);
+  EXPECT_FALSE(m.contains(1));
+  EXPECT_EQ(m.len(), 1u);
+  m[5];  // m[k] as an lvalue inserts the zero value
+  EXPECT_EQ(m.len(), 2u);
+  EXPECT_EQ(m.get(5), "");
+}
+
+TEST(Map, CopiesShareOneTable) {
+  auto a = gort::make_map<int, int>();
+  auto b = a;
+  b.set(1, 10);
+  EXPECT_EQ(a.get(1), 10);
+  a.erase(1);
+  EXPECT_EQ(b.len(), 0u);
+}
+
+TEST(Map, MakeHintChoosesB) {
+  // B is the smallest value with hint <= 6.5 * 2^B (and 8 fit in one bucket).
+  EXPECT_EQ(B_of(gort::make_map<int, int>(0)), 0);
+  EXPECT_EQ(B_of(gort::make_map<int, int>(8)), 0);
+  EXPECT_EQ(B_of(gort::make_map<int, int>(9)), 1);
+  EXPECT_EQ(B_of(gort::make_map<int, int>(13)), 1);
+  EXPECT_EQ(B_of(gort::make_map<int, int>(14)), 2);
+  EXPECT_EQ(B_of(gort::make_map<int, int>(1000000)), 18);
+  EXPECT_EQ(B_of(gort::make_map<int, int>(-5)), 0);
+}
+
+TEST(Map, DoublesAtLoadFactorAndEvacuatesIncrementally) {
+  auto m = gort::make_map<int64_t, int64_t>();
+  auto* h = map_test_access::h(m);
+  for (int64_t i = 0; i < 8; i++) m.set(i, i);
+  EXPECT_EQ(h->B, 0);
+  m.set(8, 8);  // count+1 = 9 > 8: doubles
+  EXPECT_EQ(h->B, 1);
+  // 1 old bucket: the write evacuated it, so the growth is over.
+  EXPECT_FALSE(h->growing());
+  for (int64_t i = 9; i < 13; i++) m.set(i, i);
+  EXPECT_EQ(h->B, 1);
+  m.set(13, 13);  // 14 > 13
+  EXPECT_EQ(h->B, 2);
+  // Big map: each write evacuates at most two old buckets.
+  for (int64_t i = 14; i < 6656; i++) m.set(i, i);  // 6.5 * 1024 = 6656
+  EXPECT_EQ(h->B, 10);
+  EXPECT_FALSE(h->growing());
+  m.set(6656, 0);
+  EXPECT_EQ(h->B, 11);
+  EXPECT_TRUE(h->growing());
+  EXPECT_LE(h->nevacuate, 2u);
+  uint64_t writes = 0;
+  while (h->growing()) {
+    uint64_t before = h->nevacuate;
+    m.set(int64_t(100000 + writes), 1);
+    writes++;
+    if (h->growing()) {
+      EXPECT_LE(h->nevacuate - before, 2u + 1024u);  // the mark skips done buckets
+    }
+  }
+  EXPECT_GE(writes, 1024u / 2 - 1);  // 1024 old buckets, at most 2 per write
+  // Reads during growth still find everything (some in old buckets).
+  for (int64_t i = 0; i <= 6656; i++) ASSERT_TRUE(m.contains(i)) << i;
+}
+
+TEST(Map, ReadsSeeOldBucketsDuringGrowth) {
+  auto m = gort::make_map<int, int>();
+  auto* h = map_test_access::h(m);
+  int i = 0;
+  while (!(h->B == 6 && h->growing())) {
+    m.set(i, i * 3);
+    i++;
+  }
+  ASSERT_LT(h->nevacuate, (uint64_t(1) << 5));
+  for (int j = 0; j < i; j++) ASSERT_EQ(m.get(j), j * 3);
+}
+
+TEST(Map, SameSizeGrowWhenOverflowsPileUp) {
+  // Inserting and deleting keeps the count low while overflow buckets accumulate; Go then
+  // grows to the same size to pack the entries again.
+  auto m = gort::make_map<int, int>();
+  auto* h = map_test_access::h(m);
+  bool saw_same = false;
+  std::mt19937 rng(1);
+  for (int round = 0; round < 200000 && !saw_same; round++) {
+    int k = int(rng());
+    m.set(k, 1);
+    if (h->growing() && h->same_size_grow()) saw_same = true;
+    if (m.len() > 40) {
+      for (int j = 0; j < 10; j++) {
+        auto it = m.begin();
+        int key = (*it).first;
+        m.erase(key);
+      }
+    }
+  }
+  EXPECT_TRUE(saw_same);
+}
+
+TEST(Map, SameSizeGrowDuringRange) {
+  // A range over a map that grows to the same size under it (churn piles up overflow
+  // buckets) still returns each untouched entry exactly once.
+  std::mt19937 rng(7);
+  bool saw = false;
+  for (int attempt = 0; attempt < 200 && !saw; attempt++) {
+    auto m = gort::make_map<int, int>();
+    auto* h = map_test_access::h(m);
+    for (int i = 0; i < 40; i++) m.set(i, i);
+    std::vector<int> churn;
+    std::map<int, int> seen;
+    for (auto [k, v] : m) {
+      if (k < 40) seen[k]++;
+      for (int j = 0; j < 20; j++) {
+        int nk = 1000 + int(rng() % 1000000);
+        m.set(nk, 0);
+        churn.push_back(nk);
+        if (churn.size() > 10) {
+          size_t idx = rng() % churn.size();
+          m.erase(churn[idx]);
+          churn[idx] = churn.back();
+          churn.pop_back();
+        }
+        if (h->growing() && h->same_size_grow()) saw = true;
+      }
+    }
+    for (int i = 0; i < 40; i++) ASSERT_EQ(seen[i], 1) << "key " << i << " attempt " << attempt;
+  }
+  EXPECT_TRUE(saw) << "no same-size growth happened during a range";
+}
+
+TEST(Map, NeverShrinks) {
+  auto m = gort::make_map<int, int>();
+  for (int i = 0; i < 1000; i++) m.set(i, i);
+  int b = B_of(m);
+  for (int i = 0; i < 1000; i++) m.erase(i);
+  EXPECT_EQ(m.len(), 0u);
+  EXPECT_EQ(B_of(m), b);
+}
+
+template <class M>
+std::vector<typename M::key_type> order_of(const M& m) {
+  std::vector<typename M::key_type> out;
+  for (auto [k, v] : m) out.push_back(k);
+  return out;
+}
+
+TEST(Map, IterationOrderIsRandomEveryTime) {
+  auto m = gort::make_map<int, int>();
+  for (int i = 0; i < 100; i++) m.set(i, i);
+  std::set<std::vector<int>> orders;
+  for (int r = 0; r < 10; r++) {
+    auto o = order_of(m);
+    ASSERT_EQ(o.size(), 100u);
+    ASSERT_EQ(std::set<int>(o.begin(), o.end()).size(), 100u);
+    orders.insert(o);
+  }
+  EXPECT_GT(orders.size(), 1u);
+}
+
+TEST(Map, SingleBucketStartsAtARandomSlot) {
+  auto m = gort::make_map<int, int>();
+  for (int i = 0; i < 5; i++) m.set(i, i);
+  ASSERT_EQ(B_of(m), 0);
+  std::set<int> firsts;
+  for (int r = 0; r < 200; r++) firsts.insert(order_of(m).front());
+  EXPECT_GE(firsts.size(), 3u);
+}
+
+TEST(Map, DeletedDuringRangeAreNotSeen) {
+  auto m = gort::make_map<int, int>();
+  for (int i = 0; i < 500; i++) m.set(i, i);
+  std::set<int> seen, deleted;
+  for (auto [k, v] : m) {
+    EXPECT_EQ(deleted.count(k), 0u) << k;
+    EXPECT_TRUE(seen.insert(k).second);
+    // Delete a few not-yet-seen keys.
+    for (int d = 0; d < 3; d++) {
+      int victim = (k * 7 + d * 131) % 500;
+      if (!seen.count(victim) && m.contains(victim)) {
+        m.erase(victim);
+        deleted.insert(victim);
+      }
+    }
+  }
+  EXPECT_EQ(seen.size() + deleted.size(), 500u);
+}
+
+TEST(Map, GrowthDuringRangeSeesEveryOldEntryOnce) {
+  for (int trial = 0; trial < 20; trial++) {
+    auto m = gort::make_map<int, int>();
+    const int n = 50 + trial * 37;
+    for (int i = 0; i < n; i++) m.set(i, i);
+    std::map<int, int> seen;
+    int next = 1000000;
+    for (auto [k, v] : m) {
+      seen[k]++;
+      EXPECT_EQ(v, k >= 1000000 ? -k : k);
+      for (int j = 0; j < 5; j++, next++) m.set(next, -next);  // forces growth mid-range
+    }
+    for (int i = 0; i < n; i++) EXPECT_EQ(seen[i], 1) << "key " << i << " trial " << trial;
+    for (auto& [k, c] : seen) EXPECT_EQ(c, 1) << k;
+  }
+}
+
+TEST(Map, RangeStartedDuringGrowth) {
+  auto m = gort::make_map<int, int>();
+  auto* h = map_test_access::h(m);
+  int i = 0;
+  while (!(h->B == 7 && h->growing())) m.set(i++, i);
+  const int n = i;
+  std::map<int, int> seen;
+  int next = 1 << 20;
+  for (auto [k, v] : m) {
+    seen[k]++;
+    m.set(next++, 0);
+  }
+  for (int j = 0; j < n; j++) EXPECT_EQ(seen[j], 1) << j;
+  for (auto& [k, c] : seen) EXPECT_EQ(c, 1);
+}
+
+TEST(Map, ClearDuringRange) {
+  auto m = gort::make_map<int, std::string>();
+  for (int i = 0; i < 100; i++) m.set(i, std::to_string(i));
+  int seen = 0;
+  for (auto [k, v] : m) {
+    EXPECT_EQ(v, std::to_string(k));
+    seen++;
+    m.clear();
+  }
+  EXPECT_EQ(seen, 1);
+  EXPECT_EQ(m.len(), 0u);
+  m.set(1, "x");
+  EXPECT_EQ(m.get(1), "x");
+}
+
+TEST(Map, FloatKeysFollowGo) {
+  auto m = gort::make_map<double, int>();
+  m.set(0.0, 1);
+  EXPECT_EQ(m.get(-0.0), 1);
+  m.set(-0.0, 2);
+  EXPECT_EQ(m.len(), 1u);
+  for (auto [k, v] : m) {
+    EXPECT_TRUE(std::signbit(k));  // Go overwrites the key: it is -0 now
+    EXPECT_EQ(v, 2);
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  m.set(nan, 3);
+  m.set(nan, 4);
+  EXPECT_EQ(m.len(), 3u);
+  EXPECT_FALSE(m.contains(nan));
+  m.erase(nan);
+  EXPECT_EQ(m.len(), 3u);
+  int nans = 0;
+  for (auto [k, v] : m) nans += std::isnan(k);
+  EXPECT_EQ(nans, 2);
+  // Many NaNs, growth included, all seen by ranges.
+  for (int i = 0; i < 200; i++) m.set(nan, i);
+  nans = 0;
+  for (auto [k, v] : m) {
+    nans += std::isnan(k);
+    m.set(nan, 0);  // grows during the range
+  }
+  EXPECT_GE(nans, 202);
+  m.clear();
+  EXPECT_EQ(m.len(), 0u);
+}
+
+TEST(Map, StringAndPointerKeys) {
+  auto m = gort::make_map<std::string, int>();
+  for (int i = 0; i < 1000; i++) m.set("k" + std::to_string(i), i);
+  for (int i = 0; i < 1000; i++) ASSERT_EQ(m.get("k" + std::to_string(i)), i);
+  EXPECT_FALSE(m.contains("k1000"));
+  int xs[4];
+  auto p = gort::make_map<int*, int>();
+  for (int i = 0; i < 4; i++) p.set(&xs[i], i);
+  EXPECT_EQ(p.get(&xs[2]), 2);
+  EXPECT_FALSE(p.contains(nullptr));
+}
+
+struct point {
+  int x, y;
+  bool operator==(const point&) const = default;
+};
+
+}  // namespace
+
+template <>
+struct gort::hash<point> {
+  uint64_t operator()(const point& p, uint64_t seed) const noexcept { return gort::hash_bytes(&p, sizeof p, seed); }
+};
+
+namespace {
+
+TEST(Map, CustomHashKeys) {
+  auto m = gort::make_map<point, int>();
+  for (int i = 0; i < 100; i++) m.set(point{i, -i}, i);
+  EXPECT_EQ(m.get(point{7, -7}), 7);
+  EXPECT_FALSE(m.contains(point{7, 7}));
+}
+
+// Counts live objects; a double destroy or a leak shows in the count (and under ASan).
+struct tracked {
+  static inline int live = 0;
+  int v;
+  std::unique_ptr<int> heap;  // non-trivial, and ASan sees a double free
+  explicit tracked(int x = 0) : v(x), heap(std::make_unique<int>(x)) { live++; }
+  tracked(const tracked& o) : v(o.v), heap(std::make_unique<int>(o.v)) { live++; }
+  tracked(tracked&& o) noexcept : v(o.v), heap(std::move(o.heap)) { live++; }
+  tracked& operator=(const tracked& o) {
+    v = o.v;
+    heap = std::make_unique<int>(o.v);
+    return *this;
+  }
+  tracked& operator=(tracked&&) = default;
+  ~tracked() { live--; }
+  bool operator==(const tracked& o) const { return v == o.v; }
+  uint64_t gort_hash(uint64_t seed) const { return gort::hash_u64(uint64_t(v), seed); }
+};
+
+TEST(Map, NonTrivialKeysAndValuesDestroyedExactlyOnce) {
+  tracked::live = 0;
+  {
+    auto m = gort::make_map<tracked, tracked>();
+    for (int i = 0; i < 3000; i++) m.set(tracked(i), tracked(i * 2));
+    for (int i = 0; i < 3000; i += 3) m.erase(tracked(i));
+    // A range across growth keeps copies of evacuated keys alive for itself.
+    int n = 0;
+    for (auto [k, v] : m) {
+      EXPECT_EQ(v.v, k.v * 2);
+      if (n++ < 100) m.set(tracked(100000 + n), tracked(2 * (100000 + n)));
+    }
+    EXPECT_EQ(m.get(tracked(4)).v, 8);
+    auto copy = m;
+    m.clear();
+    EXPECT_EQ(copy.len(), 0u);
+    for (int i = 0; i < 50; i++) m.set(tracked(i), tracked(i));
+  }
+  EXPECT_EQ(tracked::live, 0);
+}
+
+TEST(Map, MoveOnlyValues) {
+  auto m = gort::make_map<int, std::unique_ptr<int>>();
+  for (int i = 0; i < 500; i++) m.set(i, std::make_unique<int>(i));
+  for (int i = 0; i < 500; i++) ASSERT_EQ(**m.find(i), i);
+  m[3] = std::make_unique<int>(33);
+  EXPECT_EQ(*m[3], 33);
+}
+
+// Randomised insert/delete/lookup/range against std::unordered_map, with writes during
+// ranges (growth mid-range), checking Go's range guarantees.
+TEST(Map, DifferentialAgainstUnorderedMap) {
+  std::mt19937_64 rng(12345);
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
+  const int rounds = 4;  // sanitizers make each round several times slower
+#else
+  const int rounds = 12;
+#endif
+  for (int round = 0; round < rounds; round++) {
+    auto m = gort::make_map<uint32_t, uint64_t>(round % 3 == 0 ? int64_t(rng() % 500) : 0);
+    std::unordered_map<uint32_t, uint64_t> ref;
+    const uint32_t keyspace = 16 + uint32_t(rng() % 4000);
+    for (int op = 0; op < 4000; op++) {
+      uint32_t k = uint32_t(rng() % keyspace);
+      switch (rng() % 10) {
+        case 0:
+        case 1:
+        case 2:
+        case 3: {
+          uint64_t v = rng();
+          m.set(k, v);
+          ref[k] = v;
+          break;
+        }
+        case 4:
+        case 5:
+          m.erase(k);
+          ref.erase(k);
+          break;
+        case 6:
+        case 7: {
+          auto [v, ok] = m.get_ok(k);
+          auto it = ref.find(k);
+          ASSERT_EQ(ok, it != ref.end());
+          if (ok) {
+            ASSERT_EQ(v, it->second);
+          }
+          break;
+        }
+        case 8: {
+          if (rng() % 20 == 0) {
+            m.clear();
+            ref.clear();
+          }
+          break;
+        }
+        case 9: {
+          if (rng() % 4 != 0) break;
+          // A range with writes in it.
+          std::unordered_map<uint32_t, uint64_t> start = ref;
+          std::set<uint32_t> seen, removed, ever_removed;
+          for (auto [rk, rv] : m) {
+            // A key deleted and added again is a new entry, which a range may return again.
+            if (!seen.insert(rk).second) {
+              ASSERT_TRUE(ever_removed.count(rk)) << "seen twice: " << rk;
+            }
+            ASSERT_EQ(removed.count(rk), 0u) << "deleted key returned: " << rk;
+            auto it = ref.find(rk);
+            ASSERT_NE(it, ref.end());
+            ASSERT_EQ(it->second, rv);
+            if (rng() % 3 == 0) {
+              for (int w = 0; w < 4; w++) {
+                uint32_t nk = uint32_t(rng() % (keyspace * 2));
+                if (rng() % 2) {
+                  uint64_t nv = rng();
+                  removed.erase(nk);  // back in: may or may not be seen
+                  m.set(nk, nv);
+                  ref[nk] = nv;
+                } else {
+                  if (ref.erase(nk)) {
+                    removed.insert(nk);
+                    ever_removed.insert(nk);
+                  }
+                  m.erase(nk);
+                }
+              }
+            }
+          }
+          for (auto& [sk, sv] : start) {
+            if (!ever_removed.count(sk)) {
+              ASSERT_TRUE(seen.count(sk)) << "missed " << sk;
+            }
+          }
+          break;
+        }
+      }
+      ASSERT_EQ(m.len(), ref.size());
+    }
+    for (auto& [k, v] : ref) ASSERT_EQ(m.get(k), v);
+  }
+}
+
+}  // namespace
