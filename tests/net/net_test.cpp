@@ -1,0 +1,652 @@
+// net_test: gort::net over the netpoller — echo round trips on tcp4/tcp6/unix, 1,000
+// concurrent connections with their contents checked, deadlines (expiry, extension and
+// shortening while blocked, write deadline with a full socket buffer, dial timeout), close
+// while blocked, peer reset, half close, refused dials, UDP, plain-thread callers, an
+// accept loop that survives EMFILE, and the deadlock detector's view of I/O waits.
+// Everything on 127.0.0.1 / ::1.
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gort/gort.hpp"
+
+using namespace std::chrono_literals;
+namespace net = gort::net;
+
+namespace {
+
+#ifdef GORT_TSAN
+constexpr int kManyConns = 200;
+#else
+constexpr int kManyConns = 1000;
+#endif
+
+// Reads exactly n bytes (or fails).
+std::string read_n(const net::conn& c, size_t n) {
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    auto [k, err] = c.read(std::span<char>(out.data() + got, n - got));
+    if (err) {
+      ADD_FAILURE() << "read_n: " << err;
+      out.resize(got);
+      return out;
+    }
+    got += k;
+  }
+  return out;
+}
+
+// Reads until EOF.
+std::pair<std::string, gort::error> read_all(const net::conn& c) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    auto [n, err] = c.read(buf);
+    out.append(buf, n);
+    if (err == gort::io::eof) return {out, nullptr};
+    if (err) return {out, err};
+  }
+}
+
+// An echo server on a fresh listener: every connection echoes until EOF.
+net::listener start_echo(gort::sync::wait_group& wg, const char* network = "tcp",
+                         const char* address = "127.0.0.1:0") {
+  auto [ln, err] = net::listen(network, address);
+  EXPECT_FALSE(err) << err;
+  wg.go([ln = ln, &wg] {
+    for (;;) {
+      auto [c, aerr] = ln.accept();
+      if (aerr) return;
+      wg.go([c] {
+        char buf[8192];
+        for (;;) {
+          auto [n, rerr] = c.read(buf);
+          if (rerr) break;
+          if (c.write(std::string_view(buf, n)).second) break;
+        }
+        c.close();
+      });
+    }
+  });
+  return ln;
+}
+
+bool ipv6_loopback() {
+  auto [ln, err] = net::listen("tcp6", "[::1]:0");
+  if (err) return false;
+  ln.close();
+  return true;
+}
+
+}  // namespace
+
+TEST(Net, EchoRoundTripTcp4) {
+  gort::run([] {
+    gort::sync::wait_group wg;
+    net::listener ln = start_echo(wg);
+    EXPECT_EQ(ln.address().network(), "tcp");
+    EXPECT_EQ(ln.address().ip(), "127.0.0.1");
+    EXPECT_GT(ln.address().port(), 0);
+    auto [c, err] = net::dial("tcp", ln.address().string());
+    ASSERT_FALSE(err) << err;
+    EXPECT_EQ(c.remote_addr().string(), ln.address().string());
+    EXPECT_EQ(c.local_addr().ip(), "127.0.0.1");
+    for (int i = 0; i < 100; i++) {
+      std::string msg = "hello " + std::to_string(i);
+      auto [n, werr] = c.write(msg);
+      ASSERT_FALSE(werr);
+      ASSERT_EQ(n, msg.size());
+      ASSERT_EQ(read_n(c, msg.size()), msg);
+    }
+    EXPECT_FALSE(c.close());
+    auto cerr = c.close();
+    ASSERT_TRUE(cerr);
+    EXPECT_TRUE(gort::errors::is(cerr, net::err_closed));
+    EXPECT_EQ(cerr.message().substr(0, 10), "close tcp ");
+    ln.close();
+    wg.wait();
+  });
+}
+
+TEST(Net, EchoRoundTripTcp6AndHostName) {
+  if (!ipv6_loopback()) GTEST_SKIP() << "no IPv6 loopback";
+  gort::run([] {
+    gort::sync::wait_group wg;
+    net::listener ln = start_echo(wg, "tcp6", "[::1]:0");
+    EXPECT_EQ(ln.address().ip(), "::1");
+    EXPECT_EQ(ln.address().string(), "[::1]:" + std::to_string(ln.address().port()));
+    auto [c, err] = net::dial("tcp6", ln.address().string());
+    ASSERT_FALSE(err) << err;
+    c.write("six");
+    EXPECT_EQ(read_n(c, 3), "six");
+    c.close();
+    ln.close();
+    wg.wait();
+  });
+  gort::run([] {
+    gort::sync::wait_group wg;
+    net::listener ln = start_echo(wg, "tcp4", "127.0.0.1:0");
+    // A host name goes through the resolver (in the blocking-call bracket).
+    auto [c, err] = net::dial("tcp4", "localhost:" + std::to_string(ln.address().port()));
+    ASSERT_FALSE(err) << err;
+    c.write("name");
+    EXPECT_EQ(read_n(c, 4), "name");
+    c.close();
+    ln.close();
+    wg.wait();
+  });
+}
+
+TEST(Net, EchoRoundTripUnix) {
+  std::string path = "/tmp/gort_net_test_" + std::to_string(getpid()) + ".sock";
+  gort::run([&] {
+    gort::sync::wait_group wg;
+    net::listener ln = start_echo(wg, "unix", path.c_str());
+    EXPECT_EQ(ln.address().string(), path);
+    EXPECT_EQ(access(path.c_str(), F_OK), 0);
+    auto [c, err] = net::dial("unix", path);
+    ASSERT_FALSE(err) << err;
+    c.write("over unix");
+    EXPECT_EQ(read_n(c, 9), "over unix");
+    c.close();
+    ln.close();
+    wg.wait();
+  });
+  EXPECT_NE(access(path.c_str(), F_OK), 0) << "the listener removes its socket file";
+}
+
+TEST(Net, ManyConcurrentConnectionsEchoTheirOwnData) {
+  gort::run([] {
+    gort::sync::wait_group wg;
+    net::listener ln = start_echo(wg);
+    std::string address = ln.address().string();
+    std::atomic<int> ok{0};
+    gort::sync::wait_group clients;
+    for (int i = 0; i < kManyConns; i++) {
+      clients.go([&, i] {
+        auto [c, err] = net::dial("tcp", address);
+        if (err) {
+          ADD_FAILURE() << err;
+          return;
+        }
+        bool good = true;
+        for (int k = 0; k < 20 && good; k++) {
+          // Distinct contents per connection and message, of varying length.
+          std::string msg(size_t(1 + (i * 31 + k * 7) % 3000), char('a' + (i + k) % 26));
+          msg += "#" + std::to_string(i) + "/" + std::to_string(k);
+          if (c.write(msg).second) good = false;
+          if (read_n(c, msg.size()) != msg) good = false;
+        }
+        c.close();
+        if (good) ok++;
+      });
+    }
+    clients.wait();
+    EXPECT_EQ(ok.load(), kManyConns);
+    ln.close();
+    wg.wait();
+  });
+}
+
+TEST(Net, ReadDeadlineTimesOut) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    ASSERT_FALSE(derr);
+    auto [s, aerr] = ln.accept();
+    ASSERT_FALSE(aerr);
+    c.set_read_deadline(gort::time::now() + 20ms);
+    char buf[16];
+    auto [n, rerr] = c.read(buf);
+    EXPECT_EQ(n, 0u);
+    ASSERT_TRUE(rerr);
+    EXPECT_TRUE(rerr.timeout());
+    EXPECT_TRUE(gort::errors::is(rerr, gort::os::err_deadline_exceeded));
+    EXPECT_EQ(rerr.message(), "read tcp " + c.local_addr().string() + "->" +
+                                  c.remote_addr().string() + ": i/o timeout");
+    // An expired deadline fails at once, even with data waiting; clearing it reads.
+    s.write("x");
+    auto [n2, rerr2] = c.read(buf);
+    EXPECT_TRUE(rerr2.timeout());
+    c.set_read_deadline({});
+    auto [n3, rerr3] = c.read(buf);
+    EXPECT_FALSE(rerr3);
+    EXPECT_EQ(n3, 1u);
+    // A deadline on accept.
+    ln.set_deadline(gort::time::now() + 10ms);
+    auto [none, aerr2] = ln.accept();
+    EXPECT_TRUE(aerr2.timeout()) << aerr2;
+    c.close();
+    s.close();
+    ln.close();
+  });
+}
+
+TEST(Net, DeadlineMovedWhileBlocked) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    auto [s, aerr] = ln.accept();
+    ASSERT_FALSE(derr);
+    ASSERT_FALSE(aerr);
+    gort::sync::wait_group wg;
+    // Extended: the reader, due to time out at +300ms, gets data sent at +600ms.
+    c.set_read_deadline(gort::time::now() + 300ms);
+    wg.go([c = c, s = s] {
+      gort::time::sleep(20ms);
+      c.set_read_deadline(gort::time::now() + 30s);
+      gort::time::sleep(580ms);
+      s.write("late");
+    });
+    EXPECT_EQ(read_n(c, 4), "late");
+    wg.wait();
+    // Shortened: a far deadline moved into the past wakes the reader with a timeout.
+    c.set_read_deadline(gort::time::now() + 30s);
+    wg.go([c = c] {
+      gort::time::sleep(20ms);
+      c.set_read_deadline(gort::time::now() - 1s);
+    });
+    char buf[8];
+    auto [n, rerr] = c.read(buf);
+    EXPECT_TRUE(rerr.timeout()) << rerr;
+    wg.wait();
+    c.close();
+    s.close();
+    ln.close();
+  });
+}
+
+TEST(Net, WriteDeadlineWithFullSocketBuffer) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    auto [s, aerr] = ln.accept();
+    ASSERT_FALSE(derr);
+    ASSERT_FALSE(aerr);
+    // Nobody reads s: the buffers fill and the write blocks until the deadline.
+    std::string big(64 << 20, 'z');
+    c.set_write_deadline(gort::time::now() + 50ms);
+    auto [n, werr] = c.write(big);
+    ASSERT_TRUE(werr);
+    EXPECT_TRUE(werr.timeout()) << werr;
+    EXPECT_GT(n, 0u);
+    EXPECT_LT(n, big.size());
+    EXPECT_EQ(werr.message().substr(0, 10), "write tcp ");
+    c.close();
+    s.close();
+    ln.close();
+  });
+}
+
+TEST(Net, DialTimeoutWhenTheBacklogIsFull) {
+  // A listener with backlog 0 whose queue is filled: further SYNs are dropped, so a dial
+  // can only time out.
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof sa), 0);
+  ASSERT_EQ(listen(lfd, 0), 0);
+  socklen_t len = sizeof sa;
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len);
+  std::string address = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  gort::run([&] {
+    std::vector<net::conn> fill;
+    gort::error last;
+    for (int i = 0; i < 8 && !last; i++) {
+      auto [c, err] = net::dial_timeout("tcp", address, 100ms);
+      if (err) last = err;
+      else fill.push_back(c);
+    }
+    ASSERT_TRUE(last) << "the backlog never filled";
+    EXPECT_TRUE(last.timeout()) << last;
+    EXPECT_EQ(last.message(), "dial tcp " + address + ": i/o timeout");
+    for (auto& c : fill) c.close();
+  });
+  close(lfd);
+}
+
+TEST(Net, CloseWakesBlockedReaderAndAccepter) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    auto [s, aerr] = ln.accept();
+    ASSERT_FALSE(derr);
+    ASSERT_FALSE(aerr);
+    auto done = gort::make_chan<gort::error>(2);
+    gort::go([c = c, done] {
+      char buf[8];
+      done.send(c.read(buf).second);
+    });
+    gort::go([ln = ln, done] { done.send(ln.accept().second); });
+    gort::time::sleep(20ms);  // let both block (the result does not depend on it)
+    c.close();
+    ln.close();
+    for (int i = 0; i < 2; i++) {
+      gort::error e = done.recv();
+      ASSERT_TRUE(e);
+      EXPECT_TRUE(gort::errors::is(e, net::err_closed)) << e;
+      EXPECT_NE(e.message().find("use of closed network connection"), std::string::npos);
+    }
+    // Calls after close fail the same way, and the peer sees EOF.
+    char buf[8];
+    EXPECT_TRUE(gort::errors::is(c.read(buf).second, net::err_closed));
+    EXPECT_TRUE(gort::errors::is(c.write("x").second, net::err_closed));
+    EXPECT_EQ(s.read(buf).second, gort::io::eof);
+    s.close();
+  });
+}
+
+TEST(Net, PeerResetAndHalfClose) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    {
+      auto [c, derr] = net::dial("tcp", ln.address().string());
+      auto [s, aerr] = ln.accept();
+      ASSERT_FALSE(derr);
+      ASSERT_FALSE(aerr);
+      s.set_linger(0);  // close sends RST
+      s.close();
+      char buf[8];
+      auto [n, rerr] = c.read(buf);
+      ASSERT_TRUE(rerr);
+      EXPECT_TRUE(gort::errors::is(rerr, gort::os::errno_err(ECONNRESET))) << rerr;
+      EXPECT_NE(rerr.message().find(": read: connection reset by peer"), std::string::npos) << rerr;
+      c.close();
+    }
+    {
+      auto [c, derr] = net::dial("tcp", ln.address().string());
+      auto [s, aerr] = ln.accept();
+      ASSERT_FALSE(derr);
+      ASSERT_FALSE(aerr);
+      // The client sends its request and closes its writing side; the server reads to EOF,
+      // then answers on the still-open other direction.
+      c.write("request");
+      EXPECT_FALSE(c.close_write());
+      auto [req, e1] = read_all(s);
+      EXPECT_FALSE(e1);
+      EXPECT_EQ(req, "request");
+      s.write("response");
+      s.close();
+      auto [resp, e2] = read_all(c);
+      EXPECT_FALSE(e2);
+      EXPECT_EQ(resp, "response");
+      c.close();
+    }
+    ln.close();
+  });
+}
+
+TEST(Net, DialClosedPortIsRefused) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    std::string address = ln.address().string();
+    ln.close();
+    auto [c, derr] = net::dial("tcp", address);
+    ASSERT_TRUE(derr);
+    EXPECT_FALSE(c);
+    EXPECT_EQ(derr.message(), "dial tcp " + address + ": connect: connection refused");
+    EXPECT_TRUE(gort::errors::is(derr, gort::os::errno_err(ECONNREFUSED)));
+    auto* op = derr.as<net::op_error>();
+    ASSERT_NE(op, nullptr);
+    EXPECT_EQ(op->op(), "dial");
+    // Bad addresses and networks.
+    EXPECT_EQ(net::dial("tcp", "127.0.0.1").second.message(),
+              "dial tcp: address 127.0.0.1: missing port in address");
+    EXPECT_EQ(net::dial("bogus", "x:1").second.message(), "dial bogus: unknown network bogus");
+    // Listening twice on one port.
+    auto [l1, e1] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(e1);
+    auto [l2, e2] = net::listen("tcp", l1.address().string());
+    ASSERT_TRUE(e2);
+    EXPECT_EQ(e2.message(), "listen tcp " + l1.address().string() + ": bind: address already in use");
+    l1.close();
+  });
+}
+
+TEST(Net, UdpReadFromWriteTo) {
+  gort::run([] {
+    auto [a, err] = net::listen_packet("udp", "127.0.0.1:0");
+    ASSERT_FALSE(err) << err;
+    auto [b, err2] = net::listen_packet("udp4", "127.0.0.1:0");
+    ASSERT_FALSE(err2) << err2;
+    auto done = gort::make_chan<std::string>(1);
+    gort::go([a = a, done] {
+      // Echo one datagram back to its sender.
+      char buf[1500];
+      auto [n, from, rerr] = a.read_from(buf);
+      if (rerr) {
+        done.send("error: " + rerr.message());
+        return;
+      }
+      a.write_to(std::string_view(buf, n), from);
+      done.send(from.string());
+    });
+    auto [n, werr] = b.write_to("datagram", a.local_addr());
+    ASSERT_FALSE(werr);
+    EXPECT_EQ(n, 8u);
+    char buf[64];
+    auto [m, from, rerr] = b.read_from(buf);
+    ASSERT_FALSE(rerr) << rerr;
+    EXPECT_EQ(std::string(buf, m), "datagram");
+    EXPECT_EQ(from.string(), a.local_addr().string());
+    EXPECT_EQ(done.recv(), b.local_addr().string());
+    // A read deadline on a datagram socket.
+    b.set_read_deadline(gort::time::now() + 10ms);
+    auto [z, zf, terr] = b.read_from(buf);
+    EXPECT_TRUE(terr.timeout());
+    // A connected UDP conn from dial.
+    auto [c, derr] = net::dial("udp", a.local_addr().string());
+    ASSERT_FALSE(derr);
+    c.write("via dial");
+    auto [k, from2, rerr2] = a.read_from(buf);
+    ASSERT_FALSE(rerr2);
+    EXPECT_EQ(std::string(buf, k), "via dial");
+    EXPECT_EQ(from2.string(), c.local_addr().string());
+    c.close();
+    a.close();
+    b.close();
+  });
+}
+
+TEST(Net, PlainThreadsBlockTheirOwnThread) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    auto [s, aerr] = ln.accept();
+    ASSERT_FALSE(derr);
+    ASSERT_FALSE(aerr);
+    std::string got;
+    gort::error timeout_err, closed_err;
+    std::thread t([&] {
+      // Data written by a goroutine later.
+      got = read_n(c, 5);
+      // A deadline, then a close from another thread while blocked.
+      c.set_read_deadline(gort::time::now() + 10ms);
+      char buf[8];
+      timeout_err = c.read(buf).second;
+      c.set_read_deadline({});
+      closed_err = c.read(buf).second;
+    });
+    gort::time::sleep(10ms);
+    s.write("hello");
+    gort::time::sleep(100ms);
+    c.close();
+    t.join();
+    EXPECT_EQ(got, "hello");
+    EXPECT_TRUE(timeout_err.timeout()) << timeout_err;
+    EXPECT_TRUE(gort::errors::is(closed_err, net::err_closed)) << closed_err;
+    s.close();
+    ln.close();
+  });
+}
+
+TEST(Net, OutsideAnyRun) {
+  // No scheduler at all: the calls block the calling threads.
+  auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+  ASSERT_FALSE(err);
+  std::thread srv([ln = ln] {
+    auto [s, aerr] = ln.accept();
+    if (aerr) return;
+    char buf[16];
+    auto [n, rerr] = s.read(buf);
+    s.write(std::string_view(buf, n));
+    s.close();
+  });
+  auto [c, derr] = net::dial("tcp", ln.address().string());
+  ASSERT_FALSE(derr);
+  c.write("plain");
+  EXPECT_EQ(read_n(c, 5), "plain");
+  char buf[4];
+  c.set_read_deadline(gort::time::now() + 5s);
+  EXPECT_EQ(c.read(buf).second, gort::io::eof);
+  srv.join();
+  c.close();
+  ln.close();
+}
+
+TEST(Net, AcceptLoopSurvivesEmfile) {
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    rlimit old{};
+    getrlimit(RLIMIT_NOFILE, &old);
+    // Use up the descriptors, keeping one for the client's dial.
+    rlimit low = old;
+    low.rlim_cur = 256;
+    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    std::vector<int> hog;
+    for (;;) {
+      int d = dup(0);
+      if (d < 0) break;
+      hog.push_back(d);
+    }
+    ASSERT_FALSE(hog.empty());
+    close(hog.back());
+    hog.pop_back();
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    ASSERT_FALSE(derr) << derr;
+    // accept: EMFILE, a temporary error.
+    auto [none, aerr] = ln.accept();
+    ASSERT_TRUE(aerr);
+    EXPECT_TRUE(aerr.temporary()) << aerr;
+    EXPECT_TRUE(gort::errors::is(aerr, gort::os::errno_err(EMFILE))) << aerr;
+    EXPECT_NE(aerr.message().find("accept: too many open files"), std::string::npos) << aerr;
+    // The accept loop backs off, descriptors are freed, and the same connection is accepted.
+    auto accepted = gort::make_chan<bool>(1);
+    gort::go([ln = ln, accepted] {
+      auto delay = 5ms;
+      for (;;) {
+        auto [s, e] = ln.accept();
+        if (!e) {
+          s.write("ok");
+          s.close();
+          accepted.send(true);
+          return;
+        }
+        if (!e.temporary()) {
+          accepted.send(false);
+          return;
+        }
+        gort::time::sleep(delay);
+        if (delay < 1s) delay *= 2;
+      }
+    });
+    gort::time::sleep(20ms);
+    for (int d : hog) close(d);
+    setrlimit(RLIMIT_NOFILE, &old);
+    EXPECT_TRUE(accepted.recv());
+    EXPECT_EQ(read_n(c, 2), "ok");
+    c.close();
+    ln.close();
+  });
+}
+
+TEST(NetDeathTest, IoWaitIsNotADeadlock) {
+  // The only goroutine waits in accept; the peer is a thread that existed before the run
+  // (so checkdead does not count it as a possible waker). The run must finish normally.
+  EXPECT_EXIT(
+      {
+        std::atomic<int> port{0};
+        std::thread peer([&] {
+          while (port.load() == 0) std::this_thread::sleep_for(1ms);
+          std::this_thread::sleep_for(100ms);
+          int s = socket(AF_INET, SOCK_STREAM, 0);
+          sockaddr_in sa{};
+          sa.sin_family = AF_INET;
+          sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+          sa.sin_port = htons(uint16_t(port.load()));
+          if (connect(s, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0) (void)!write(s, "hi", 2);
+          close(s);
+        });
+        int code = gort::run([&] {
+          auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+          if (err) return 3;
+          port.store(ln.address().port());
+          auto [c, aerr] = ln.accept();
+          if (aerr) return 4;
+          char buf[2];
+          auto [n, rerr] = c.read(buf);
+          return rerr || n != 2 ? 5 : 0;
+        });
+        peer.join();
+        std::exit(code);
+      },
+      testing::ExitedWithCode(0), "");
+}
+
+TEST(OsFile, WriteReadCloseAndErrors) {
+  std::string path = "/tmp/gort_os_test_" + std::to_string(getpid()) + ".txt";
+  gort::run([&] {
+    auto [f, err] = gort::os::create(path);
+    ASSERT_FALSE(err) << err;
+    auto [n, werr] = f.write("hello, file\n");
+    EXPECT_FALSE(werr);
+    EXPECT_EQ(n, 12u);
+    EXPECT_FALSE(f.close());
+    auto cerr = f.close();
+    EXPECT_EQ(cerr.message(), "close " + path + ": file already closed");
+    EXPECT_TRUE(gort::errors::is(cerr, gort::os::err_closed));
+
+    auto [g, oerr] = gort::os::open(path);
+    ASSERT_FALSE(oerr);
+    char buf[5];
+    std::string all;
+    for (;;) {
+      auto [k, rerr] = g.read(buf);
+      all.append(buf, k);
+      if (rerr == gort::io::eof) break;
+      ASSERT_FALSE(rerr) << rerr;
+    }
+    EXPECT_EQ(all, "hello, file\n");
+    char at[4];
+    auto [k2, aerr] = g.read_at(at, 7);
+    EXPECT_FALSE(aerr);
+    EXPECT_EQ(std::string(at, k2), "file");
+    g.close();
+    EXPECT_EQ(gort::os::read_file(path).first, "hello, file\n");
+    EXPECT_FALSE(gort::os::remove(path));
+
+    auto [h, nerr] = gort::os::open("/nonexistent/gort/x");
+    ASSERT_TRUE(nerr);
+    EXPECT_EQ(nerr.message(), "open /nonexistent/gort/x: no such file or directory");
+    EXPECT_TRUE(gort::errors::is(nerr, gort::os::err_not_exist));
+    EXPECT_TRUE(gort::errors::is(nerr, gort::os::errno_err(ENOENT)));
+    EXPECT_FALSE(gort::errors::is(nerr, gort::os::err_exist));
+  });
+}
