@@ -90,6 +90,7 @@ void netfd::destroy() {
   pd_ = nullptr;
   sysfd = -1;
   if (!unlink_path.empty()) ::unlink(unlink_path.c_str());
+  rt::semrelease(&csema_);
 }
 
 int netfd::close() {
@@ -100,6 +101,8 @@ int netfd::close() {
   }
   if (pd_ != nullptr) rt::poll_evict(pd_);
   decref();
+  // Wait for the calls still in progress to notice (Go: runtime_Semacquire(&fd.csema)).
+  rt::semacquire(&csema_);
   return 0;
 }
 

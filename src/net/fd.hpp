@@ -71,6 +71,7 @@ struct netfd {
   std::atomic<uint64_t> state_{0};
   std::atomic<uint32_t> rsema_{1};
   std::atomic<uint32_t> wsema_{1};
+  std::atomic<uint32_t> csema_{0};  // released when the socket is really closed
 };
 
 }  // namespace gort::net::detail
