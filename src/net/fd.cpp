@@ -272,9 +272,16 @@ int netfd::connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
       case EALREADY:
       case EINTR:
         continue;
-      case 0:
       case EISCONN:
         return 0;
+      case 0: {
+        // Readiness may be stale (an unconnected socket reports OUT|HUP when registered):
+        // connected only if there is a peer (Go checks getpeername too).
+        sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getpeername(sysfd, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) return 0;
+        continue;
+      }
       default:
         return err;
     }

@@ -80,7 +80,7 @@ poll_desc* pd_alloc() {
     constexpr size_t kBlock = 4096 / sizeof(poll_desc) > 0 ? 4096 / sizeof(poll_desc) : 1;
     auto* block = new poll_desc[kBlock];
     for (size_t i = 0; i < kBlock; i++) {
-      block[i].on_event = pd_on_event;
+      block[i].on_event.store(pd_on_event, std::memory_order_release);
       block[i].link = cache_free;
       cache_free = &block[i];
     }

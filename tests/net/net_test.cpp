@@ -304,7 +304,7 @@ TEST(Net, DialTimeoutWhenTheBacklogIsFull) {
   gort::run([&] {
     std::vector<net::conn> fill;
     gort::error last;
-    for (int i = 0; i < 8 && !last; i++) {
+    for (int i = 0; i < 64 && !last; i++) {
       auto [c, err] = net::dial_timeout("tcp", address, 100ms);
       if (err) last = err;
       else fill.push_back(c);
