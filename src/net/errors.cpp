@@ -93,14 +93,30 @@ namespace net {
 const error err_closed = errors::make("use of closed network connection");
 
 std::string op_error::message() const {
-  std::string s = op_;
-  if (!net_.empty()) s += " " + net_;
-  if (source_) s += " " + source_.string();
-  if (addr_) {
-    s += source_ ? "->" : " ";
-    s += addr_.string();
+  std::string s;
+  s.reserve(96);
+  s.append(op_);
+  if (!net_.empty()) {
+    s.push_back(' ');
+    s.append(net_);
   }
-  return s + ": " + err_.message();
+  if (source_) {
+    s.push_back(' ');
+    s.append(source_.string());
+  }
+  if (addr_) {
+    if (source_) {
+      s.push_back('-');
+      s.push_back('>');
+    } else {
+      s.push_back(' ');
+    }
+    s.append(addr_.string());
+  }
+  s.push_back(':');
+  s.push_back(' ');
+  s.append(err_.message());
+  return s;
 }
 
 }  // namespace net

@@ -1,9 +1,9 @@
-// echo: an echo server and its client over TCP (Go: the classic net.Listen/Accept loop
+// echo_server: an echo server and its client over TCP (Go: the classic net.Listen/Accept loop
 // with a goroutine per connection, and net.Dial).
 //
-//   echo server 127.0.0.1:7000        serve until killed
-//   echo client 127.0.0.1:7000 hi yo  send each word, print the echo
-//   echo                              both in one process: a server on a free port and
+//   echo_server server 127.0.0.1:7000        serve until killed
+//   echo_server client 127.0.0.1:7000 hi yo  send each word, print the echo
+//   echo_server                       both in one process: a server on a free port and
 //                                     three clients talking to it at once
 #include <cerrno>
 #include <cstdio>
