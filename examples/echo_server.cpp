@@ -17,12 +17,13 @@ namespace net = gort::net;
 
 namespace {
 
-// The server: one goroutine per connection, echoing until the peer closes.
-void serve(const net::listener& ln) {
+// The server: one goroutine per connection (counted in conns), echoing until the peer
+// closes.
+void serve(const net::listener& ln, gort::sync::wait_group& conns) {
   for (;;) {
     auto [c, err] = ln.accept();
     if (err) return;  // the listener was closed
-    gort::go([c] {
+    conns.go([c] {
       char buf[4096];
       for (;;) {
         auto [n, rerr] = c.read(buf);
@@ -65,7 +66,8 @@ int main(int argc, char** argv) {
       }
       std::printf("echo server on %s\n", ln.address().string().c_str());
       std::fflush(stdout);
-      serve(ln);
+      gort::sync::wait_group conns;
+      serve(ln, conns);
       return 0;
     }
     if (argc >= 3 && std::strcmp(argv[1], "client") == 0) {
@@ -83,7 +85,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", err.message().c_str());
       return 1;
     }
-    gort::go([ln = ln] { serve(ln); });
+    gort::sync::wait_group all;
+    all.go([&, ln = ln] { serve(ln, all); });
     std::string address = ln.address().string();
     const char* names[] = {"alpha", "beta", "gamma"};
     std::vector<std::string> replies[3];
@@ -107,6 +110,7 @@ int main(int argc, char** argv) {
       std::printf("\n");
     }
     ln.close();
+    all.wait();
     // A dial to the closed listener is refused: Go's error text.
     auto [c, derr] = net::dial("tcp", address);
     bool refused = gort::errors::is(derr, gort::os::errno_err(ECONNREFUSED));

@@ -39,8 +39,8 @@ void handle(net::conn c) {
   c.close();
 }
 
-// Go: net/http's Serve loop.
-void serve(const net::listener& ln) {
+// Go: net/http's Serve loop. Connection goroutines are counted in conns.
+void serve(const net::listener& ln, gort::sync::wait_group& conns) {
   auto delay = 0ms;
   for (;;) {
     auto [c, err] = ln.accept();
@@ -55,7 +55,7 @@ void serve(const net::listener& ln) {
       return;
     }
     delay = 0ms;
-    gort::go(handle, c);
+    conns.go([c] { handle(c); });
   }
 }
 
@@ -97,13 +97,16 @@ int main(int argc, char** argv) {
     if (!selftest) {
       std::printf("listening on http://%s/\n", ln.address().string().c_str());
       std::fflush(stdout);
-      serve(ln);
+      gort::sync::wait_group conns;
+      serve(ln, conns);
       return 0;
     }
-    gort::go([ln = ln] { serve(ln); });
+    gort::sync::wait_group all;
+    all.go([&, ln = ln] { serve(ln, all); });
     client(ln.address().string(), 1, 3);
     client(ln.address().string(), 2, 1);
-    ln.close();
+    ln.close();  // serve returns; the connection goroutines end at their clients' EOF
+    all.wait();
     return 0;
   });
 }
