@@ -326,11 +326,12 @@ TEST(Net, CloseWakesBlockedReaderAndAccepter) {
     ASSERT_FALSE(derr);
     ASSERT_FALSE(aerr);
     auto done = gort::make_chan<gort::error>(2);
-    gort::go([c = c, done] {
+    gort::sync::wait_group wg;  // the run ends only after the goroutines (ASan leak check)
+    wg.go([c = c, done] {
       char buf[8];
       done.send(c.read(buf).second);
     });
-    gort::go([ln = ln, done] { done.send(ln.accept().second); });
+    wg.go([ln = ln, done] { done.send(ln.accept().second); });
     gort::time::sleep(20ms);  // let both block (the result does not depend on it)
     c.close();
     ln.close();
@@ -346,6 +347,7 @@ TEST(Net, CloseWakesBlockedReaderAndAccepter) {
     EXPECT_TRUE(gort::errors::is(c.write("x").second, net::err_closed));
     EXPECT_EQ(s.read(buf).second, gort::io::eof);
     s.close();
+    wg.wait();
   });
 }
 
@@ -425,7 +427,8 @@ TEST(Net, UdpReadFromWriteTo) {
     auto [b, err2] = net::listen_packet("udp4", "127.0.0.1:0");
     ASSERT_FALSE(err2) << err2;
     auto done = gort::make_chan<std::string>(1);
-    gort::go([a = a, done] {
+    gort::sync::wait_group wg;
+    wg.go([a = a, done] {
       // Echo one datagram back to its sender.
       char buf[1500];
       auto [n, from, rerr] = a.read_from(buf);
@@ -460,6 +463,7 @@ TEST(Net, UdpReadFromWriteTo) {
     c.close();
     a.close();
     b.close();
+    wg.wait();
   });
 }
 
@@ -524,6 +528,19 @@ TEST(Net, AcceptLoopSurvivesEmfile) {
   gort::run([] {
     auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
     ASSERT_FALSE(err);
+    {
+      // Take the error paths once while descriptors are plentiful: UBSan's vptr check
+      // needs a pipe the first time it meets a type, and there will be none to spare below.
+      auto [l2, e2] = net::listen("tcp", "127.0.0.1:0");
+      std::string gone = l2.address().string();
+      l2.close();
+      auto [x, refused] = net::dial("tcp", gone);
+      EXPECT_TRUE(refused.temporary() || !refused.temporary());
+      ln.set_deadline(gort::time::now() - 1s);
+      auto [y, late] = ln.accept();
+      EXPECT_TRUE(late.timeout());
+      ln.set_deadline({});
+    }
     rlimit old{};
     getrlimit(RLIMIT_NOFILE, &old);
     // Use up the descriptors, keeping one for the client's dial.
@@ -549,7 +566,8 @@ TEST(Net, AcceptLoopSurvivesEmfile) {
     EXPECT_NE(aerr.message().find("accept: too many open files"), std::string::npos) << aerr;
     // The accept loop backs off, descriptors are freed, and the same connection is accepted.
     auto accepted = gort::make_chan<bool>(1);
-    gort::go([ln = ln, accepted] {
+    gort::sync::wait_group wg;
+    wg.go([ln = ln, accepted] {
       auto delay = 5ms;
       for (;;) {
         auto [s, e] = ln.accept();
@@ -574,6 +592,7 @@ TEST(Net, AcceptLoopSurvivesEmfile) {
     EXPECT_EQ(read_n(c, 2), "ok");
     c.close();
     ln.close();
+    wg.wait();
   });
 }
 
