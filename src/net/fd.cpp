@@ -113,7 +113,10 @@ io_res netfd::read(char* buf, size_t len) {
     netfd* f;
     ~unlock() { f->read_unlock(); }
   } u{this};
-  if (int e = map_poll(rt::poll_reset(pd_, 'r'))) return {0, e};
+  bool skip = drained_ && sotype == SOCK_STREAM && (family == AF_INET || family == AF_INET6);
+  drained_ = false;
+  if (int e = map_poll(skip ? rt::poll_wait_drained(pd_, 'r') : rt::poll_reset(pd_, 'r')))
+    return {0, e};
   if (len > kMaxRW) len = kMaxRW;
   for (;;) {
     ssize_t n = ::read(sysfd, buf, len);
@@ -126,6 +129,7 @@ io_res netfd::read(char* buf, size_t len) {
       return {0, errno};
     }
     if (n == 0 && sotype == SOCK_STREAM) return {0, kErrEOF};
+    drained_ = size_t(n) < len;
     return {size_t(n), 0};
   }
 }

@@ -68,6 +68,7 @@ struct netfd {
   void destroy();
   static constexpr uint64_t kClosed = uint64_t(1) << 63;
   rt::poll_desc* pd_ = nullptr;
+  bool drained_ = false;  // TCP: the last read emptied the receive queue (under the read lock)
   std::atomic<uint64_t> state_{0};
   std::atomic<uint32_t> rsema_{1};
   std::atomic<uint32_t> wsema_{1};

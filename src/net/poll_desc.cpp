@@ -288,6 +288,13 @@ int poll_reset(poll_desc* pd, int mode) {
   return poll_ok;
 }
 
+int poll_wait_drained(poll_desc* pd, int mode) {
+  if (int e = checkerr(pd, mode, false)) return e;
+  uintptr_t v = kReady;
+  if (slot(pd, mode).compare_exchange_strong(v, 0)) return poll_ok;  // an edge came: read
+  return poll_wait(pd, mode);
+}
+
 int poll_wait(poll_desc* pd, int mode) {
   if (int e = checkerr(pd, mode, false)) return e;
   if (current_g() == nullptr) return thread_wait(pd, mode);

@@ -51,6 +51,12 @@ void poll_close(poll_desc* pd);
 // Go: poll_runtime_pollReset — before a syscall: reports closing/expired, and clears a
 // stale kReady. mode 'r' or 'w'.
 int poll_reset(poll_desc* pd, int mode);
+// For a reader that just drained the socket (its last read returned less than it asked
+// for): waits for the next readiness edge instead of trying a syscall that would say
+// EAGAIN, unless an edge is already recorded. Then the caller reads. Not in Go, which
+// always tries the syscall first; the result is the same with one syscall fewer per
+// request/response turn. Only for TCP, whose short reads mean an empty receive queue.
+int poll_wait_drained(poll_desc* pd, int mode);
 // Go: poll_runtime_pollWait — waits until the descriptor is ready for mode, or a deadline
 // passes (poll_err_timeout), or it is closed (poll_err_closing).
 int poll_wait(poll_desc* pd, int mode);

@@ -669,3 +669,54 @@ TEST(OsFile, WriteReadCloseAndErrors) {
     EXPECT_FALSE(gort::errors::is(nerr, gort::os::err_exist));
   });
 }
+
+TEST(Net, ReaderThatDrainedTheSocketWaitsForTheNextEdge) {
+  // After a short read (the receive queue emptied) the next read waits for readiness
+  // without trying the syscall first; data, deadlines and close must all still reach it.
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    auto [s, aerr] = ln.accept();
+    ASSERT_FALSE(derr);
+    ASSERT_FALSE(aerr);
+    char buf[256];
+    for (int i = 0; i < 50; i++) {
+      std::string msg = "turn " + std::to_string(i);
+      gort::sync::wait_group wg;
+      wg.go([s = s, msg] {
+        if (msg.size() % 2) gort::time::sleep(100us);  // sometimes after the reader parks
+        s.write(msg);
+      });
+      auto [n, rerr] = c.read(buf);  // n < sizeof buf: drained
+      ASSERT_FALSE(rerr) << rerr;
+      std::string got(buf, n);
+      while (got.size() < msg.size()) {
+        auto [k, e2] = c.read(buf);
+        ASSERT_FALSE(e2);
+        got.append(buf, k);
+      }
+      EXPECT_EQ(got, msg);
+      wg.wait();
+    }
+    s.write("data already queued");
+    gort::time::sleep(5ms);
+    auto [n1, e1] = c.read(buf);
+    EXPECT_EQ(std::string(buf, n1), "data already queued");
+    c.set_read_deadline(gort::time::now() + 10ms);
+    EXPECT_TRUE(c.read(buf).second.timeout());
+    c.set_read_deadline({});
+    s.write("x");
+    auto [n2, e2] = c.read(buf);
+    EXPECT_EQ(std::string(buf, n2), "x");
+    gort::sync::wait_group wg;
+    wg.go([c = c] {
+      gort::time::sleep(10ms);
+      c.close();
+    });
+    EXPECT_TRUE(gort::errors::is(c.read(buf).second, net::err_closed));
+    wg.wait();
+    s.close();
+    ln.close();
+  });
+}
