@@ -53,32 +53,57 @@ void netfd::decref() {
   if (state_.fetch_sub(1) - 1 == kClosed) destroy();
 }
 
+// An uncontended lock and unlock are one atomic operation each; a contended lock parks on
+// the runtime semaphore (a plain thread sleeps there too) and retries when woken.
+void netfd::io_lock::lock() {
+  uint32_t v = 0;
+  if (state.compare_exchange_strong(v, 1, std::memory_order_acquire)) return;
+  for (;;) {
+    v = state.load(std::memory_order_relaxed);
+    if ((v & 1) == 0) {
+      if (state.compare_exchange_weak(v, v | 1, std::memory_order_acquire)) return;
+      continue;
+    }
+    if (state.compare_exchange_weak(v, v + 2, std::memory_order_relaxed)) rt::semacquire(&sema);
+  }
+}
+
+void netfd::io_lock::unlock() {
+  uint32_t v = state.fetch_sub(1, std::memory_order_release) - 1;
+  while (v >= 2) {
+    if (state.compare_exchange_weak(v, v - 2, std::memory_order_relaxed)) {
+      rt::semrelease(&sema);  // the woken waiter competes for the lock again
+      return;
+    }
+  }
+}
+
 bool netfd::read_lock() {
   if (!incref()) return false;
-  rt::semacquire(&rsema_);
+  rlock_.lock();
   if (state_.load() & kClosed) {
-    rt::semrelease(&rsema_);
+    rlock_.unlock();
     decref();
     return false;
   }
   return true;
 }
 void netfd::read_unlock() {
-  rt::semrelease(&rsema_);
+  rlock_.unlock();
   decref();
 }
 bool netfd::write_lock() {
   if (!incref()) return false;
-  rt::semacquire(&wsema_);
+  wlock_.lock();
   if (state_.load() & kClosed) {
-    rt::semrelease(&wsema_);
+    wlock_.unlock();
     decref();
     return false;
   }
   return true;
 }
 void netfd::write_unlock() {
-  rt::semrelease(&wsema_);
+  wlock_.unlock();
   decref();
 }
 

@@ -70,8 +70,15 @@ struct netfd {
   rt::poll_desc* pd_ = nullptr;
   bool drained_ = false;  // TCP: the last read emptied the receive queue (under the read lock)
   std::atomic<uint64_t> state_{0};
-  std::atomic<uint32_t> rsema_{1};
-  std::atomic<uint32_t> wsema_{1};
+  // Read and write locks: bit 0 held, the rest counts waiters parked on the sema.
+  struct io_lock {
+    std::atomic<uint32_t> state{0};
+    std::atomic<uint32_t> sema{0};
+    void lock();
+    void unlock();
+  };
+  io_lock rlock_;
+  io_lock wlock_;
   std::atomic<uint32_t> csema_{0};  // released when the socket is really closed
 };
 

@@ -134,6 +134,8 @@ void deliver(uintptr_t w, g** list) {
 g* pd_on_event(poll_target* self, uint32_t events) {
   auto* pd = static_cast<poll_desc*>(self);
   g* list = nullptr;
+  if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && !pd->hup.load(std::memory_order_relaxed))
+    pd->hup.store(true);
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) deliver(unblock(pd, 'r', true), &list);
   if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) deliver(unblock(pd, 'w', true), &list);
   return list;
@@ -251,6 +253,7 @@ poll_desc* poll_open(int fd, int* err) {
     pd->rg.store(0);
     pd->wg.store(0);
     pd->closing.store(false);
+    pd->hup.store(false);
     pd->rd.store(0);
     pd->wd.store(0);
     pd->rseq++;
@@ -290,6 +293,7 @@ int poll_reset(poll_desc* pd, int mode) {
 
 int poll_wait_drained(poll_desc* pd, int mode) {
   if (int e = checkerr(pd, mode, false)) return e;
+  if (pd->hup.load()) return poll_reset(pd, mode);
   uintptr_t v = kReady;
   if (slot(pd, mode).compare_exchange_strong(v, 0)) return poll_ok;  // an edge came: read
   return poll_wait(pd, mode);

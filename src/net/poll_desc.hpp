@@ -32,6 +32,7 @@ struct poll_desc final : poll_target {
   std::atomic<uintptr_t> rg{0};
   std::atomic<uintptr_t> wg{0};
   std::atomic<bool> closing{false};
+  std::atomic<bool> hup{false};  // the poller saw RDHUP/HUP/ERR: a lasting state, no more edges
   std::atomic<int64_t> rd{0};
   std::atomic<int64_t> wd{0};
   timer rt;  // read deadline timer (arg = this, seq = rseq)
@@ -55,7 +56,9 @@ int poll_reset(poll_desc* pd, int mode);
 // for): waits for the next readiness edge instead of trying a syscall that would say
 // EAGAIN, unless an edge is already recorded. Then the caller reads. Not in Go, which
 // always tries the syscall first; the result is the same with one syscall fewer per
-// request/response turn. Only for TCP, whose short reads mean an empty receive queue.
+// request/response turn. Only for TCP, whose short reads mean an empty receive queue; not
+// once the peer's FIN or an error was seen (a short read may leave EOF pending, and no
+// further edge would announce it).
 int poll_wait_drained(poll_desc* pd, int mode);
 // Go: poll_runtime_pollWait — waits until the descriptor is ready for mode, or a deadline
 // passes (poll_err_timeout), or it is closed (poll_err_closing).

@@ -717,6 +717,71 @@ TEST(Net, ReaderThatDrainedTheSocketWaitsForTheNextEdge) {
     EXPECT_TRUE(gort::errors::is(c.read(buf).second, net::err_closed));
     wg.wait();
     s.close();
+    // Data and FIN in one go: the short read that takes the data leaves EOF pending, and
+    // no further edge will come for it. The next read must still see EOF.
+    for (int i = 0; i < 20; i++) {
+      auto [c2, e1] = net::dial("tcp", ln.address().string());
+      auto [s2, e2] = ln.accept();
+      ASSERT_FALSE(e1);
+      ASSERT_FALSE(e2);
+      wg.go([s2 = s2, i] {
+        if (i % 2) gort::time::sleep(200us);
+        s2.write("last words");
+        s2.close();
+      });
+      if (i % 4 >= 2) gort::time::sleep(200us);
+      std::string all;
+      gort::error end;
+      for (;;) {
+        auto [n, e] = c2.read(buf);
+        all.append(buf, n);
+        if (e) {
+          end = e;
+          break;
+        }
+      }
+      EXPECT_EQ(end, gort::io::eof);
+      EXPECT_EQ(all, "last words");
+      c2.close();
+      wg.wait();
+    }
+    ln.close();
+  });
+}
+
+TEST(Net, ConcurrentReadersAndWritersShareOneConn) {
+  // Go serialises reads (and writes) on one descriptor; several goroutines may call them.
+  gort::run([] {
+    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+    ASSERT_FALSE(err);
+    auto [c, derr] = net::dial("tcp", ln.address().string());
+    auto [s, aerr] = ln.accept();
+    ASSERT_FALSE(derr);
+    ASSERT_FALSE(aerr);
+    constexpr int kWriters = 4, kPerWriter = 500;
+    std::atomic<int> got{0};
+    gort::sync::wait_group readers, writers;
+    for (int r = 0; r < 3; r++) {
+      readers.go([c = c, &got] {
+        char buf[7];
+        for (;;) {
+          auto [n, e] = c.read(buf);
+          got += int(n);
+          if (e) return;  // EOF once the writers are done
+        }
+      });
+    }
+    for (int w = 0; w < kWriters; w++) {
+      writers.go([s = s] {
+        for (int i = 0; i < kPerWriter; i++) s.write("0123456789");
+      });
+    }
+    writers.wait();
+    s.close_write();
+    readers.wait();
+    EXPECT_EQ(got.load(), kWriters * kPerWriter * 10);
+    c.close();
+    s.close();
     ln.close();
   });
 }
