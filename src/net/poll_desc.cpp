@@ -10,6 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <vector>
+
 #include "os/clock.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
@@ -71,6 +73,11 @@ bool is_thread(uintptr_t v) { return v > kWait && (v & 1) != 0; }
 // ---- The pool of poll_descs (Go: pollcache). Never freed.
 os::rt_mutex cache_lock;
 poll_desc* cache_free = nullptr;
+struct pd_block {
+  poll_desc* first;
+  size_t n;
+};
+std::vector<pd_block> blocks;  // every poll_desc ever made (under cache_lock)
 
 g* pd_on_event(poll_target* self, uint32_t events);
 
@@ -79,6 +86,7 @@ poll_desc* pd_alloc() {
   if (cache_free == nullptr) {
     constexpr size_t kBlock = 4096 / sizeof(poll_desc) > 0 ? 4096 / sizeof(poll_desc) : 1;
     auto* block = new poll_desc[kBlock];
+    blocks.push_back({block, kBlock});
     for (size_t i = 0; i < kBlock; i++) {
       block[i].on_event.store(pd_on_event, std::memory_order_release);
       block[i].link = cache_free;
@@ -241,6 +249,25 @@ int thread_wait(poll_desc* pd, int mode) {
     if (v == kReady || (n > 0 && fds[0].revents != 0)) return poll_ok;
   }
 }
+
+// A gort::run that ends leaves its goroutines behind as zombies, some perhaps parked on
+// the poller; a later event on their descriptors must not ready them. Runs with every M at
+// rest (Go has no such case: its program ends with main).
+void drop_zombie_waiters() {
+  os::rt_lock_guard lk(cache_lock);
+  for (const pd_block& b : blocks) {
+    for (size_t i = 0; i < b.n; i++) {
+      for (auto* s : {&b.first[i].rg, &b.first[i].wg}) {
+        uintptr_t v = s->load();
+        if (v <= kWait || is_thread(v)) continue;
+        if (reinterpret_cast<g*>(v)->status.load() != gstatus::zombie) continue;
+        if (s->compare_exchange_strong(v, 0)) netpoll_waiters.fetch_sub(1);
+      }
+    }
+  }
+}
+
+[[maybe_unused]] const bool registered = (on_run_end(drop_zombie_waiters), true);
 
 }  // namespace
 
