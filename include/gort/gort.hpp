@@ -11,6 +11,7 @@
 //   }
 #pragma once
 #include "gort/chan.hpp"
+#include "gort/context.hpp"
 #include "gort/debug.hpp"
 #include "gort/defer.hpp"
 #include "gort/error.hpp"

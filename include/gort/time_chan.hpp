@@ -31,6 +31,7 @@
 // never fire, and their memory is released.
 #pragma once
 #include <chrono>
+#include <functional>
 #include <cstdint>
 
 #include "gort/chan.hpp"
@@ -45,6 +46,8 @@ namespace detail {
 struct timer_state;
 // A started timer (period 0) or ticker; the caller holds one reference.
 timer_state* start_timer(int64_t ns, int64_t period_ns);
+// A one-shot timer that starts a goroutine running f instead of sending (time.AfterFunc).
+timer_state* start_func_timer(int64_t ns, std::function<void()> f);
 recv_chan<time_point> timer_chan(const timer_state* s);
 void retain(timer_state* s);
 void release(timer_state* s);
@@ -77,6 +80,9 @@ class timer_handle {
 // time.Timer: sends the time on c once, after d (at once if d <= 0).
 class timer {
   detail::timer_handle s_;
+  template <class Rep, class Period, class F>
+  friend timer after_func(std::chrono::duration<Rep, Period> d, F f);
+  explicit timer(detail::timer_state* adopt) : s_(adopt) {}
 
  public:
   template <class Rep, class Period>
@@ -95,6 +101,16 @@ class timer {
     return detail::reset_timer(s_.get(), detail::to_ns(d), 0);
   }
 };
+
+// time.AfterFunc: after d, runs f in its own goroutine. The returned timer's c is nil;
+// stop() returns true if it kept f from being started, reset(d) arms it again.
+//
+//   auto t = gort::time::after_func(50ms, [] { std::puts("late"); });
+//   if (t.stop()) std::puts("cancelled in time");
+template <class Rep, class Period, class F>
+timer after_func(std::chrono::duration<Rep, Period> d, F f) {
+  return timer(detail::start_func_timer(detail::to_ns(d), std::function<void()>(std::move(f))));
+}
 
 // time.Ticker: sends the time on c every d, dropping ticks a slow receiver misses.
 class ticker {

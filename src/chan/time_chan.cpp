@@ -21,11 +21,13 @@
 // Locks: timer_state::mu, then a P's timers_lock (inside addtimer and deltimer); the
 // registry lock is never held with another. fire is called with no lock held; its
 // non-blocking send takes only the channel's lock.
+#include <functional>
 #include <new>
 #include <vector>
 
 #include "chan/chan.hpp"
 #include "gort/errors.hpp"
+#include "gort/runtime.hpp"
 #include "gort/time_chan.hpp"
 #include "os/clock.hpp"
 #include "os/lock.hpp"
@@ -42,6 +44,7 @@ struct timer_state {
   int64_t period = 0;   // 0: a one-shot timer; mu
   uintptr_t gen = 0;    // the current arming's number (t.seq); mu
   int64_t armings = 0;  // armings not yet ended, each holding a reference; mu
+  std::function<void()> fn;  // set for time::after_func: started instead of a send
   timer_state* prev = nullptr;  // registry list; registry lock
   timer_state* next = nullptr;
 };
@@ -126,7 +129,10 @@ void arm(timer_state* s, int64_t when, bool take_ref) {
 void fire(void* arg, uintptr_t seq) {
   auto* s = static_cast<timer_state*>(arg);
   time_point now = gort::time::now();
-  rt::chansend(s->c.raw(), &now, false);
+  if (s->fn)
+    gort::go(s->fn);  // Go: goFunc — f runs in a goroutine of its own
+  else
+    rt::chansend(s->c.raw(), &now, false);
 
   s->mu.lock();
   if (s->period > 0 && seq == s->gen) {
@@ -155,6 +161,18 @@ timer_state* start_timer(int64_t ns, int64_t period_ns) {
   registry_add(s);
   os::rt_lock_guard lk(s->mu);
   s->period = period_ns;
+  arm(s, when_after(ns), true);
+  return s;
+}
+
+timer_state* start_func_timer(int64_t ns, std::function<void()> f) {
+  if (!rt::sched.running.load(std::memory_order_acquire))
+    throw runtime_error("gort::time timers need an active gort::run");
+  auto* s = new timer_state;
+  s->c = chan<time_point>();  // AfterFunc timers have no channel
+  s->fn = std::move(f);
+  registry_add(s);
+  os::rt_lock_guard lk(s->mu);
   arm(s, when_after(ns), true);
   return s;
 }

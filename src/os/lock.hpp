@@ -13,6 +13,11 @@
 
 namespace gort::os {
 
+// Go: procyield — n PAUSE instructions, the unit of a short spin.
+inline void procyield(uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) __builtin_ia32_pause();
+}
+
 class rt_mutex {
  public:
   void lock() {

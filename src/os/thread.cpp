@@ -2,8 +2,20 @@
 #include "os/thread.hpp"
 
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
 
 namespace gort::os {
+
+int ncpu() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0) return n;
+  }
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? int(n) : 1;
+}
 
 bool start_thread(void* (*fn)(void*), void* arg, size_t stack_size) {
   pthread_attr_t attr;

@@ -8,6 +8,9 @@
 namespace gort::os {
 
 // Starts a detached thread running fn(arg). False if the OS refused.
+// CPUs this process may run on (its affinity mask), at least 1. (Go: runtime.ncpu)
+int ncpu();
+
 bool start_thread(void* (*fn)(void*), void* arg, size_t stack_size = 0);
 
 // The calling thread's own stack, [lo, lo + size).

@@ -12,6 +12,7 @@
 #include <new>
 
 #include "os/clock.hpp"
+#include "os/thread.hpp"
 #include "gort/errors.hpp"
 #include "sched/context.hpp"
 #include "sched/fatal.hpp"
@@ -313,6 +314,11 @@ void hook_runnable_global(m* mp, g* gp, void*) {
   globrunqput(gp);
   sched.lock.unlock();
 }
+// Go: goyield_m — back on this P's local queue, behind what is already there.
+void hook_runnable_local(m* mp, g* gp, void*) {
+  gp->status.store(gstatus::runnable, std::memory_order_release);
+  runqput(mp->pp, gp, false);
+}
 void hook_gfput(m* mp, g* gp, void*) { gfput(mp->pp, gp); }
 void hook_nothing(m*, g*, void*) {}
 
@@ -523,6 +529,28 @@ bool gosched() {
   gp->waitreason = wait_reason::zero;
   leave(mp, gp, hook_runnable_global, nullptr, false);
   return true;
+}
+
+bool goyield() {
+  m* mp = current_m();
+  g* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+  if (gp == nullptr || mp->pp == nullptr || mp->lockedg != nullptr) return false;
+  gp->waitreason = wait_reason::preempted;
+  leave(mp, gp, hook_runnable_local, nullptr, false);
+  return true;
+}
+
+bool sync_can_spin(int iter) {
+  // Go: sync_runtime_canSpin — spin only a few rounds, only on a multicore machine with
+  // other Ps running (someone may release the lock soon) and nothing queued on ours.
+  static const long ncpu = os::ncpu();
+  if (iter >= 4 || ncpu <= 1) return false;
+  if (sched.gomaxprocs.load(std::memory_order_relaxed) <=
+      sched.npidle.load(std::memory_order_relaxed) +
+          sched.nmspinning.load(std::memory_order_relaxed) + 1)
+    return false;
+  p* pp = current_p();
+  return pp == nullptr || runqempty(pp);
 }
 
 void check_preempt() {

@@ -36,13 +36,8 @@ int32_t default_procs() {
     long v = strtol(s, &end, 10);
     if (*s != '\0' && *end == '\0' && v > 0) return int32_t(v > kMaxGomaxprocs ? kMaxGomaxprocs : v);
   }
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) {
-    int n = CPU_COUNT(&set);
-    if (n > 0) return n > kMaxGomaxprocs ? kMaxGomaxprocs : n;
-  }
-  long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n > 0 ? int32_t(n) : 1;
+  int n = os::ncpu();
+  return n > kMaxGomaxprocs ? kMaxGomaxprocs : n;
 }
 
 size_t env_stack_size() {

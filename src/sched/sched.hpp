@@ -49,6 +49,12 @@ void goready(g* gp);
 // Yields the P: the goroutine goes to the global run queue. (Go: Gosched)
 // False (and nothing done) when the caller is not a goroutine.
 bool gosched();
+// Go: goyield — like gosched, but onto this P's local queue, so a goroutine just readied
+// into runnext runs next and the caller soon after. False when not on a P.
+bool goyield();
+// Go: sync_runtime_canSpin — whether a sync primitive should spin (iteration iter) before
+// parking.
+bool sync_can_spin(int iter);
 // The safe point: yields if sysmon asked the current goroutine to. Cheap when it did not.
 void check_preempt();
 
@@ -90,6 +96,11 @@ void schedule(m* mp);
 // Switches from g0 to gp.
 void execute(m* mp, g* gp, bool inherit);
 
+// Runs fn at the start of every garbage-collection cycle (Go: clearpools at gcStart). Until
+// gort has a collector, sysmon starts a "cycle" every 2 minutes (Go's forcegcperiod).
+// Register from static initialisers or before gort::run; at most 8 hooks.
+void on_gc_start(void (*fn)());
+void gc_start_hooks();
 // Functions the layers above register to drop their references to goroutines that a
 // finished gort::run left behind (e.g. semaphore waiters). Called with every M at rest.
 void on_run_end(void (*fn)());

@@ -107,6 +107,13 @@ void parse_godebug() {
 
 os::note sysmon_started;
 
+// Go forces a GC cycle when none ran for 2 minutes (forcegcperiod); until gort has a
+// collector, sysmon runs the cycle-start hooks (sync::pool's victim rotation) on that beat.
+constexpr int64_t kForceGCPeriod = 120'000'000'000;
+constexpr int kMaxGCStartHooks = 8;
+void (*gc_start_fns[kMaxGCStartHooks])();
+std::atomic<int> n_gc_start_fns{0};
+
 void* sysmon_main(void*) {
   sched.sysmon_tid = int(gettid());
   sysmon_started.wakeup();
@@ -114,6 +121,7 @@ void* sysmon_main(void*) {
   int64_t delay = 0;
   int idle = 0;
   int64_t lasttrace = start;
+  int64_t last_gc_cycle = start;
   for (;;) {
     if (idle == 0)
       delay = 20'000;
@@ -171,6 +179,10 @@ void* sysmon_main(void*) {
         sched.lastpoll.compare_exchange_strong(last, now)) {
       if (g* list = netpoll(0)) injectglist(list);
     }
+    if (now - last_gc_cycle >= kForceGCPeriod) {
+      last_gc_cycle = now;
+      gc_start_hooks();
+    }
     if (retake(now) != 0)
       idle = 0;
     else
@@ -184,6 +196,18 @@ void* sysmon_main(void*) {
 }
 
 }  // namespace
+
+void on_gc_start(void (*fn)()) {
+  int i = n_gc_start_fns.load(std::memory_order_relaxed);
+  if (i == kMaxGCStartHooks) fatal("on_gc_start: too many hooks");
+  gc_start_fns[i] = fn;
+  n_gc_start_fns.store(i + 1, std::memory_order_release);
+}
+
+void gc_start_hooks() {
+  int n = n_gc_start_fns.load(std::memory_order_acquire);
+  for (int i = 0; i < n; i++) gc_start_fns[i]();
+}
 
 int64_t coarse_nanotime() {
   int64_t t = coarse_now.load(std::memory_order_relaxed);

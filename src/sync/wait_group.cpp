@@ -1,6 +1,6 @@
 // wait_group: Go 1.19's WaitGroup — one 64-bit state word (counter << 32 | waiters) and a
 // semaphore the waiters park on.
-#include "gort/sync.hpp"
+#include "gort/sync/wait_group.hpp"
 #include "sync/sema.hpp"
 
 namespace gort::sync {

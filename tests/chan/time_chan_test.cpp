@@ -191,3 +191,28 @@ TEST(TimeChan, FiringRacesWithStopResetAndDestruction) {
     gort::time::sleep(2ms);  // let the dropped timers fire before the run ends
   });
 }
+
+TEST(TimeChan, AfterFuncRunsInItsOwnGoroutineUnlessStopped) {
+  gort::run([] {
+    auto ran = gort::make_chan<int>(3);
+    auto t0 = clk::now();
+    auto blocker = gort::make_chan<int>();
+    // f blocks on a channel: were it run on the timer's thread, nothing else would run.
+    auto t = gort::time::after_func(2ms, [ran, blocker] {
+      ran.send(1);
+      blocker.recv();
+    });
+    EXPECT_EQ(t.c, nullptr) << "AfterFunc timers have no channel";
+    EXPECT_EQ(ran.recv(), 1);
+    EXPECT_GE(clk::now() - t0, 2ms);
+    EXPECT_FALSE(t.stop()) << "already fired";
+    blocker.send(0);
+
+    auto stopped = gort::time::after_func(50ms, [ran] { ran.send(2); });
+    EXPECT_TRUE(stopped.stop());
+    EXPECT_TRUE(stopped.reset(1ms) == false) << "reset of a stopped timer: was not pending";
+    EXPECT_EQ(ran.recv(), 2) << "reset re-arms it";
+    gort::time::sleep(3ms);
+    EXPECT_EQ(ran.len(), 0u) << "once per arming";
+  });
+}
