@@ -1,6 +1,6 @@
 // port_scan: scans a range of localhost ports with a bounded number of concurrent dials
-// (a buffered channel as the semaphore) and an overall deadline after which the remaining
-// dials give up.
+// (a buffered channel as the semaphore) and a context deadline after which the remaining
+// dials give up (Go: net.Dialer.DialContext with context.WithTimeout).
 //
 //   port_scan 127.0.0.1 1 1024       scan ports 1..1024, 100 dials at a time, 2 s in all
 //   port_scan --selftest             open three listeners, scan a window of ports around
@@ -21,9 +21,9 @@ namespace {
 
 constexpr int kConcurrency = 100;
 
-// Returns the open ports of host in [from, to], all dials done by `deadline`.
-std::vector<int> scan(const std::string& host, int from, int to,
-                      std::chrono::steady_clock::time_point deadline, int* timed_out) {
+// Returns the open ports of host in [from, to]; every dial ends by ctx's deadline.
+std::vector<int> scan(const gort::context::context& ctx, const std::string& host, int from, int to,
+                      int* timed_out) {
   auto slots = gort::make_chan<int>(kConcurrency);  // at most kConcurrency dials at once
   auto results = gort::make_chan<int>(to - from + 1);
   std::atomic<int> late{0};
@@ -31,18 +31,12 @@ std::vector<int> scan(const std::string& host, int from, int to,
   for (int port = from; port <= to; port++) {
     slots.send(1);
     wg.go([&, port] {
-      auto left = deadline - gort::time::now();
-      if (left <= 0ns) {
+      auto [c, err] = net::dial_context(ctx, "tcp", net::join_host_port(host, std::to_string(port)));
+      if (!err) {
+        results.send(port);
+        c.close();
+      } else if (gort::errors::is(err, gort::context::deadline_exceeded)) {
         late++;
-      } else {
-        auto [c, err] = net::dial_timeout("tcp", net::join_host_port(host, std::to_string(port)),
-                                          std::chrono::duration_cast<gort::time::duration>(left));
-        if (!err) {
-          results.send(port);
-          c.close();
-        } else if (err.timeout()) {
-          late++;
-        }
       }
       slots.recv();
     });
@@ -60,7 +54,8 @@ std::vector<int> scan(const std::string& host, int from, int to,
 
 int main(int argc, char** argv) {
   return gort::run([&] {
-    auto deadline = gort::time::now() + 2s;
+    auto [ctx, cancel] = gort::context::with_timeout(gort::context::background(), 2s);
+    gort::defer stop = [&] { cancel(); };
     int timed_out = 0;
     if (argc > 1 && std::strcmp(argv[1], "--selftest") == 0) {
       std::vector<net::listener> mine;
@@ -75,7 +70,7 @@ int main(int argc, char** argv) {
       // too; only ours are counted).
       int found = 0;
       for (int p : ports) {
-        auto open = scan("127.0.0.1", std::max(1, p - 50), std::min(65535, p + 50), deadline, &timed_out);
+        auto open = scan(ctx, "127.0.0.1", std::max(1, p - 50), std::min(65535, p + 50), &timed_out);
         found += std::find(open.begin(), open.end(), p) != open.end();
       }
       std::printf("found %d of our 3 listeners\n", found);
@@ -85,7 +80,7 @@ int main(int argc, char** argv) {
     std::string host = argc > 1 ? argv[1] : "127.0.0.1";
     int from = argc > 2 ? std::atoi(argv[2]) : 1;
     int to = argc > 3 ? std::atoi(argv[3]) : 1024;
-    auto open = scan(host, from, to, deadline, &timed_out);
+    auto open = scan(ctx, host, from, to, &timed_out);
     for (int p : open) std::printf("%d open\n", p);
     std::printf("%zu open, %d not answered before the deadline\n", open.size(), timed_out);
     return 0;

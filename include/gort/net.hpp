@@ -42,6 +42,7 @@
 #include <utility>
 #include <vector>
 
+#include "gort/context.hpp"
 #include "gort/error.hpp"
 #include "gort/io.hpp"
 #include "gort/os.hpp"
@@ -159,7 +160,7 @@ class conn {
 
  private:
   friend class listener;
-  friend std::pair<conn, error> dial_timeout(std::string_view, std::string_view, time::duration);
+  friend struct conn_access;
   explicit conn(std::shared_ptr<detail::netfd> fd) : fd_(std::move(fd)) {}
   std::shared_ptr<detail::netfd> fd_;
 };
@@ -216,6 +217,12 @@ std::pair<conn, error> dial(std::string_view network, std::string_view address);
 // Go: net.DialTimeout — as dial, failing with an i/o timeout error once d has passed.
 std::pair<conn, error> dial_timeout(std::string_view network, std::string_view address,
                                     time::duration d);
+// Go: net.Dialer.DialContext — as dial, bounded by ctx: its deadline bounds the connect,
+// and cancelling ctx interrupts it. The error then says "operation was canceled"
+// (errors::is(err, context::canceled)) or "i/o timeout" (errors::is(err,
+// context::deadline_exceeded), timeout() true). Once connected, ctx no longer matters.
+std::pair<conn, error> dial_context(const context::context& ctx, std::string_view network,
+                                    std::string_view address);
 // Go: net.ListenPacket — "udp", "udp4", "udp6".
 std::pair<packet_conn, error> listen_packet(std::string_view network, std::string_view address);
 

@@ -18,10 +18,13 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <functional>
+#include <tuple>
 
 #include "gort/runtime.hpp"
 #include "net/fd.hpp"
 #include "os/clock.hpp"
+#include "os/lock.hpp"
 
 namespace gort::net {
 namespace {
@@ -370,14 +373,33 @@ std::pair<listener, error> listen(std::string_view network, std::string_view add
 namespace {
 
 // Dials one address. deadline: nanotime or 0.
+// Where a dial under a context publishes the socket being connected, so that the
+// cancellation callback (another goroutine) can interrupt it.
+struct interrupt_slot {
+  os::rt_mutex mu;
+  std::shared_ptr<netfd> fd;
+  void set(std::shared_ptr<netfd> f) {
+    os::rt_lock_guard lk(mu);
+    fd = std::move(f);
+  }
+  std::shared_ptr<netfd> get() {
+    os::rt_lock_guard lk(mu);
+    return fd;
+  }
+};
+
+// pending, if given, holds the netfd while its connect runs and is cleared before return.
 std::pair<std::shared_ptr<netfd>, error> dial_one(const std::string& net, const net_kind& k,
-                                                  const addr& ra, int64_t deadline) {
+                                                  const addr& ra, int64_t deadline,
+                                                  interrupt_slot* pending = nullptr) {
   int family = reinterpret_cast<const sockaddr*>(ra.sockaddr_ptr())->sa_family;
   int s = new_socket(family, k.sotype, k.family == AF_INET6);
   if (s < 0) return {nullptr, os::new_syscall_error("socket", -s)};
   auto fd = std::make_shared<netfd>(s, family, k.sotype, net);
   if (int e = fd->init()) return {nullptr, os::new_syscall_error("epollctl", e)};
+  if (pending != nullptr) pending->set(fd);
   int rc = fd->connect(static_cast<const sockaddr*>(ra.sockaddr_ptr()), ra.sockaddr_len(), deadline);
+  if (pending != nullptr) pending->set(nullptr);
   if (rc != 0) {
     fd->close();
     return {nullptr, map_code(rc, "connect")};
@@ -392,13 +414,49 @@ std::pair<std::shared_ptr<netfd>, error> dial_one(const std::string& net, const 
 
 }  // namespace
 
-std::pair<conn, error> dial_timeout(std::string_view network, std::string_view address,
-                                    time::duration d) {
+struct conn_access {
+  static conn make(std::shared_ptr<netfd> fd) { return conn(std::move(fd)); }
+};
+
+namespace {
+
+// Go: errCanceled / the dial timeout under a context (Go 1.20+: they match the context's
+// errors with errors.Is).
+struct ctx_error final : error_value {
+  bool is_timeout;
+  explicit ctx_error(bool t) : is_timeout(t) {}
+  std::string message() const override { return is_timeout ? "i/o timeout" : "operation was canceled"; }
+  bool timeout() const override { return is_timeout; }
+  bool is(const error& target) const override {
+    if (is_timeout) return target == context::deadline_exceeded || target == os::err_deadline_exceeded;
+    return target == context::canceled;
+  }
+};
+
+error map_ctx_err(const error& e) {
+  static const error canceled_err(std::make_shared<const ctx_error>(false));
+  static const error timeout_err(std::make_shared<const ctx_error>(true));
+  return e == context::deadline_exceeded ? timeout_err : canceled_err;
+}
+
+// Go: Dialer.DialContext's sysDialer.dialSerial. deadline: nanotime or 0; ctx may be null.
+std::pair<conn, error> dial_impl(std::string_view network, std::string_view address,
+                                 int64_t deadline, const context::context* ctx) {
   std::string net(network);
-  int64_t deadline = 0;
-  if (d.count() > 0) deadline = os::nanotime() + d.count();
   net_kind k = parse_network(network);
   if (!k.ok) return {conn(), op_err("dial", net, {}, {}, unknown_network(network))};
+  bool ctx_deadline = false;  // the deadline is the context's (its timeout maps to ctx's error)
+  if (ctx != nullptr) {
+    if (error e = ctx->err()) return {conn(), op_err("dial", net, {}, {}, map_ctx_err(e))};
+    if (auto d = ctx->deadline()) {
+      int64_t dn = to_nanotime(*d);
+      if (dn < 0) dn = 1;
+      if (deadline == 0 || dn <= deadline) {
+        deadline = dn;
+        ctx_deadline = true;
+      }
+    }
+  }
   std::vector<addr> addrs;
   if (k.family == AF_UNIX) {
     addrs.push_back(unix_addr(address));
@@ -409,19 +467,62 @@ std::pair<conn, error> dial_timeout(std::string_view network, std::string_view a
   }
   error first;
   for (const addr& ra : addrs) {
+    if (ctx != nullptr) {
+      if (error e = ctx->err()) {
+        if (!first) first = op_err("dial", net, {}, ra, map_ctx_err(e));
+        break;
+      }
+    }
     if (deadline != 0 && os::nanotime() >= deadline) {
-      if (!first) first = op_err("dial", net, {}, ra, os::err_deadline_exceeded);
+      if (!first)
+        first = op_err("dial", net, {}, ra,
+                       ctx_deadline ? map_ctx_err(context::deadline_exceeded) : os::err_deadline_exceeded);
       break;
     }
-    auto [fd, err] = dial_one(net, k, ra, deadline);
-    if (!err) return {conn(std::move(fd)), nullptr};
+    std::shared_ptr<netfd> fd;
+    error err;
+    if (ctx == nullptr || !ctx->done()) {
+      std::tie(fd, err) = dial_one(net, k, ra, deadline);
+    } else {
+      // Cancellation interrupts the connect by moving its deadline into the past (Go: the
+      // interrupter goroutine of netFD.connect setting aLongTimeAgo).
+      auto pending = std::make_shared<interrupt_slot>();
+      std::function<bool()> stop = context::after_func(*ctx, [pending] {
+        if (auto f = pending->get()) f->set_deadline(-1, 'w');
+      });
+      std::tie(fd, err) = dial_one(net, k, ra, deadline, pending.get());
+      if (!stop()) {
+        // The context ended during the dial: it fails, as in Go, even if connected.
+        if (fd) fd->close();
+        fd = nullptr;
+        err = map_ctx_err(ctx->err() ? ctx->err() : context::canceled);
+      } else if (err == os::err_deadline_exceeded && (ctx->err() || ctx_deadline)) {
+        err = map_ctx_err(ctx->err() ? ctx->err() : context::deadline_exceeded);
+      }
+    }
+    if (!err) return {conn_access::make(std::move(fd)), nullptr};
     if (!first) first = op_err("dial", net, {}, ra, err);
   }
   return {conn(), first};
 }
 
+}  // namespace
+
+std::pair<conn, error> dial_timeout(std::string_view network, std::string_view address,
+                                    time::duration d) {
+  int64_t deadline = 0;
+  if (d.count() > 0) deadline = os::nanotime() + d.count();
+  return dial_impl(network, address, deadline, nullptr);
+}
+
 std::pair<conn, error> dial(std::string_view network, std::string_view address) {
-  return dial_timeout(network, address, time::duration(0));
+  return dial_impl(network, address, 0, nullptr);
+}
+
+std::pair<conn, error> dial_context(const context::context& ctx, std::string_view network,
+                                    std::string_view address) {
+  if (!ctx) throw gort::runtime_error("nil context");
+  return dial_impl(network, address, 0, &ctx);
 }
 
 std::pair<packet_conn, error> listen_packet(std::string_view network, std::string_view address) {

@@ -818,3 +818,97 @@ TEST(Net, LaterEventsDoNotWakeGoroutinesOfAFinishedRun) {
   s.close();
   ln.close();
 }
+
+namespace {
+
+// A listener whose accept queue is full, so that further connects hang (SYNs dropped):
+// the raw socket (backlog 0) plus the connections that filled it.
+struct full_backlog {
+  int lfd = -1;
+  std::string address;
+  std::vector<net::conn> fill;
+  full_backlog() {
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(lfd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+    listen(lfd, 0);
+    socklen_t len = sizeof sa;
+    getsockname(lfd, reinterpret_cast<sockaddr*>(&sa), &len);
+    address = "127.0.0.1:" + std::to_string(ntohs(sa.sin_port));
+  }
+  // Inside a run: dials until one times out. False if the queue never filled.
+  bool fill_up() {
+    for (int i = 0; i < 64; i++) {
+      auto [c, err] = net::dial_timeout("tcp", address, 100ms);
+      if (err) return err.timeout();
+      fill.push_back(c);
+    }
+    return false;
+  }
+  ~full_backlog() {
+    for (auto& c : fill) c.close();
+    close(lfd);
+  }
+};
+
+}  // namespace
+
+TEST(Net, DialContextCancelAndDeadline) {
+  gort::run([] {
+    full_backlog fb;
+    ASSERT_TRUE(fb.fill_up());
+    namespace ctxns = gort::context;
+    {
+      // Cancelled while connecting.
+      auto [ctx, cancel] = ctxns::with_cancel(ctxns::background());
+      gort::sync::wait_group wg;
+      wg.go([cancel = cancel] {
+        gort::time::sleep(20ms);
+        cancel();
+      });
+      auto [c, err] = net::dial_context(ctx, "tcp", fb.address);
+      ASSERT_TRUE(err);
+      EXPECT_FALSE(c);
+      EXPECT_EQ(err.message(), "dial tcp " + fb.address + ": operation was canceled");
+      EXPECT_TRUE(gort::errors::is(err, ctxns::canceled));
+      EXPECT_FALSE(err.timeout());
+      wg.wait();
+    }
+    {
+      // The context's deadline bounds the connect.
+      auto [ctx, cancel] = ctxns::with_timeout(ctxns::background(), 30ms);
+      auto [c, err] = net::dial_context(ctx, "tcp", fb.address);
+      ASSERT_TRUE(err);
+      EXPECT_EQ(err.message(), "dial tcp " + fb.address + ": i/o timeout");
+      EXPECT_TRUE(err.timeout());
+      EXPECT_TRUE(gort::errors::is(err, ctxns::deadline_exceeded));
+      cancel();
+    }
+    {
+      // Already cancelled: fails before dialing.
+      auto [ctx, cancel] = ctxns::with_cancel(ctxns::background());
+      cancel();
+      auto [c, err] = net::dial_context(ctx, "tcp", "127.0.0.1:1");
+      EXPECT_EQ(err.message(), "dial tcp: operation was canceled");
+    }
+    {
+      // Connected: cancelling afterwards does not touch the connection.
+      auto [ln, lerr] = net::listen("tcp", "127.0.0.1:0");
+      ASSERT_FALSE(lerr);
+      auto [ctx, cancel] = ctxns::with_cancel(ctxns::background());
+      auto [c, err] = net::dial_context(ctx, "tcp", ln.address().string());
+      ASSERT_FALSE(err) << err;
+      auto [s, aerr] = ln.accept();
+      ASSERT_FALSE(aerr);
+      cancel();
+      gort::time::sleep(5ms);
+      EXPECT_FALSE(c.write("still here").second);
+      EXPECT_EQ(read_n(s, 10), "still here");
+      c.close();
+      s.close();
+      ln.close();
+    }
+  });
+}
