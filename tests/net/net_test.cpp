@@ -237,12 +237,12 @@ TEST(Net, DeadlineMovedWhileBlocked) {
     ASSERT_FALSE(derr);
     ASSERT_FALSE(aerr);
     gort::sync::wait_group wg;
-    // Extended: the reader, due to time out at +300ms, gets data sent at +600ms.
-    c.set_read_deadline(gort::time::now() + 300ms);
+    // Extended: the reader, due to time out at +1s, gets data sent at +1.3s.
+    c.set_read_deadline(gort::time::now() + 1s);
     wg.go([c = c, s = s] {
       gort::time::sleep(20ms);
       c.set_read_deadline(gort::time::now() + 30s);
-      gort::time::sleep(580ms);
+      gort::time::sleep(1280ms);
       s.write("late");
     });
     EXPECT_EQ(read_n(c, 4), "late");
@@ -868,7 +868,10 @@ TEST(Net, DialContextCancelAndDeadline) {
       auto [c, err] = net::dial_context(ctx, "tcp", fb.address);
       ASSERT_TRUE(err);
       EXPECT_FALSE(c);
-      EXPECT_EQ(err.message(), "dial tcp " + fb.address + ": operation was canceled");
+      // (With the address unless the cancellation came before the dial began.)
+      EXPECT_TRUE(err.message() == "dial tcp " + fb.address + ": operation was canceled" ||
+                  err.message() == "dial tcp: operation was canceled")
+          << err;
       EXPECT_TRUE(gort::errors::is(err, ctxns::canceled));
       EXPECT_FALSE(err.timeout());
       wg.wait();
@@ -878,7 +881,9 @@ TEST(Net, DialContextCancelAndDeadline) {
       auto [ctx, cancel] = ctxns::with_timeout(ctxns::background(), 30ms);
       auto [c, err] = net::dial_context(ctx, "tcp", fb.address);
       ASSERT_TRUE(err);
-      EXPECT_EQ(err.message(), "dial tcp " + fb.address + ": i/o timeout");
+      EXPECT_TRUE(err.message() == "dial tcp " + fb.address + ": i/o timeout" ||
+                  err.message() == "dial tcp: i/o timeout")
+          << err;
       EXPECT_TRUE(err.timeout());
       EXPECT_TRUE(gort::errors::is(err, ctxns::deadline_exceeded));
       cancel();
