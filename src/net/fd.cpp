@@ -26,7 +26,9 @@ netfd::netfd(int fd, int fam, int sot, std::string n)
     : sysfd(fd), family(fam), sotype(sot), net(std::move(n)) {}
 
 netfd::~netfd() {
-  if ((state_.load() & kClosed) == 0) close();
+  // No handle is left, so no call can be in progress, except one on a goroutine abandoned
+  // by a finished gort::run: do not wait for that one.
+  if ((state_.load() & kClosed) == 0) close(false);
 }
 
 int netfd::init() {
@@ -118,7 +120,7 @@ void netfd::destroy() {
   rt::semrelease(&csema_);
 }
 
-int netfd::close() {
+int netfd::close(bool wait) {
   uint64_t v = state_.load();
   for (;;) {
     if (v & kClosed) return kErrClosed;
@@ -127,7 +129,7 @@ int netfd::close() {
   if (pd_ != nullptr) rt::poll_evict(pd_);
   decref();
   // Wait for the calls still in progress to notice (Go: runtime_Semacquire(&fd.csema)).
-  rt::semacquire(&csema_);
+  if (wait) rt::semacquire(&csema_);
   return 0;
 }
 

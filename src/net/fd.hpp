@@ -52,7 +52,8 @@ struct netfd {
   int accept(sockaddr_storage* from, socklen_t* fromlen, int* code);
   // Non-blocking connect, waiting for completion (deadline: nanotime, 0 none).
   int connect(const sockaddr* sa, socklen_t len, int64_t deadline);
-  int close();
+  // wait: return only once the socket is really closed (every call in progress returned).
+  int close(bool wait = true);
   int shutdown(int how);
   int set_deadline(int64_t d, int mode);
   int setsockopt_int(int level, int name, int value);

@@ -790,7 +790,9 @@ TEST(Net, LaterEventsDoNotWakeGoroutinesOfAFinishedRun) {
   net::conn s;
   // The abandoned goroutine keeps this conn in use (and its read lock held) for ever, so it
   // is never closed; a global keeps it reachable for the leak checker.
-  static net::conn* abandoned = new net::conn();
+  static auto* keep = new std::vector<net::conn*>;  // never destroyed: LSan runs after exit
+  net::conn* abandoned = new net::conn();
+  keep->push_back(abandoned);
   gort::run([&] {
     auto [l, err] = net::listen("tcp", "127.0.0.1:0");
     ASSERT_FALSE(err);
@@ -799,7 +801,7 @@ TEST(Net, LaterEventsDoNotWakeGoroutinesOfAFinishedRun) {
     s = ln.accept().first;
     ASSERT_TRUE(*abandoned);
     ASSERT_TRUE(s);
-    gort::go([] {
+    gort::go([abandoned] {
       char buf[8];
       abandoned->read(buf);
       std::abort();  // never: the run ends first, and the data comes in the next one
