@@ -8,6 +8,7 @@
 // thread exists (threads that existed before the first gort::run excepted, e.g. sanitizer
 // helpers), the process is not declared deadlocked.
 #include "sched/fatal.hpp"
+#include "sched/netpoll.hpp"
 #include "sched/sched.hpp"
 #include "sched/threads.hpp"
 
@@ -18,6 +19,8 @@ void checkdead() {
   int32_t run = sched.mcount - sched.nmidle - sched.nmidlelocked;
   if (run > 0) return;
   if (run < 0) fatal("checkdead: inconsistent counts");
+  // Goroutines parked on the poller wait for the network, not for each other.
+  if (netpoll_waiters.load(std::memory_order_acquire) > 0) return;
   int grunning = 0;
   {
     os::rt_lock_guard lk(sched.allglock);

@@ -96,7 +96,7 @@ g* netpoll(int64_t delay_ns) {
       break_pending.store(0);
       continue;
     }
-    g* list = t->on_event(t, events[i].events);
+    g* list = t->on_event.load(std::memory_order_acquire)(t, events[i].events);
     while (list != nullptr) {
       g* next = list->schedlink;
       list->schedlink = nullptr;

@@ -21,8 +21,11 @@ void netpoll_break();
 
 // Something the poller calls back for each event on a registered descriptor: it returns
 // the goroutines to ready (linked through schedlink) or null.
+// on_event is atomic because the poller reads it on another thread, ordered after its
+// initialisation only through the kernel (epoll_ctl), which race detectors cannot see.
 struct poll_target {
-  g* (*on_event)(poll_target* self, uint32_t events);
+  using callback = g* (*)(poll_target* self, uint32_t events);
+  std::atomic<callback> on_event;
 };
 int netpoll_register(int fd, poll_target* target);  // edge-triggered IN|OUT|RDHUP
 int netpoll_unregister(int fd);

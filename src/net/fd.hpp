@@ -1,0 +1,86 @@
+// fd: a non-blocking socket registered with the poller (Go: internal/poll.FD plus
+// net.netFD). Every operation holds a reference (Go: fdMutex incref/decref); close marks
+// the descriptor closing, wakes the waiters, and the last reference closes the socket, so
+// the fd number is never reused while a call still uses it. Reads are serialised among
+// themselves, and writes among themselves (Go: readLock/writeLock), so each poll_desc slot
+// has at most one waiter.
+//
+// Results are (n, code): code 0 ok, > 0 an errno, or one of the negative codes below.
+#pragma once
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "gort/net.hpp"
+#include "net/poll_desc.hpp"
+
+namespace gort::net::detail {
+
+inline constexpr int kErrClosed = -1;   // err_closed
+inline constexpr int kErrTimeout = -2;  // os::err_deadline_exceeded
+inline constexpr int kErrEOF = -3;      // io::eof
+
+struct io_res {
+  size_t n;
+  int code;
+};
+
+struct netfd {
+  netfd(int fd, int family, int sotype, std::string net);
+  ~netfd();
+  netfd(const netfd&) = delete;
+  netfd& operator=(const netfd&) = delete;
+
+  // Registers with the poller; an errno on failure (the socket is then closed).
+  int init();
+
+  // Go: fdMutex incref/decref. incref fails (false) once closing.
+  bool incref();
+  void decref();
+  bool read_lock();
+  void read_unlock();
+  bool write_lock();
+  void write_unlock();
+
+  io_res read(char* buf, size_t len);
+  io_res write(const char* buf, size_t len);
+  io_res read_from(char* buf, size_t len, sockaddr_storage* from, socklen_t* fromlen);
+  io_res write_to(const char* buf, size_t len, const sockaddr* to, socklen_t tolen);
+  // Accept: the new descriptor (>= 0) or -code.
+  int accept(sockaddr_storage* from, socklen_t* fromlen, int* code);
+  // Non-blocking connect, waiting for completion (deadline: nanotime, 0 none).
+  int connect(const sockaddr* sa, socklen_t len, int64_t deadline);
+  // wait: return only once the socket is really closed (every call in progress returned).
+  int close(bool wait = true);
+  int shutdown(int how);
+  int set_deadline(int64_t d, int mode);
+  int setsockopt_int(int level, int name, int value);
+
+  int sysfd;
+  int family;
+  int sotype;
+  std::string net;
+  addr laddr, raddr;
+  std::string unlink_path;  // a unix listener removes its socket file on close
+
+ private:
+  void destroy();
+  static constexpr uint64_t kClosed = uint64_t(1) << 63;
+  rt::poll_desc* pd_ = nullptr;
+  bool drained_ = false;  // TCP: the last read emptied the receive queue (under the read lock)
+  std::atomic<uint64_t> state_{0};
+  // Read and write locks: bit 0 held, the rest counts waiters parked on the sema.
+  struct io_lock {
+    std::atomic<uint32_t> state{0};
+    std::atomic<uint32_t> sema{0};
+    void lock();
+    void unlock();
+  };
+  io_lock rlock_;
+  io_lock wlock_;
+  std::atomic<uint32_t> csema_{0};  // released when the socket is really closed
+};
+
+}  // namespace gort::net::detail
