@@ -14,6 +14,7 @@
 #include "gort/debug.hpp"
 #include "gort/defer.hpp"
 #include "gort/errors.hpp"
+#include "gort/mem.hpp"
 #include "gort/runtime.hpp"
 #include "gort/select.hpp"
 #include "gort/sync.hpp"

@@ -1,0 +1,108 @@
+// mcache: the per-thread allocation cache (Go: mcache.go), its thread-local slot, thread
+// exit and fork handling.
+//
+// Go keeps one mcache per P. gort keeps one per M (OS thread): a goroutine's allocation runs
+// start to end on the thread that called it (the allocator never parks or yields), so a
+// P's goroutines always use the cache of the thread running them, and plain threads (and
+// the LD_PRELOAD library, which has no scheduler) use the same path. The slot is read once
+// per call inside non-inlined allocator functions, so a goroutine that migrates between
+// calls never reuses another thread's cache.
+//
+// Invariants: only the owning thread touches alloc[], tiny*, and the spans it caches; stats
+// fields are atomics so read_mem_stats may read them. At thread exit (a pthread key
+// destructor) every cached span goes back to its mcentral and the stats are folded into the
+// heap's retired totals.
+#include <pthread.h>
+
+#include "malloc/malloc.hpp"
+
+namespace gort::malloc {
+
+namespace {
+
+[[gnu::tls_model("initial-exec")]] constinit thread_local mcache* tls_cache = nullptr;
+std::atomic<int> once_state{0};  // 0 none, 1 running, 2 done
+pthread_key_t cache_key;
+
+void cache_destructor(void* arg) {
+  auto* c = static_cast<mcache*>(arg);
+  tls_cache = nullptr;
+  c->release_all();
+  heap_free_mcache(c);
+}
+
+void fork_prepare() { heap_lock_all(); }
+void fork_parent() { heap_unlock_all(); }
+void fork_child() { heap_after_fork_child(); }
+
+[[gnu::noinline]] mcache* create_cache() {
+  mcache* c = heap_new_mcache();
+  if (c == nullptr) return nullptr;
+  tls_cache = c;  // before anything below can call malloc again on this thread
+  int st = 0;
+  if (once_state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
+    pthread_key_create(&cache_key, cache_destructor);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    once_state.store(2, std::memory_order_release);
+  } else {
+    while (once_state.load(std::memory_order_acquire) != 2) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+  pthread_setspecific(cache_key, c);
+  return c;
+}
+
+}  // namespace
+
+mcache* get_mcache() {
+  mcache* c = tls_cache;
+  if (__builtin_expect(c != nullptr, 1)) return c;
+  return create_cache();
+}
+
+mcache* peek_mcache() { return tls_cache; }
+
+void mcache::init() {
+  for (auto& s : alloc) s = &empty_mspan;
+}
+
+mspan* mcache::refill(int spc) {
+  mspan* old = alloc[spc];
+  alloc[spc] = &empty_mspan;
+  if (old != &empty_mspan) central(spc).uncache_span(old);
+  mspan* s = central(spc).cache_span(this);
+  if (s == nullptr) return nullptr;
+  alloc[spc] = s;
+  return s;
+}
+
+void* mcache::next_free(int spc) {
+  mspan* s = alloc[spc];
+  if (s == &empty_mspan || !s->refill_cache()) {
+    s = refill(spc);
+    if (s == nullptr || !s->refill_cache()) return nullptr;
+  }
+  std::uint64_t cache = s->alloc_cache;
+  std::uint32_t b = std::uint32_t(__builtin_ctzll(cache));
+  std::uint32_t idx = s->freeindex + b;
+  s->alloc_cache = (cache >> b) >> 1;
+  s->freeindex = idx + 1;
+  auto& w = s->alloc_bits[idx / 64];
+  w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
+  s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
+}
+
+void mcache::release_all() {
+  drop_tiny();
+  for (int spc = 0; spc < num_span_classes; spc++) {
+    mspan* s = alloc[spc];
+    alloc[spc] = &empty_mspan;
+    if (s != &empty_mspan) central(spc).uncache_span(s);
+  }
+}
+
+}  // namespace gort::malloc
