@@ -40,7 +40,8 @@ void add_cache(const malloc::mcache& c, void* arg) {
   auto* s = static_cast<sums*>(arg);
   for (int i = 0; i < malloc::num_size_classes; i++) {
     s->nmalloc[i] += c.nmalloc[i].load(std::memory_order_relaxed);
-    s->nfree[i] += c.nfree[i].load(std::memory_order_relaxed);
+    s->nfree[i] += c.nfree[i << 1].load(std::memory_order_relaxed) +
+                   c.nfree[i << 1 | 1].load(std::memory_order_relaxed);
   }
   s->ntiny += c.ntiny.load(std::memory_order_relaxed);
   s->nlarge_alloc += c.nlarge_alloc.load(std::memory_order_relaxed);
@@ -55,6 +56,11 @@ mem_stats read_mem_stats() {
   sums s{};
   malloc::retired_stats r{};
   malloc::visit_caches(add_cache, &s, r);
+  // Small objects are counted when a cache window is loaded; the calling thread's unused
+  // ones are taken back here (other threads' stay counted until their spans leave).
+  if (const malloc::mcache* own = malloc::peek_mcache()) {
+    for (int i = 1; i < malloc::num_size_classes; i++) s.nmalloc[i] -= own->unused_in_cache(i);
+  }
   malloc::heap_stats_snapshot h{};
   malloc::heap_stats(h);
   mem_stats m{};

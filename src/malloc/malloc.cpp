@@ -22,47 +22,46 @@ namespace {
 
 std::atomic<std::uint64_t> orphan_frees{0};  // frees on a thread that could not get a cache
 
-inline void* alloc_from(mcache* c, int spc) {
-  mspan* s = c->alloc[spc];
-  std::uint64_t cache = s->alloc_cache;
-  if (__builtin_expect(cache == 0, 0)) return c->next_free(spc);
-  std::uint32_t b = std::uint32_t(__builtin_ctzll(cache));
-  std::uint32_t idx = s->freeindex + b;
-  s->alloc_cache = (cache >> b) >> 1;
-  s->freeindex = idx + 1;
-  auto& w = s->alloc_bits[idx / 64];
-  w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
-  s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
-}
-
 template <class T>
 inline void bump(std::atomic<T>& x, T by = 1) {
   x.store(x.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
 }
+
+[[noreturn, gnu::noinline]] void bad_free(const char* why, const void* p) { fatal(why, p); }
 
 // Frees object idx of a small span (the caller checked the pointer).
 void free_object(mspan* s, std::uint32_t idx, mcache* c) {
   std::uint32_t w = idx / 64;
   std::uint64_t m = std::uint64_t{1} << (idx % 64);
   void* obj = reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
-  if (c != nullptr && s->owner.load(std::memory_order_relaxed) == c) {
+  if (s->owned_by(c)) {
     std::uint64_t a = s->alloc_bits[w].load(std::memory_order_relaxed);
     if ((a & m) == 0 || (s->free_bits[w].load(std::memory_order_relaxed) & m) != 0)
-      fatal("free: double free or free of an object that is not allocated", obj);
+      bad_free("free: double free or free of an object that is not allocated", obj);
     GORT_POISON(obj, s->elemsize);
     s->alloc_bits[w].store(a & ~m, std::memory_order_relaxed);
-    s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   } else {
     if ((s->alloc_bits[w].load(std::memory_order_relaxed) & m) == 0)
-      fatal("free: double free or free of an object that is not allocated", obj);
+      bad_free("free: double free or free of an object that is not allocated", obj);
     GORT_POISON(obj, s->elemsize);
     // Count first: after the OR publishes the free, the span may be reclaimed at once.
-    s->nremote.fetch_add(1, std::memory_order_relaxed);
-    if (s->free_bits[w].fetch_or(m, std::memory_order_release) & m)
-      fatal("free: double free of an object", obj);
+    // The first remote free of a span that no cache holds takes its mcentral's lock
+    // around the publication, so that a span seen full goes back to the partial list
+    // (while our object is still allocated, nobody can free the span under us).
+    bool first = s->nremote.fetch_add(1, std::memory_order_relaxed) == 0 &&
+                 s->owner.load(std::memory_order_relaxed) == owner_uncached;
+    mcentral* mc = first ? &central(s->spanclass) : nullptr;
+    if (mc != nullptr) mc->lock.lock();
+    if (s->free_bits[w].fetch_or(m, std::memory_order_release) & m) {
+      if (mc != nullptr) mc->lock.unlock();
+      bad_free("free: double free of an object", obj);
+    }
+    if (mc != nullptr) {
+      mc->note_remote_free(s);
+      mc->lock.unlock();
+    }
   }
-  if (c != nullptr) bump(c->nfree[s->sizeclass()]); else orphan_frees.fetch_add(1);
+  if (c != nullptr) bump(c->nfree[s->spanclass]); else orphan_frees.fetch_add(1);
 }
 
 // Drops one reference to tiny-class block idx; frees the block at zero.
@@ -70,7 +69,7 @@ void tiny_unref(mspan* s, std::uint32_t idx, mcache* c, const void* p) {
   std::uint8_t r = s->tiny_refs[idx].fetch_sub(1, std::memory_order_acq_rel);
   if (r == 0) {
     s->tiny_refs[idx].fetch_add(1, std::memory_order_relaxed);
-    fatal("free: double free of a tiny object", p);
+    bad_free("free: double free of a tiny object", p);
   }
   if (r == 1) free_object(s, idx, c);
 }
@@ -93,7 +92,6 @@ void* tiny_alloc(mcache* c, std::size_t size) {
   std::uint32_t idx = std::uint32_t((reinterpret_cast<std::uintptr_t>(p) - s->start) / tiny_size);
   GORT_UNPOISON(p, tiny_size);
   std::memset(p, 0, tiny_size);
-  bump(c->nmalloc[tiny_span_class >> 1]);
   if (size < c->tinyoffset || c->tiny == 0) {  // keep the block with more room left
     s->tiny_refs[idx].store(2, std::memory_order_relaxed);  // the object and the cache
     c->drop_tiny();
@@ -107,12 +105,11 @@ void* tiny_alloc(mcache* c, std::size_t size) {
 }
 
 void* large_alloc(mcache* c, std::size_t size, bool noscan, bool zero, std::size_t align_pages) {
-  std::size_t npages = (size + page_size - 1) >> page_shift;
   if (size > (std::size_t{1} << heap_addr_bits)) return nullptr;
+  std::size_t npages = (size + page_size - 1) >> page_shift;
   mspan* s = heap_alloc_span(npages, make_span_class(0, noscan), align_pages);
   if (s == nullptr) return nullptr;
   s->alloc_bits[0].store(1, std::memory_order_relaxed);
-  s->alloc_count.store(1, std::memory_order_relaxed);
   void* p = reinterpret_cast<void*>(s->start);
   GORT_UNPOISON(p, size);
   if (zero && s->needzero) std::memset(p, 0, size);
@@ -121,7 +118,7 @@ void* large_alloc(mcache* c, std::size_t size, bool noscan, bool zero, std::size
   return p;
 }
 
-inline void* small_alloc(mcache* c, int cls, bool noscan, std::size_t size, bool zero) {
+void* small_alloc(mcache* c, int cls, bool noscan, std::size_t size, bool zero) {
   void* p = alloc_from(c, make_span_class(cls, noscan));
   if (__builtin_expect(p == nullptr, 0)) return nullptr;
   if (noscan && cls == (tiny_span_class >> 1)) {  // a whole 16-byte block: one reference
@@ -130,7 +127,6 @@ inline void* small_alloc(mcache* c, int cls, bool noscan, std::size_t size, bool
   }
   GORT_UNPOISON(p, size);
   if (zero) std::memset(p, 0, size);
-  bump(c->nmalloc[cls]);
   return p;
 }
 
@@ -146,7 +142,7 @@ void mcache::drop_tiny() {
   tiny_unref(s, idx, this, nullptr);
 }
 
-void* mallocgc(std::size_t size, bool noscan, bool zero) {
+void* mallocgc_slow(std::size_t size, bool noscan, bool zero) {
   mcache* c = get_mcache();
   if (__builtin_expect(c == nullptr, 0)) return nullptr;
   if (size == 0) size = 1;  // Go returns &zerobase; we hand out a distinct object
@@ -174,18 +170,16 @@ void* malloc_aligned(std::size_t size, std::size_t align, bool zero) {
   return large_alloc(c, size, false, zero, align_pages);
 }
 
-void freegc(void* p) {
-  if (p == nullptr) return;
+void free_slow(void* p, mspan* s, mcache* c) {
   std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
-  mspan* s = span_of(a);
-  if (__builtin_expect(s == nullptr, 0))
-    fatal("free: pointer was not allocated by gort's heap (or its span was already freed)", p);
+  if (s == nullptr)
+    bad_free("free: pointer was not allocated by gort's heap (or its span was already freed)", p);
   if (s->state.load(std::memory_order_relaxed) != span_in_use)
-    fatal("free: double free (span not in use)", p);
-  mcache* c = get_mcache();
+    bad_free("free: double free (span not in use)", p);
+  if (c == nullptr) c = get_mcache();
   if (s->sizeclass() == 0) {
-    if (a != s->start) fatal("free: pointer into the middle of a large object", p);
-    if (s->alloc_bits[0].exchange(0, std::memory_order_acq_rel) == 0) fatal("free: double free", p);
+    if (a != s->start) bad_free("free: pointer into the middle of a large object", p);
+    if (s->alloc_bits[0].exchange(0, std::memory_order_acq_rel) == 0) bad_free("free: double free", p);
     if (c != nullptr) {
       bump(c->nlarge_free, std::uint64_t{1});
       bump(c->large_free_bytes, std::uint64_t(s->npages * page_size));
@@ -199,7 +193,7 @@ void freegc(void* p) {
     return;
   }
   if (s->start + std::uintptr_t(idx) * s->elemsize != a)
-    fatal("free: pointer into the middle of an object", p);
+    bad_free("free: pointer into the middle of an object", p);
   free_object(s, idx, c);
 }
 

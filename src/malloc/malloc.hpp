@@ -53,6 +53,8 @@ inline constexpr int tiny_span_class = 5;  // Go: tinySpanClass (class 2, noscan
 inline constexpr int max_objs_per_span = 1024;  // class 1: 8192 / 8
 inline constexpr int bitmap_words = max_objs_per_span / 64;
 
+inline constexpr std::uintptr_t owner_uncached = 1;
+
 constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
   return std::uint8_t(sizeclass << 1 | (noscan ? 1 : 0));
 }
@@ -75,9 +77,11 @@ struct mspan {
   std::uint8_t list;          // which mcentral list holds it (under that lock)
   bool needzero;              // pages may hold old data (false: fresh from the OS)
   std::size_t npages;
-  std::atomic<std::uint32_t> alloc_count;  // Go: allocCount (owner's view)
   std::atomic<std::int32_t> nremote;       // frees pending in free_bits (approximate)
-  std::atomic<mcache*> owner;
+  // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
+  // span), or the caching mcache's address, plus 1 for the tiny span class, so that the
+  // free fast path's single compare with the caller's cache also rules out tiny and large.
+  std::atomic<std::uintptr_t> owner;
   mspan* next;                // mcentral list / fixalloc free list
   mspan* prev;
   std::atomic<std::uint8_t>* tiny_refs;    // tiny span class: live sub-objects per block
@@ -86,18 +90,25 @@ struct mspan {
   std::atomic<std::uint64_t> free_bits[bitmap_words];   // remote frees not yet folded in
 
   int sizeclass() const { return spanclass >> 1; }
+  bool owned_by(const mcache* c) const {
+    return c != nullptr && (owner.load(std::memory_order_relaxed) & ~std::uintptr_t{1}) ==
+                               reinterpret_cast<std::uintptr_t>(c);
+  }
   bool noscan() const { return spanclass & 1; }
   std::uint32_t nwords() const { return (nelems + 63) / 64; }
   std::uintptr_t limit() const { return start + npages * page_size; }
   std::uint32_t obj_index(std::uintptr_t p) const {
     return std::uint32_t((std::uint64_t(p - start) * div_mul) >> 32);
   }
+  // Go: allocCount, counted from the bitmap (the owner's view; the caller owns the span).
+  std::uint32_t count_alloc() const;
   // Folds free_bits into alloc_bits; the caller owns the span. Returns objects freed.
   std::uint32_t collect_remote();
   // Finds the next free object at or after freeindex and loads alloc_cache for it; wraps
-  // once (after folding remote frees) when the span still has at least 1/8 free. Returns
-  // false when the caller should give the span back.
-  bool refill_cache();
+  // once (after folding remote frees) when the span still has at least 1/8 free (any free
+  // object when `fresh`, i.e. just taken from mcentral). Returns false when the caller
+  // should give the span back.
+  bool refill_cache(bool fresh = false);
 };
 
 // The empty span every mcache slot starts with (Go: emptymspan): its cache is 0 and it has
@@ -105,14 +116,16 @@ struct mspan {
 extern mspan empty_mspan;
 
 // Go: mcache. Owned by one thread; stats are atomics only so that read_mem_stats may read
-// them from another thread (relaxed; the owner does plain load+store updates).
+// them from another thread (relaxed; the owner does plain load+store updates). As in Go,
+// small allocations are counted in bulk: each alloc_cache load adds the objects it offers,
+// and a span leaving the cache takes back the ones it did not hand out.
 struct mcache {
   mspan* alloc[num_span_classes];
   std::uintptr_t tiny;        // Go: tiny; current 16-byte block (0 if none)
   std::uintptr_t tinyoffset;  // Go: tinyoffset
   mspan* tinyspan;            // span of the tiny block (its refcount holds one ref for us)
   std::atomic<std::uint64_t> nmalloc[num_size_classes];  // small objects allocated by class
-  std::atomic<std::uint64_t> nfree[num_size_classes];    // small objects freed here by class
+  std::atomic<std::uint64_t> nfree[num_span_classes];    // small objects freed here by span class
   std::atomic<std::uint64_t> ntiny;         // Go: tinyAllocCount
   std::atomic<std::uint64_t> nlarge_alloc, large_alloc_bytes, nlarge_free, large_free_bytes;
   mcache* all_next;  // heap's list of live caches
@@ -124,6 +137,8 @@ struct mcache {
   mspan* refill(int spc);               // Go: mcache.refill
   void release_all();                   // Go: mcache.releaseAll
   void drop_tiny();
+  // Objects counted in nmalloc but still waiting in alloc_cache (owner thread only).
+  std::uint64_t unused_in_cache(int sizeclass) const;
 };
 
 // Go: mcentral. One per span class, cache-line padded, its own lock.
@@ -140,6 +155,8 @@ struct alignas(64) mcentral {
   // Folds remote frees of every uncached span; empty spans go back to the heap. Go's
   // sweeper does this work in Go; here it runs before the heap grows and in the scavenger.
   std::size_t reclaim();
+  // A remote free reached uncached span s (lock held): a full span moves to partial.
+  void note_remote_free(mspan* s);
   void push(mspan* s, std::uint8_t which, bool front);
   void unlink(mspan* s);
 };
@@ -164,19 +181,18 @@ struct heap_stats_snapshot {
 };
 
 // Small-object allocation (malloc.cpp).
-void* mallocgc(std::size_t size, bool noscan, bool zero);  // null when out of memory
+void* mallocgc_slow(std::size_t size, bool noscan, bool zero);  // tiny, large, no cache yet
+void free_slow(void* p, mspan* s, mcache* c);  // large, tiny class, bad pointers
 void* malloc_aligned(std::size_t size, std::size_t align, bool zero);
-void freegc(void* p);                // aborts on a bad pointer
 std::size_t usable_size(const void* p);  // 0 for null; aborts on a bad pointer
 bool owns(const void* p);            // p is inside an in-use span of this heap
-mcache* get_mcache();                 // creates the thread's cache
-mcache* peek_mcache();                // null if the thread has none yet
+mcache* create_cache();               // the slow path of get_mcache
 
 // Heap (mheap.cpp).
 void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
-mspan* span_of(std::uintptr_t p);     // Go: spanOf; null if not in an in-use span's page
+extern constinit std::atomic<heap_arena*> arena_index[arena_l2_entries];
 mcentral& central(int spc);
 mcache* heap_new_mcache();
 void heap_free_mcache(mcache* c);
@@ -198,3 +214,5 @@ struct retired_stats {
 void visit_caches(void (*fn)(const mcache&, void*), void* arg, retired_stats& retired);
 
 }  // namespace gort::malloc
+
+#include "malloc/malloc_fast.hpp"

@@ -18,9 +18,10 @@
 
 namespace gort::malloc {
 
+constinit thread_local mcache* tls_cache [[gnu::tls_model("initial-exec")]] = nullptr;
+
 namespace {
 
-[[gnu::tls_model("initial-exec")]] constinit thread_local mcache* tls_cache = nullptr;
 std::atomic<int> once_state{0};  // 0 none, 1 running, 2 done
 pthread_key_t cache_key;
 
@@ -34,6 +35,8 @@ void cache_destructor(void* arg) {
 void fork_prepare() { heap_lock_all(); }
 void fork_parent() { heap_unlock_all(); }
 void fork_child() { heap_after_fork_child(); }
+
+}  // namespace
 
 [[gnu::noinline]] mcache* create_cache() {
   mcache* c = heap_new_mcache();
@@ -55,16 +58,6 @@ void fork_child() { heap_after_fork_child(); }
   return c;
 }
 
-}  // namespace
-
-mcache* get_mcache() {
-  mcache* c = tls_cache;
-  if (__builtin_expect(c != nullptr, 1)) return c;
-  return create_cache();
-}
-
-mcache* peek_mcache() { return tls_cache; }
-
 void mcache::init() {
   for (auto& s : alloc) s = &empty_mspan;
 }
@@ -83,16 +76,20 @@ void* mcache::next_free(int spc) {
   mspan* s = alloc[spc];
   if (s == &empty_mspan || !s->refill_cache()) {
     s = refill(spc);
-    if (s == nullptr || !s->refill_cache()) return nullptr;
+    if (s == nullptr || !s->refill_cache(true)) return nullptr;
   }
   std::uint64_t cache = s->alloc_cache;
+  // Count every object this cache window offers as allocated now (Go counts a whole span
+  // at refill); release_all takes back what was not handed out.
+  auto& n = nmalloc[spc >> 1];
+  n.store(n.load(std::memory_order_relaxed) + std::uint64_t(__builtin_popcountll(cache)),
+          std::memory_order_relaxed);
   std::uint32_t b = std::uint32_t(__builtin_ctzll(cache));
   std::uint32_t idx = s->freeindex + b;
   s->alloc_cache = (cache >> b) >> 1;
   s->freeindex = idx + 1;
   auto& w = s->alloc_bits[idx / 64];
   w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
-  s->alloc_count.store(s->alloc_count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
 }
 
@@ -101,8 +98,17 @@ void mcache::release_all() {
   for (int spc = 0; spc < num_span_classes; spc++) {
     mspan* s = alloc[spc];
     alloc[spc] = &empty_mspan;
-    if (s != &empty_mspan) central(spc).uncache_span(s);
+    if (s == &empty_mspan) continue;
+    auto& n = nmalloc[spc >> 1];
+    n.store(n.load(std::memory_order_relaxed) - std::uint64_t(__builtin_popcountll(s->alloc_cache)),
+            std::memory_order_relaxed);
+    central(spc).uncache_span(s);
   }
+}
+
+std::uint64_t mcache::unused_in_cache(int sizeclass) const {
+  return std::uint64_t(__builtin_popcountll(alloc[sizeclass << 1]->alloc_cache)) +
+         std::uint64_t(__builtin_popcountll(alloc[sizeclass << 1 | 1]->alloc_cache));
 }
 
 }  // namespace gort::malloc

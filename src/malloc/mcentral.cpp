@@ -11,6 +11,13 @@
 
 namespace gort::malloc {
 
+std::uint32_t mspan::count_alloc() const {
+  std::uint32_t n = 0;
+  for (std::uint32_t w = 0; w < nwords(); w++)
+    n += std::uint32_t(std::popcount(alloc_bits[w].load(std::memory_order_relaxed)));
+  return n;
+}
+
 std::uint32_t mspan::collect_remote() {
   if (nremote.load(std::memory_order_acquire) == 0) return 0;
   std::uint32_t n = 0;
@@ -20,14 +27,11 @@ std::uint32_t mspan::collect_remote() {
     alloc_bits[w].store(alloc_bits[w].load(std::memory_order_relaxed) & ~x, std::memory_order_relaxed);
     n += std::uint32_t(std::popcount(x));
   }
-  if (n != 0) {
-    nremote.fetch_sub(std::int32_t(n), std::memory_order_relaxed);
-    alloc_count.store(alloc_count.load(std::memory_order_relaxed) - n, std::memory_order_relaxed);
-  }
+  if (n != 0) nremote.fetch_sub(std::int32_t(n), std::memory_order_relaxed);
   return n;
 }
 
-bool mspan::refill_cache() {
+bool mspan::refill_cache(bool fresh) {
   bool wrapped = false;
   for (;;) {
     while (freeindex < nelems) {
@@ -44,10 +48,10 @@ bool mspan::refill_cache() {
     alloc_cache = 0;
     if (wrapped) return false;
     collect_remote();
-    std::uint32_t nfree = nelems - alloc_count.load(std::memory_order_relaxed);
+    std::uint32_t nfree = nelems - count_alloc();
     // Wrap round while at least 1/8 is free; a fuller span goes back to mcentral so that
     // a nearly full span is not rescanned for every object.
-    if (nfree == 0 || nfree * 8 < nelems) return false;
+    if (nfree == 0 || (!fresh && nfree * 8 < nelems)) return false;
     freeindex = 0;
     wrapped = true;
   }
@@ -85,6 +89,7 @@ mspan* mcentral::cache_span(mcache* c) {
   if (partial_head != nullptr) {
     s = partial_head;
     unlink(s);
+    s->collect_remote();
   } else {
     // Go looks at up to 100 unswept full spans; we look at up to 100 full spans that have
     // remote frees pending, moving the ones still full to the back.
@@ -93,7 +98,7 @@ mspan* mcentral::cache_span(mcache* c) {
       mspan* nxt = t->next;
       if (t->nremote.load(std::memory_order_relaxed) != 0) {
         t->collect_remote();
-        if (t->alloc_count.load(std::memory_order_relaxed) < t->nelems) {
+        if (t->count_alloc() < t->nelems) {
           unlink(t);
           s = t;
           break;
@@ -102,8 +107,9 @@ mspan* mcentral::cache_span(mcache* c) {
       t = nxt;
     }
   }
+  std::uintptr_t tag = reinterpret_cast<std::uintptr_t>(c) | (spanclass == tiny_span_class ? 1 : 0);
   if (s != nullptr) {
-    s->owner.store(c, std::memory_order_relaxed);
+    s->owner.store(tag, std::memory_order_relaxed);
     lock.unlock();
     s->freeindex = 0;
     s->alloc_cache = 0;
@@ -112,16 +118,16 @@ mspan* mcentral::cache_span(mcache* c) {
   lock.unlock();
   s = heap_alloc_span(class_to_npages[spanclass >> 1], spanclass, 1);  // Go: mcentral.grow
   if (s == nullptr) return nullptr;
-  s->owner.store(c, std::memory_order_relaxed);
+  s->owner.store(tag, std::memory_order_relaxed);
   return s;
 }
 
 void mcentral::uncache_span(mspan* s) {
   lock.lock();
   s->collect_remote();
-  s->owner.store(nullptr, std::memory_order_relaxed);
+  s->owner.store(owner_uncached, std::memory_order_relaxed);
   s->alloc_cache = 0;
-  std::uint32_t n = s->alloc_count.load(std::memory_order_relaxed);
+  std::uint32_t n = s->count_alloc();
   if (n == 0) {  // nothing live: no legitimate free can still come for it
     lock.unlock();
     heap_free_span(s);
@@ -129,6 +135,12 @@ void mcentral::uncache_span(mspan* s) {
   }
   push(s, n < s->nelems ? list_partial : list_full, false);
   lock.unlock();
+}
+
+void mcentral::note_remote_free(mspan* s) {
+  if (s->owner.load(std::memory_order_relaxed) != owner_uncached || s->list != list_full) return;
+  unlink(s);
+  push(s, list_partial, false);
 }
 
 std::size_t mcentral::reclaim() {
@@ -139,7 +151,7 @@ std::size_t mcentral::reclaim() {
     while (s != nullptr) {
       mspan* nxt = s->next;
       s->collect_remote();
-      std::uint32_t n = s->alloc_count.load(std::memory_order_relaxed);
+      std::uint32_t n = s->count_alloc();
       if (n == 0) {
         unlink(s);
         s->next = dead;

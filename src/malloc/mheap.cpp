@@ -98,8 +98,14 @@ struct mheap {
 };
 
 constinit mheap heap{};
+
+}  // namespace
+
 // Go: mheap.arenas (L1 = 1, L2 = 4M). BSS: the kernel backs only the pages touched.
 constinit std::atomic<heap_arena*> arena_index[arena_l2_entries]{};
+
+namespace {
+
 alignas(64) constinit mcentral centrals[num_span_classes]{};
 
 // ---- bitmap helpers (pages of one arena) ----
@@ -148,14 +154,21 @@ void summarize(heap_arena* a, std::size_t chunk) {
       in_start = false;
       continue;
     }
-    for (int b = 0; b < 64; b++) {
-      if ((x >> b) & 1) {
+    // A mixed word: walk it run by run (used or free), lowest page first.
+    int pos = 0;
+    while (pos < 64) {
+      std::uint64_t rest = x >> pos;  // bit 0 = page pos; bits past 63 read as free
+      if (rest & 1) {
+        int len = __builtin_ctzll(~rest);  // ~rest != 0: x is not all used
         if (run > max) max = run;
         run = 0;
         in_start = false;
+        pos += len;
       } else {
-        run++;
-        if (in_start) start++;
+        int len = rest == 0 ? 64 - pos : __builtin_ctzll(rest);
+        run = std::uint16_t(run + len);
+        if (in_start) start = std::uint16_t(start + len);
+        pos += len;
       }
     }
   }
@@ -416,6 +429,7 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
     s->div_mul = std::uint32_t(~std::uint32_t{0} / s->elemsize + 1);
     heap.nspans_small++;
   }
+  s->owner.store(owner_uncached, std::memory_order_relaxed);
   s->state.store(span_in_use, std::memory_order_relaxed);
   heap.pages_inuse += npages;
   map_span(s, s);
@@ -437,12 +451,6 @@ void heap_free_span(mspan* s) {
   heap.spanalloc.free(s);
 }
 
-mspan* span_of(std::uintptr_t p) {
-  if (p >> heap_addr_bits) return nullptr;
-  heap_arena* a = arena_index[p >> arena_shift].load(std::memory_order_acquire);
-  if (a == nullptr) return nullptr;
-  return a->spans[(p >> page_shift) % pages_per_arena].load(std::memory_order_acquire);
-}
 
 mcache* heap_new_mcache() {
   heap_init();
@@ -462,7 +470,8 @@ void heap_free_mcache(mcache* c) {
   auto& r = heap.retired;
   for (int i = 0; i < num_size_classes; i++) {
     r.nmalloc[i] += c->nmalloc[i].load(std::memory_order_relaxed);
-    r.nfree[i] += c->nfree[i].load(std::memory_order_relaxed);
+    r.nfree[i] += c->nfree[i << 1].load(std::memory_order_relaxed) +
+                  c->nfree[i << 1 | 1].load(std::memory_order_relaxed);
   }
   r.ntiny += c->ntiny.load(std::memory_order_relaxed);
   r.nlarge_alloc += c->nlarge_alloc.load(std::memory_order_relaxed);
