@@ -40,6 +40,11 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       bad_free("free: double free or free of an object that is not allocated", obj);
     GORT_POISON(obj, s->elemsize);
     s->alloc_bits[w].store(a & ~m, std::memory_order_relaxed);
+    if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
+      bump(c->nfree[s->spanclass]);
+      c->retained_free(s);  // may give s back: count first
+      return;
+    }
   } else {
     if ((s->alloc_bits[w].load(std::memory_order_relaxed) & m) == 0)
       bad_free("free: double free or free of an object that is not allocated", obj);

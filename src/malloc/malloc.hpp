@@ -54,6 +54,7 @@ inline constexpr int max_objs_per_span = 1024;  // class 1: 8192 / 8
 inline constexpr int bitmap_words = max_objs_per_span / 64;
 
 inline constexpr std::uintptr_t owner_uncached = 1;
+inline constexpr std::uintptr_t owner_tiny_bit = 1, owner_retained_bit = 2;
 
 constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
   return std::uint8_t(sizeclass << 1 | (noscan ? 1 : 0));
@@ -65,33 +66,43 @@ enum : std::uint8_t { span_dead = 0, span_in_use = 1 };
 enum : std::uint8_t { list_none = 0, list_partial = 1, list_full = 2 };
 
 // Go: mspan. Fields the allocation fast path touches come first.
-struct mspan {
+// Go: mspan. Laid out by who writes what, one group per cache line, so that frees from
+// other threads (which read the middle group and alloc_bits, and write free_bits) do not
+// bounce the line the owner writes on every allocation.
+struct alignas(64) mspan {
+  // Owner-only, written on every allocation.
   std::uint64_t alloc_cache;  // Go: allocCache; bit k set => object freeindex+k is free
   std::uint32_t freeindex;    // Go: freeIndex; next object index to look at
-  std::uint32_t nelems;       // objects in the span
-  std::uintptr_t start;       // Go: startAddr
-  std::size_t elemsize;       // object size (whole span for class 0)
-  std::uint32_t div_mul;      // Go: divMul; index = (offset * div_mul) >> 32
-  std::uint8_t spanclass;     // Go: spanclass = sizeclass<<1 | noscan
-  std::atomic<std::uint8_t> state;
+  std::uint32_t live;         // retained spans: allocated objects as the owner counts them
+  mspan* next;                // mcentral list, mcache retained list, fixalloc free list
+  mspan* prev;
   std::uint8_t list;          // which mcentral list holds it (under that lock)
   bool needzero;              // pages may hold old data (false: fresh from the OS)
+
+  // Set when the span is created or changes hands; read by every free.
+  alignas(64) std::uintptr_t start;  // Go: startAddr
+  std::size_t elemsize;       // object size (whole span for class 0)
+  std::uint32_t div_mul;      // Go: divMul; index = (offset * div_mul) >> 32
+  std::uint32_t nelems;       // objects in the span
+  std::uint8_t spanclass;     // Go: spanclass = sizeclass<<1 | noscan
+  std::atomic<std::uint8_t> state;
   std::size_t npages;
-  std::atomic<std::int32_t> nremote;       // frees pending in free_bits (approximate)
   // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
-  // span), or the caching mcache's address, plus 1 for the tiny span class, so that the
-  // free fast path's single compare with the caller's cache also rules out tiny and large.
+  // span), or the caching mcache's address, plus 1 for the tiny span class and plus 2 for
+  // a span the cache keeps aside (retained), so that the free fast path's single compare
+  // with the caller's cache means "small, not tiny, this thread's current span".
   std::atomic<std::uintptr_t> owner;
-  mspan* next;                // mcentral list / fixalloc free list
-  mspan* prev;
   std::atomic<std::uint8_t>* tiny_refs;    // tiny span class: live sub-objects per block
   std::uint64_t* gcmark_bits;              // Go: gcmarkBits; for the collector (unused yet)
-  std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits
-  std::atomic<std::uint64_t> free_bits[bitmap_words];   // remote frees not yet folded in
+
+  alignas(64) std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits
+  // Written by frees from other threads.
+  alignas(64) std::atomic<std::int32_t> nremote;  // frees pending in free_bits (approximate)
+  std::atomic<std::uint64_t> free_bits[bitmap_words];  // not yet folded into alloc_bits
 
   int sizeclass() const { return spanclass >> 1; }
   bool owned_by(const mcache* c) const {
-    return c != nullptr && (owner.load(std::memory_order_relaxed) & ~std::uintptr_t{1}) ==
+    return c != nullptr && (owner.load(std::memory_order_relaxed) & ~std::uintptr_t{3}) ==
                                reinterpret_cast<std::uintptr_t>(c);
   }
   bool noscan() const { return spanclass & 1; }
@@ -121,6 +132,12 @@ extern mspan empty_mspan;
 // and a span leaving the cache takes back the ones it did not hand out.
 struct mcache {
   mspan* alloc[num_span_classes];
+  // Spans this cache ran out of but keeps (gort's addition to Go's mcache: with explicit
+  // free, keeping them makes this thread's frees into them lock- and atomic-free). FIFO;
+  // a span that frees bring back to 1/8 free moves to the front; an empty one goes back
+  // to the heap at once. Linked through mspan::next/prev.
+  mspan* retained_head[num_span_classes];
+  mspan* retained_tail[num_span_classes];
   std::uintptr_t tiny;        // Go: tiny; current 16-byte block (0 if none)
   std::uintptr_t tinyoffset;  // Go: tinyoffset
   mspan* tinyspan;            // span of the tiny block (its refcount holds one ref for us)
@@ -137,6 +154,10 @@ struct mcache {
   mspan* refill(int spc);               // Go: mcache.refill
   void release_all();                   // Go: mcache.releaseAll
   void drop_tiny();
+  void retain(int spc, mspan* s);       // s leaves alloc[spc] but stays this cache's
+  mspan* take_retained(int spc);        // a retained span with room, or null
+  void retained_free(mspan* s);         // this thread freed an object of retained span s
+  void unlink_retained(mspan* s);
   // Objects counted in nmalloc but still waiting in alloc_cache (owner thread only).
   std::uint64_t unused_in_cache(int sizeclass) const;
 };

@@ -62,11 +62,78 @@ void mcache::init() {
   for (auto& s : alloc) s = &empty_mspan;
 }
 
+namespace {
+
+std::uint32_t room_needed(const mspan* s) { return s->nelems / 8 > 0 ? s->nelems / 8 : 1; }
+
+std::uintptr_t tag(const mcache* c, int spc) {
+  return reinterpret_cast<std::uintptr_t>(c) | (spc == tiny_span_class ? owner_tiny_bit : 0);
+}
+
+}  // namespace
+
+void mcache::unlink_retained(mspan* s) {
+  int spc = s->spanclass;
+  if (s->prev) s->prev->next = s->next; else retained_head[spc] = s->next;
+  if (s->next) s->next->prev = s->prev; else retained_tail[spc] = s->prev;
+  s->next = s->prev = nullptr;
+}
+
+void mcache::retain(int spc, mspan* s) {
+  s->collect_remote();
+  s->alloc_cache = 0;
+  std::uint32_t live = s->count_alloc();
+  if (live == 0) {
+    central(spc).uncache_span(s);  // gives the empty span back to the heap
+    return;
+  }
+  s->live = live;
+  s->owner.store(tag(this, spc) | owner_retained_bit, std::memory_order_relaxed);
+  s->next = nullptr;
+  s->prev = retained_tail[spc];
+  if (s->prev) s->prev->next = s; else retained_head[spc] = s;
+  retained_tail[spc] = s;
+}
+
+mspan* mcache::take_retained(int spc) {
+  // Look at a few from the front (rotating the rest), so a refill costs O(1).
+  for (int k = 0; k < 4 && retained_head[spc] != nullptr; k++) {
+    mspan* s = retained_head[spc];
+    if (s->collect_remote() != 0) s->live = s->count_alloc();
+    unlink_retained(s);
+    if (s->nelems - s->live >= room_needed(s)) {
+      s->owner.store(tag(this, spc), std::memory_order_relaxed);
+      s->freeindex = 0;
+      s->alloc_cache = 0;
+      return s;
+    }
+    s->prev = retained_tail[spc];
+    if (s->prev) s->prev->next = s; else retained_head[spc] = s;
+    retained_tail[spc] = s;
+  }
+  return nullptr;
+}
+
+void mcache::retained_free(mspan* s) {
+  s->live--;
+  if (s->live == 0) {
+    unlink_retained(s);
+    central(s->spanclass).uncache_span(s);
+  } else if (s->nelems - s->live == room_needed(s) && retained_head[s->spanclass] != s) {
+    int spc = s->spanclass;  // has room again: to the front
+    unlink_retained(s);
+    s->next = retained_head[spc];
+    if (s->next) s->next->prev = s; else retained_tail[spc] = s;
+    retained_head[spc] = s;
+  }
+}
+
 mspan* mcache::refill(int spc) {
   mspan* old = alloc[spc];
   alloc[spc] = &empty_mspan;
-  if (old != &empty_mspan) central(spc).uncache_span(old);
-  mspan* s = central(spc).cache_span(this);
+  if (old != &empty_mspan) retain(spc, old);
+  mspan* s = take_retained(spc);
+  if (s == nullptr) s = central(spc).cache_span(this);
   if (s == nullptr) return nullptr;
   alloc[spc] = s;
   return s;
@@ -103,6 +170,12 @@ void mcache::release_all() {
     n.store(n.load(std::memory_order_relaxed) - std::uint64_t(__builtin_popcountll(s->alloc_cache)),
             std::memory_order_relaxed);
     central(spc).uncache_span(s);
+  }
+  for (int spc = 0; spc < num_span_classes; spc++) {
+    while (mspan* s = retained_head[spc]) {
+      unlink_retained(s);
+      central(spc).uncache_span(s);
+    }
   }
 }
 

@@ -107,7 +107,7 @@ mspan* mcentral::cache_span(mcache* c) {
       t = nxt;
     }
   }
-  std::uintptr_t tag = reinterpret_cast<std::uintptr_t>(c) | (spanclass == tiny_span_class ? 1 : 0);
+  std::uintptr_t tag = reinterpret_cast<std::uintptr_t>(c) | (spanclass == tiny_span_class ? owner_tiny_bit : 0);
   if (s != nullptr) {
     s->owner.store(tag, std::memory_order_relaxed);
     lock.unlock();
