@@ -193,7 +193,7 @@ struct heap_arena {
   struct summary {
     std::uint16_t start, max, end;             // Go: pallocSum (free pages at start, max run, end)
   } sum[chunks_per_arena];
-  std::uint32_t chunk_epoch[chunks_per_arena];  // scavenger epoch of the last free in the chunk
+  std::uint32_t word_epoch[pages_per_arena / 64];  // scavenger tick of the last free per 64 pages
 };
 
 struct heap_stats_snapshot {

@@ -110,8 +110,6 @@ alignas(64) constinit mcentral centrals[num_span_classes]{};
 
 // ---- bitmap helpers (pages of one arena) ----
 
-bool bit(const std::uint64_t* b, std::size_t i) { return (b[i / 64] >> (i % 64)) & 1; }
-
 void set_bits(std::uint64_t* b, std::size_t i, std::size_t n, bool v) {
   while (n > 0) {
     std::size_t off = i % 64;
@@ -215,9 +213,9 @@ void mark_pages(std::size_t ai, std::size_t first, std::size_t n, bool used, boo
       set_bits(a->scav, first, k, false);
     }
     set_bits(a->alloc, first, k, used);
-    for (std::size_t c = first / chunk_pages; c <= (first + k - 1) / chunk_pages; c++) {
-      summarize(a, c);
-      if (!used) a->chunk_epoch[c] = heap.epoch;
+    for (std::size_t c = first / chunk_pages; c <= (first + k - 1) / chunk_pages; c++) summarize(a, c);
+    if (!used) {
+      for (std::size_t w = first / 64; w <= (first + k - 1) / 64; w++) a->word_epoch[w] = heap.epoch;
     }
     n -= k;
     first = 0;
@@ -338,11 +336,15 @@ void free_pages_locked(std::uintptr_t addr, std::size_t n) {
   mark_pages(ai, (addr - heap.sorted[ai]->base) >> page_shift, n, false, nullptr, nullptr);
 }
 
+// The background scavenger (Go: bgscavenge). Go paces itself to ~1% of CPU against a
+// memory goal; ours is simpler: every 10 ms it releases free pages that no free has touched
+// for a whole tick (so pages in active reuse stay), and once a second it first gives back
+// spans that remote frees emptied (the sweeper's part).
 void* scavenger_main(void*) {
-  for (;;) {
-    struct timespec ts = {1, 0};  // Go paces by CPU share; a 1 s period is our simpler rule
+  for (unsigned tick = 0;; tick++) {
+    struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, nullptr);
-    reclaim_all();
+    if (tick % 100 == 0) reclaim_all();
     scavenge(false);
   }
   return nullptr;
@@ -521,38 +523,43 @@ void heap_after_fork_child() {
 }
 
 // Go: mgcscavenge.go. Releases free, not yet released pages with MADV_DONTNEED: all of them
-// when forced, else those of chunks with no free for a whole scavenger period (pages that
-// stayed free). Returns the bytes released.
+// when forced, else those in 64-page groups no free has touched for a whole scavenger tick
+// (pages that stayed free). Adjacent runs go out in one madvise. Returns bytes released.
 std::size_t scavenge(bool force) {
   heap_init();
   os::rt_lock_guard g(heap.lock);
   std::uint32_t now = heap.epoch++;
   std::size_t released = 0;
+  std::uintptr_t run_start = 0, run_end = 0;
+  auto flush = [&] {
+    if (run_end > run_start) madvise(reinterpret_cast<void*>(run_start), run_end - run_start, MADV_DONTNEED);
+    run_start = run_end = 0;
+  };
   for (std::size_t ai = 0; ai < heap.narenas; ai++) {
     heap_arena* a = heap.sorted[ai];
-    for (std::size_t c = 0; c < chunks_per_arena; c++) {
-      if (!force && now - a->chunk_epoch[c] < 2) continue;
-      std::size_t i = c * chunk_pages, end = i + chunk_pages;
-      while (i < end) {
-        std::size_t w = i / 64;
-        if (i % 64 == 0 && (a->alloc[w] | a->scav[w]) == ~std::uint64_t{0}) {
-          i += 64;
-          continue;
+    for (std::size_t w = 0; w < pages_per_arena / 64; w++) {
+      std::uint64_t todo = ~(a->alloc[w] | a->scav[w]);
+      if (todo == 0 || (!force && now - a->word_epoch[w] < 2)) continue;
+      a->scav[w] |= todo;
+      std::size_t n = std::size_t(__builtin_popcountll(todo));
+      heap.pages_released += n;
+      released += n * page_size;
+      while (todo != 0) {
+        int b = __builtin_ctzll(todo);
+        std::uint64_t rest = todo >> b;
+        int len = ~rest == 0 ? 64 - b : __builtin_ctzll(~rest);
+        std::uintptr_t lo = a->base + (w * 64 + std::size_t(b)) * page_size;
+        std::uintptr_t hi = lo + std::size_t(len) * page_size;
+        if (lo != run_end) {
+          flush();
+          run_start = lo;
         }
-        if (bit(a->alloc, i) || bit(a->scav, i)) {
-          i++;
-          continue;
-        }
-        std::size_t j = i;
-        while (j < end && !bit(a->alloc, j) && !bit(a->scav, j)) j++;
-        madvise(reinterpret_cast<void*>(a->base + i * page_size), (j - i) * page_size, MADV_DONTNEED);
-        set_bits(a->scav, i, j - i, true);
-        heap.pages_released += j - i;
-        released += (j - i) * page_size;
-        i = j;
+        run_end = hi;
+        todo = len == 64 ? 0 : todo & ~(((std::uint64_t{1} << len) - 1) << b);
       }
     }
   }
+  flush();
   return released;
 }
 

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <new>
 #include <random>
@@ -347,6 +348,26 @@ TEST(PageAlloc, RandomSpansNeverOverlapAndFirstFit) {
   for (mspan* s : live) heap_free_span(s);
   heap_free_span(b);
   heap_free_span(c);
+}
+
+}  // namespace
+
+namespace {
+
+// The background scavenger (started once the heap has more than one arena) releases pages
+// that stay free, without free_os_memory.
+TEST(Scavenger, ReleasesPagesThatStayFree) {
+  constexpr std::size_t big = 96u << 20;  // more than one 64 MiB arena
+  char* p = static_cast<char*>(gort::mem::alloc(big));
+  std::memset(p, 1, big);
+  auto before = gort::read_mem_stats();
+  gort::mem::free(p);
+  bool released = false;
+  for (int i = 0; i < 500 && !released; i++) {  // up to 5 s; a few 10 ms ticks suffice
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    released = gort::read_mem_stats().heap_released >= before.heap_released + big;
+  }
+  EXPECT_TRUE(released);
 }
 
 }  // namespace
