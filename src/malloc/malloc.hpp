@@ -157,6 +157,7 @@ struct mcache {
   void retain(int spc, mspan* s);       // s leaves alloc[spc] but stays this cache's
   mspan* take_retained(int spc);        // a retained span with room, or null
   void retained_free(mspan* s);         // this thread freed an object of retained span s
+  void retained_changed(mspan* s);      // its live count hit 0 or the room threshold
   void unlink_retained(mspan* s);
   // Objects counted in nmalloc but still waiting in alloc_cache (owner thread only).
   std::uint64_t unused_in_cache(int sizeclass) const;
@@ -223,6 +224,7 @@ void heap_unlock_all();  // fork: parent
 void heap_after_fork_child();
 std::size_t scavenge(bool force);     // releases free pages; returns bytes released
 void start_scavenger();               // background scavenger thread (idempotent)
+int scavenger_tid();                  // its thread id, 0 if none (the deadlock check skips it)
 void reclaim_all();                   // every mcentral's reclaim
 
 [[noreturn]] void fatal(const char* msg, const void* p);

@@ -58,9 +58,10 @@ inline mcache* peek_mcache() { return tls_cache; }
   std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
   mspan* s = span_of(a);
   mcache* c = tls_cache;
-  // One compare: a small, non-tiny span cached by this thread (a null c matches no owner).
-  if (__builtin_expect(s == nullptr || s->owner.load(std::memory_order_relaxed) !=
-                                           reinterpret_cast<std::uintptr_t>(c), 0)) {
+  // One compare: a small, non-tiny span this thread caches or keeps aside (a null c
+  // matches no owner).
+  std::uintptr_t owner = s != nullptr ? s->owner.load(std::memory_order_relaxed) : 0;
+  if (__builtin_expect(s == nullptr || (owner & ~owner_retained_bit) != reinterpret_cast<std::uintptr_t>(c), 0)) {
     free_slow(p, s, c);
     return;
   }
@@ -78,6 +79,11 @@ inline mcache* peek_mcache() { return tls_cache; }
   s->alloc_bits[w].store(bits & ~m, std::memory_order_relaxed);
   auto& n = c->nfree[s->spanclass];
   n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (owner & owner_retained_bit) {
+    std::uint32_t live = --s->live;
+    if (__builtin_expect(live == 0 || s->nelems - live == (s->nelems / 8 > 0 ? s->nelems / 8 : 1), 0))
+      c->retained_changed(s);
+  }
 }
 
 }  // namespace gort::malloc

@@ -116,6 +116,10 @@ mspan* mcache::take_retained(int spc) {
 
 void mcache::retained_free(mspan* s) {
   s->live--;
+  retained_changed(s);
+}
+
+void mcache::retained_changed(mspan* s) {
   if (s->live == 0) {
     unlink_retained(s);
     central(s->spanclass).uncache_span(s);

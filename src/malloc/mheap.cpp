@@ -91,6 +91,7 @@ struct mheap {
   std::size_t pages_released;  // free and scavenged
   std::size_t meta_sys;        // heap_arena structs, index
   std::uint32_t epoch;         // scavenger generation
+  std::size_t search_chunk;    // Go: searchAddr; chunks (in address order) before it are full
   std::size_t nspans_small, nspans_large;
   mcache* caches;              // live mcaches
   retired_stats retired;
@@ -213,6 +214,8 @@ void mark_pages(std::size_t ai, std::size_t first, std::size_t n, bool used, boo
       set_bits(a->scav, first, k, false);
     }
     set_bits(a->alloc, first, k, used);
+    if (!used && ai * chunks_per_arena + first / chunk_pages < heap.search_chunk)
+      heap.search_chunk = ai * chunks_per_arena + first / chunk_pages;
     for (std::size_t c = first / chunk_pages; c <= (first + k - 1) / chunk_pages; c++) summarize(a, c);
     if (!used) {
       for (std::size_t w = first / 64; w <= (first + k - 1) / 64; w++) a->word_epoch[w] = heap.epoch;
@@ -226,11 +229,20 @@ void mark_pages(std::size_t ai, std::size_t first, std::size_t n, bool used, boo
 // Address-ordered first fit over all arenas. Returns false if no run of n pages is free.
 bool find_pages(std::size_t n, std::size_t* out_ai, std::size_t* out_page) {
   std::size_t run = 0, run_ai = 0, run_page = 0;
-  for (std::size_t ai = 0; ai < heap.narenas; ai++) {
+  bool all_full = true;  // every chunk so far has no free page: move the hint past them
+  for (std::size_t ai = heap.search_chunk / chunks_per_arena; ai < heap.narenas; ai++) {
     heap_arena* a = heap.sorted[ai];
     if (ai > 0 && heap.sorted[ai - 1]->base + arena_bytes != a->base) run = 0;
-    for (std::size_t c = 0; c < chunks_per_arena; c++) {
+    std::size_t c0 = ai == heap.search_chunk / chunks_per_arena ? heap.search_chunk % chunks_per_arena : 0;
+    for (std::size_t c = c0; c < chunks_per_arena; c++) {
       const auto& s = a->sum[c];
+      if (all_full) {
+        if (s.max == 0) {
+          heap.search_chunk = ai * chunks_per_arena + c + 1;
+          continue;
+        }
+        all_full = false;
+      }
       if (run > 0 && run + s.start >= n) {
         *out_ai = run_ai;
         *out_page = run_page;
@@ -305,6 +317,7 @@ bool grow(std::size_t npages) {
     }
     heap.sorted[at] = a;
     heap.narenas++;
+    if (at * chunks_per_arena < heap.search_chunk) heap.search_chunk = at * chunks_per_arena;
     arena_index[a->base >> arena_shift].store(a, std::memory_order_release);
   }
   GORT_POISON(base, bytes);
@@ -337,14 +350,17 @@ void free_pages_locked(std::uintptr_t addr, std::size_t n) {
 }
 
 // The background scavenger (Go: bgscavenge). Go paces itself to ~1% of CPU against a
-// memory goal; ours is simpler: every 10 ms it releases free pages that no free has touched
-// for a whole tick (so pages in active reuse stay), and once a second it first gives back
-// spans that remote frees emptied (the sweeper's part).
+// memory goal; ours is simpler: every 50 ms it releases free pages that no free has touched
+// for a whole tick (so pages in active reuse stay, and are not faulted in again at once),
+// and once a second it first gives back spans that remote frees emptied (the sweeper's part).
+std::atomic<int> scav_tid{0};
+
 void* scavenger_main(void*) {
+  scav_tid.store(int(gettid()), std::memory_order_release);
   for (unsigned tick = 0;; tick++) {
-    struct timespec ts = {0, 10 * 1000 * 1000};
+    struct timespec ts = {0, 50 * 1000 * 1000};
     nanosleep(&ts, nullptr);
-    if (tick % 100 == 0) reclaim_all();
+    if (tick % 20 == 0) reclaim_all();
     scavenge(false);
   }
   return nullptr;
@@ -520,6 +536,7 @@ void heap_unlock_all() {
 void heap_after_fork_child() {
   heap_unlock_all();
   scavenger_started.store(false, std::memory_order_relaxed);  // the thread did not survive
+  scav_tid.store(0, std::memory_order_relaxed);
 }
 
 // Go: mgcscavenge.go. Releases free, not yet released pages with MADV_DONTNEED: all of them
@@ -562,6 +579,8 @@ std::size_t scavenge(bool force) {
   flush();
   return released;
 }
+
+int scavenger_tid() { return scav_tid.load(std::memory_order_acquire); }
 
 void start_scavenger() {
   if (scavenger_started.exchange(true)) return;

@@ -3,9 +3,12 @@
 // never handed out, and a pointer into the middle of an object.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <chrono>
 #include <thread>
 
-#include "gort/mem.hpp"
+#include "gort/gort.hpp"
 
 namespace {
 
@@ -102,6 +105,21 @@ TEST(MemDeath, InteriorPointer) {
         gort::mem::free(p + 8192);
       },
       "fatal error: free: pointer into the middle of a large object");
+}
+
+// The scavenger's thread is the runtime's own: a deadlock is still reported once it runs.
+TEST(MemDeath, DeadlockStillDetectedWithScavengerRunning) {
+  EXPECT_EXIT(
+      {
+        alarm(20);
+        gort::run([] {
+          gort::mem::free(gort::mem::alloc(96u << 20));  // a second arena starts the scavenger
+          gort::time::sleep(std::chrono::milliseconds(100));
+          gort::chan<int> nil;
+          nil.recv();
+        });
+      },
+      testing::ExitedWithCode(2), "fatal error: all goroutines are asleep - deadlock!");
 }
 
 #if defined(GORT_ASAN)

@@ -363,7 +363,7 @@ TEST(Scavenger, ReleasesPagesThatStayFree) {
   auto before = gort::read_mem_stats();
   gort::mem::free(p);
   bool released = false;
-  for (int i = 0; i < 500 && !released; i++) {  // up to 5 s; a few 10 ms ticks suffice
+  for (int i = 0; i < 500 && !released; i++) {  // up to 5 s; a few 50 ms ticks suffice
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
     released = gort::read_mem_stats().heap_released >= before.heap_released + big;
   }
