@@ -34,6 +34,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
   std::uint32_t w = idx / 64;
   std::uint64_t m = std::uint64_t{1} << (idx % 64);
   void* obj = reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
+  const int spc = s->spanclass;  // s may be reused by someone else once the free is published
   if (s->owned_by(c)) {
     std::uint64_t a = s->alloc_bits[w].load(std::memory_order_relaxed);
     if ((a & m) == 0 || (s->free_bits[w].load(std::memory_order_relaxed) & m) != 0)
@@ -41,7 +42,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
     GORT_POISON(obj, s->elemsize);
     s->alloc_bits[w].store(a & ~m, std::memory_order_relaxed);
     if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
-      bump(c->nfree[s->spanclass]);
+      bump(c->nfree[spc]);
       c->retained_free(s);  // may give s back: count first
       return;
     }
@@ -55,7 +56,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
     // (while our object is still allocated, nobody can free the span under us).
     bool first = s->nremote.fetch_add(1, std::memory_order_relaxed) == 0 &&
                  s->owner.load(std::memory_order_relaxed) == owner_uncached;
-    mcentral* mc = first ? &central(s->spanclass) : nullptr;
+    mcentral* mc = first ? &central(spc) : nullptr;
     if (mc != nullptr) mc->lock.lock();
     if (s->free_bits[w].fetch_or(m, std::memory_order_release) & m) {
       if (mc != nullptr) mc->lock.unlock();
@@ -66,7 +67,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       mc->lock.unlock();
     }
   }
-  if (c != nullptr) bump(c->nfree[s->spanclass]); else orphan_frees.fetch_add(1);
+  if (c != nullptr) bump(c->nfree[spc]); else orphan_frees.fetch_add(1);
 }
 
 // Drops one reference to tiny-class block idx; frees the block at zero.

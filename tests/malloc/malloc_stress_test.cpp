@@ -67,8 +67,9 @@ void worker(int id, int nthreads, std::vector<mailbox>& boxes, std::atomic<long>
     if (op % 64 == 0) yield_fn();  // a goroutine may come back on another M (another mcache)
     std::uint32_t r = rng() % 100;
     if (r < 45 || mine.empty()) {
-      obj o{static_cast<unsigned char*>(gort::mem::alloc(random_size(rng))), 0, next_tag++};
-      o.size = random_size(rng) % (gort::mem::usable_size(o.p) + 1);  // any prefix
+      std::size_t n = random_size(rng);
+      obj o{static_cast<unsigned char*>(gort::mem::alloc(n)), n, next_tag++};
+      if (gort::mem::usable_size(o.p) < n) bad++;
       fill(o);
       mine.push_back(o);
     } else if (r < 75) {
