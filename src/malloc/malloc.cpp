@@ -50,13 +50,12 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
     if ((s->alloc_bits[w].load(std::memory_order_relaxed) & m) == 0)
       bad_free("free: double free or free of an object that is not allocated", obj);
     GORT_POISON(obj, s->elemsize);
-    // Count first: after the OR publishes the free, the span may be reclaimed at once.
-    // The first remote free of a span that no cache holds takes its mcentral's lock
-    // around the publication, so that a span seen full goes back to the partial list
-    // (while our object is still allocated, nobody can free the span under us).
-    bool first = s->nremote.fetch_add(1, std::memory_order_relaxed) == 0 &&
-                 s->owner.load(std::memory_order_relaxed) == owner_uncached;
-    mcentral* mc = first ? &central(spc) : nullptr;
+    // A remote free into a full span that no cache holds takes its mcentral's lock around
+    // the publication, so that the span goes back to the partial list (while our object
+    // is still allocated, nobody can free the span under us; after the OR, anyone may).
+    bool move = s->owner.load(std::memory_order_relaxed) == owner_uncached &&
+                s->list.load(std::memory_order_relaxed) == list_full;
+    mcentral* mc = move ? &central(spc) : nullptr;
     if (mc != nullptr) mc->lock.lock();
     if (s->free_bits[w].fetch_or(m, std::memory_order_release) & m) {
       if (mc != nullptr) mc->lock.unlock();

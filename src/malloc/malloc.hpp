@@ -8,8 +8,9 @@
 // goroutines always use the cache of the thread running them) owns one span per span class
 // and allocates from it without locks.
 //
-// Explicit free (the GC is not there yet) is the one place we differ from Go, which only
-// frees by sweeping. Invariants that make it safe:
+// Explicit free (the GC is not there yet) is where we differ from Go, which only frees by
+// sweeping: an mcache also keeps the spans it ran out of ("retained"), so that its own
+// frees into them need no lock and no atomic. Invariants that make it safe:
 //  * alloc_bits[i] == 1  <=>  object i is allocated (or freed remotely, see free_bits).
 //    alloc_bits words are written only by the span's owner: the mcache that caches it, or
 //    whoever holds its mcentral's lock while it is uncached. Others only read them.
@@ -18,7 +19,9 @@
 //    into alloc_bits later (exchange, acquire): when its span runs out, when it uncaches the
 //    span, or mcentral when it looks for space. A bit already clear in alloc_bits, or already
 //    set in free_bits, is a double free.
-//  * `owner` changes only under the span's mcentral lock (cache_span / uncache_span).
+//  * `owner` goes from uncached to an mcache and back only under the span's mcentral lock
+//    (cache_span / uncache_span); the owning mcache alone flips it between its current and
+//    retained tags.
 //  * An mspan struct is never unmapped (fixalloc), so a stale lookup reads garbage, not a
 //    fault; spans[] of an arena maps every page of an in-use span to it, null otherwise.
 #pragma once
@@ -76,7 +79,7 @@ struct alignas(64) mspan {
   std::uint32_t live;         // retained spans: allocated objects as the owner counts them
   mspan* next;                // mcentral list, mcache retained list, fixalloc free list
   mspan* prev;
-  std::uint8_t list;          // which mcentral list holds it (under that lock)
+  std::atomic<std::uint8_t> list;  // which mcentral list holds it (written under that lock)
   bool needzero;              // pages may hold old data (false: fresh from the OS)
 
   // Set when the span is created or changes hands; read by every free.
@@ -97,8 +100,7 @@ struct alignas(64) mspan {
 
   alignas(64) std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits
   // Written by frees from other threads.
-  alignas(64) std::atomic<std::int32_t> nremote;  // frees pending in free_bits (approximate)
-  std::atomic<std::uint64_t> free_bits[bitmap_words];  // not yet folded into alloc_bits
+  alignas(64) std::atomic<std::uint64_t> free_bits[bitmap_words];  // not yet folded in
 
   int sizeclass() const { return spanclass >> 1; }
   bool owned_by(const mcache* c) const {
@@ -113,6 +115,7 @@ struct alignas(64) mspan {
   }
   // Go: allocCount, counted from the bitmap (the owner's view; the caller owns the span).
   std::uint32_t count_alloc() const;
+  bool has_remote() const;  // some free_bits word is set
   // Folds free_bits into alloc_bits; the caller owns the span. Returns objects freed.
   std::uint32_t collect_remote();
   // Finds the next free object at or after freeindex and loads alloc_cache for it; wraps
@@ -147,7 +150,6 @@ struct mcache {
   std::atomic<std::uint64_t> nlarge_alloc, large_alloc_bytes, nlarge_free, large_free_bytes;
   mcache* all_next;  // heap's list of live caches
   mcache* all_prev;
-  int dead_rounds;   // thread-exit destructor rounds seen
 
   void init();
   void* next_free(int spc);            // Go: mcache.nextFree (slow path of the fast path)
@@ -214,7 +216,7 @@ mcache* create_cache();               // the slow path of get_mcache
 void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
-extern constinit std::atomic<heap_arena*> arena_index[arena_l2_entries];
+extern heap_arena* arena_index[arena_l2_entries];  // Go: mheap.arenas; __atomic access
 mcentral& central(int spc);
 mcache* heap_new_mcache();
 void heap_free_mcache(mcache* c);

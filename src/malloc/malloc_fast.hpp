@@ -20,7 +20,7 @@ inline mcache* peek_mcache() { return tls_cache; }
 // Go: spanOf. Null for addresses outside every arena or in a page of no in-use span.
 [[gnu::always_inline]] inline mspan* span_of(std::uintptr_t p) {
   if (__builtin_expect(p >> heap_addr_bits, 0)) return nullptr;
-  heap_arena* a = arena_index[p >> arena_shift].load(std::memory_order_acquire);
+  heap_arena* a = __atomic_load_n(&arena_index[p >> arena_shift], __ATOMIC_ACQUIRE);
   if (__builtin_expect(a == nullptr, 0)) return nullptr;
   return a->spans[(p >> page_shift) % pages_per_arena].load(std::memory_order_acquire);
 }

@@ -18,8 +18,13 @@ std::uint32_t mspan::count_alloc() const {
   return n;
 }
 
+bool mspan::has_remote() const {
+  for (std::uint32_t w = 0; w < nwords(); w++)
+    if (free_bits[w].load(std::memory_order_relaxed) != 0) return true;
+  return false;
+}
+
 std::uint32_t mspan::collect_remote() {
-  if (nremote.load(std::memory_order_acquire) == 0) return 0;
   std::uint32_t n = 0;
   for (std::uint32_t w = 0; w < nwords(); w++) {
     if (free_bits[w].load(std::memory_order_relaxed) == 0) continue;
@@ -27,7 +32,6 @@ std::uint32_t mspan::collect_remote() {
     alloc_bits[w].store(alloc_bits[w].load(std::memory_order_relaxed) & ~x, std::memory_order_relaxed);
     n += std::uint32_t(std::popcount(x));
   }
-  if (n != 0) nremote.fetch_sub(std::int32_t(n), std::memory_order_relaxed);
   return n;
 }
 
@@ -96,7 +100,7 @@ mspan* mcentral::cache_span(mcache* c) {
     mspan* t = full_head;
     for (int k = 0; k < 100 && t != nullptr; k++) {
       mspan* nxt = t->next;
-      if (t->nremote.load(std::memory_order_relaxed) != 0) {
+      if (t->has_remote()) {
         t->collect_remote();
         if (t->count_alloc() < t->nelems) {
           unlink(t);

@@ -103,7 +103,9 @@ constinit mheap heap{};
 }  // namespace
 
 // Go: mheap.arenas (L1 = 1, L2 = 4M). BSS: the kernel backs only the pages touched.
-constinit std::atomic<heap_arena*> arena_index[arena_l2_entries]{};
+// A plain array (zero in BSS, no constructor to run; Clang will not constant-evaluate 4M
+// atomics) read and written with __atomic builtins.
+heap_arena* arena_index[arena_l2_entries];
 
 namespace {
 
@@ -318,7 +320,7 @@ bool grow(std::size_t npages) {
     heap.sorted[at] = a;
     heap.narenas++;
     if (at * chunks_per_arena < heap.search_chunk) heap.search_chunk = at * chunks_per_arena;
-    arena_index[a->base >> arena_shift].store(a, std::memory_order_release);
+    __atomic_store_n(&arena_index[a->base >> arena_shift], a, __ATOMIC_RELEASE);
   }
   GORT_POISON(base, bytes);
   if (heap.narenas > 1) heap.want_scavenger.store(true, std::memory_order_relaxed);
@@ -328,13 +330,13 @@ bool grow(std::size_t npages) {
 // Sets spans[] for every page of s (or clears them).
 void map_span(mspan* s, mspan* v) {
   for (std::uintptr_t a = s->start; a < s->limit(); a += page_size) {
-    heap_arena* ar = arena_index[a >> arena_shift].load(std::memory_order_relaxed);
+    heap_arena* ar = __atomic_load_n(&arena_index[a >> arena_shift], __ATOMIC_RELAXED);
     ar->spans[(a >> page_shift) % pages_per_arena].store(v, std::memory_order_release);
   }
 }
 
 std::size_t arena_pos(std::uintptr_t addr) {
-  heap_arena* a = arena_index[addr >> arena_shift].load(std::memory_order_relaxed);
+  heap_arena* a = __atomic_load_n(&arena_index[addr >> arena_shift], __ATOMIC_RELAXED);
   std::size_t lo = 0, hi = heap.narenas;
   while (lo < hi) {
     std::size_t mid = (lo + hi) / 2;
