@@ -61,6 +61,10 @@ mem_stats read_mem_stats() {
   if (const malloc::mcache* own = malloc::peek_mcache()) {
     for (int i = 1; i < malloc::num_size_classes; i++) s.nmalloc[i] -= own->unused_in_cache(i);
   }
+  for (int i = 0; i < malloc::num_size_classes; i++)
+    s.nfree[i] += malloc::orphans.nfree[i].load(std::memory_order_relaxed);
+  s.nlarge_free += malloc::orphans.nlarge_free.load(std::memory_order_relaxed);
+  s.large_free_bytes += malloc::orphans.large_free_bytes.load(std::memory_order_relaxed);
   malloc::heap_stats_snapshot h{};
   malloc::heap_stats(h);
   mem_stats m{};

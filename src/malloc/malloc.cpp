@@ -18,9 +18,10 @@
 
 namespace gort::malloc {
 
+orphan_stats orphans;
+
 namespace {
 
-std::atomic<std::uint64_t> orphan_frees{0};  // frees on a thread that could not get a cache
 
 template <class T>
 inline void bump(std::atomic<T>& x, T by = 1) {
@@ -66,7 +67,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       mc->lock.unlock();
     }
   }
-  if (c != nullptr) bump(c->nfree[spc]); else orphan_frees.fetch_add(1);
+  if (c != nullptr) bump(c->nfree[spc]); else orphans.nfree[spc >> 1].fetch_add(1, std::memory_order_relaxed);
 }
 
 // Drops one reference to tiny-class block idx; frees the block at zero.
@@ -181,13 +182,17 @@ void free_slow(void* p, mspan* s, mcache* c) {
     bad_free("free: pointer was not allocated by gort's heap (or its span was already freed)", p);
   if (s->state.load(std::memory_order_relaxed) != span_in_use)
     bad_free("free: double free (span not in use)", p);
-  if (c == nullptr) c = get_mcache();
+  // No cache is created here: a thread that is exiting (its cache already given back)
+  // still frees, e.g. glibc's own thread teardown under LD_PRELOAD; its counts go to orphans.
   if (s->sizeclass() == 0) {
     if (a != s->start) bad_free("free: pointer into the middle of a large object", p);
     if (s->alloc_bits[0].exchange(0, std::memory_order_acq_rel) == 0) bad_free("free: double free", p);
     if (c != nullptr) {
       bump(c->nlarge_free, std::uint64_t{1});
       bump(c->large_free_bytes, std::uint64_t(s->npages * page_size));
+    } else {
+      orphans.nlarge_free.fetch_add(1, std::memory_order_relaxed);
+      orphans.large_free_bytes.fetch_add(s->npages * page_size, std::memory_order_relaxed);
     }
     heap_free_span(s);
     return;

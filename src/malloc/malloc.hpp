@@ -238,6 +238,13 @@ struct retired_stats {
 };
 void visit_caches(void (*fn)(const mcache&, void*), void* arg, retired_stats& retired);
 
+// Frees made by threads without a cache (exiting threads).
+struct orphan_stats {
+  std::atomic<std::uint64_t> nfree[num_size_classes];
+  std::atomic<std::uint64_t> nlarge_free, large_free_bytes;
+};
+extern orphan_stats orphans;
+
 }  // namespace gort::malloc
 
 #include "malloc/malloc_fast.hpp"

@@ -371,3 +371,25 @@ TEST(Scavenger, ReleasesPagesThatStayFree) {
 }
 
 }  // namespace
+
+namespace {
+
+// A thread that only frees gets no cache (glibc's thread teardown frees after the cache
+// went back; creating one there would leak one per thread), and its frees still count.
+TEST(Mem, FreeOnlyThreadCreatesNoCache) {
+  void* small = gort::mem::alloc(100);
+  void* large = gort::mem::alloc(100000);
+  auto before = gort::read_mem_stats();
+  gort::mem_stats inside{};
+  std::thread([&] {
+    gort::mem::free(small);
+    gort::mem::free(large);
+    inside = gort::read_mem_stats();  // before this thread's exit could hide a cache
+  }).join();
+  auto after = gort::read_mem_stats();
+  EXPECT_EQ(inside.mcache_inuse, before.mcache_inuse);
+  EXPECT_EQ(after.frees - before.frees, 2u);
+  EXPECT_EQ(before.heap_alloc - after.heap_alloc, 112u + gort::malloc::roundupsize(100000));
+}
+
+}  // namespace
