@@ -93,8 +93,11 @@ struct mem_stats {
   } by_size[68];                // Go reports 61 classes; gort all 68 (0 = large, empty)
 };
 
-// Go: runtime.ReadMemStats. A snapshot while other threads keep allocating, so counters
-// from different caches may be a few objects apart.
+// Go: runtime.ReadMemStats, without stopping the world: a snapshot while other threads keep
+// allocating. As Go between cache flushes, a small object counts as allocated when a
+// thread's cache takes the 64-object window it lies in; the calling thread's own unused
+// window is taken back, other threads' (up to 64 objects per size class) count until their
+// spans leave their caches. Exact for the caller when other threads are quiet.
 mem_stats read_mem_stats();
 
 namespace debug {
