@@ -12,7 +12,8 @@ add_test(NAME malloc.fuzz_corpus COMMAND malloc_fuzz ${malloc_corpus})
 set_tests_properties(malloc.fuzz_corpus PROPERTIES LABELS malloc TIMEOUT 300
   PASS_REGULAR_EXPRESSION "malloc_fuzz: [0-9]+ corpus files, [0-9]+ random programs, ok")
 if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND NOT GORT_SANITIZE STREQUAL "thread")
-  # libFuzzer: build/<preset>/tests/malloc_fuzz_libfuzzer tests/fuzz/corpus/malloc -max_total_time=60
+  # libFuzzer: mkdir -p /tmp/corpus && build/clang/tests/malloc_fuzz_libfuzzer /tmp/corpus
+  #   tests/fuzz/corpus/malloc -max_total_time=60   (new inputs go to the first directory)
   add_executable(malloc_fuzz_libfuzzer ${PROJECT_SOURCE_DIR}/tests/fuzz/malloc_fuzz.cpp)
   target_link_libraries(malloc_fuzz_libfuzzer PRIVATE gort::gort)
   target_include_directories(malloc_fuzz_libfuzzer PRIVATE ${PROJECT_SOURCE_DIR}/src)
