@@ -7,7 +7,7 @@ add_executable(malloc_fuzz ${PROJECT_SOURCE_DIR}/tests/fuzz/malloc_fuzz.cpp)
 target_link_libraries(malloc_fuzz PRIVATE gort::gort)
 target_include_directories(malloc_fuzz PRIVATE ${PROJECT_SOURCE_DIR}/src)
 target_compile_options(malloc_fuzz PRIVATE ${GORT_WARNINGS})
-file(GLOB malloc_corpus ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/malloc/*)
+file(GLOB malloc_corpus CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/malloc/*)
 add_test(NAME malloc.fuzz_corpus COMMAND malloc_fuzz ${malloc_corpus})
 set_tests_properties(malloc.fuzz_corpus PROPERTIES LABELS malloc TIMEOUT 300
   PASS_REGULAR_EXPRESSION "malloc_fuzz: [0-9]+ corpus files, [0-9]+ random programs, ok")
