@@ -20,6 +20,7 @@
 #include "gort/fmt.hpp"
 #include "gort/io.hpp"
 #include "gort/map.hpp"
+#include "gort/mem.hpp"
 #include "gort/net.hpp"
 #include "gort/os.hpp"
 #include "gort/runtime.hpp"

@@ -13,12 +13,14 @@
 //  close:   nil or closed -> panic; mark closed; dequeue every receiver (ok = false) and
 //           every sender (which will panic); unlock; then wake them all.
 // Wake-ups happen after the lock is released and go to the waker's runnext (goready).
+// An hchan and its buffer are one object of gort's allocator (malloc/), as in Go.
 #include "chan/chan.hpp"
 
 #include <new>
 
 #include "gort/errors.hpp"
 #include "gort/select.hpp"
+#include "malloc/malloc.hpp"
 #include "sched/sched.hpp"
 
 namespace gort::rt {
@@ -210,7 +212,8 @@ hchan* makechan(const chantype* t, int64_t size) {
   size_t align = t->align > alignof(hchan) ? t->align : alignof(hchan);
   size_t header = (sizeof(hchan) + align - 1) & ~(align - 1);
   size_t bytes = header + size_t(size) * t->size;
-  void* mem = ::operator new(bytes, std::align_val_t(align));
+  void* mem = malloc::malloc_aligned(bytes, align, false);  // Go: mallocgc
+  if (mem == nullptr) throw std::bad_alloc();
   auto* c = new (mem) hchan;
   c->dataqsiz = uint64_t(size);
   c->elemtype = t;
@@ -231,9 +234,8 @@ void chanrelease(hchan* c) {
       inc_wrap(i, c->dataqsiz);
     }
   }
-  size_t align = c->elemtype->align > alignof(hchan) ? c->elemtype->align : alignof(hchan);
   c->~hchan();
-  ::operator delete(static_cast<void*>(c), std::align_val_t(align));
+  malloc::freegc(c);
 }
 
 int64_t chanlen(const hchan* c) {

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "malloc/malloc.hpp"
 #include "sched/sched.hpp"
 
 namespace gort::rt {
@@ -38,7 +39,7 @@ void record_baseline_threads() {
 bool foreign_threads_exist() {
   bool found = false;
   for_each_task([&](int tid) {
-    if (found || tid == sched.sysmon_tid) return;
+    if (found || tid == sched.sysmon_tid || tid == malloc::scavenger_tid()) return;
     if (sched.m0 != nullptr && tid == sched.m0->tid) return;
     for (m* mp : sched.allm)
       if (mp->tid == tid) return;

@@ -1,0 +1,250 @@
+// malloc: the allocator's internal structures, Go's names (malloc.go, mheap.go, mcache.go,
+// mcentral.go, mbitmap.go). This header is shared by the malloc layer only; the public face
+// is include/gort/mem.hpp and, for LD_PRELOAD, src/malloc/preload.cpp.
+//
+// Shape (Go's): mheap owns 64 MiB arenas and hands out runs of 8 KiB pages as mspans; a span
+// of a small size class is cut into equal objects; mcentral (one per span class, own lock)
+// keeps the spans not cached anywhere; an mcache (one per M, i.e. per OS thread, so a P's
+// goroutines always use the cache of the thread running them) owns one span per span class
+// and allocates from it without locks.
+//
+// Explicit free (the GC is not there yet) is where we differ from Go, which only frees by
+// sweeping: an mcache also keeps the spans it ran out of ("retained"), so that its own
+// frees into them need no lock and no atomic. Invariants that make it safe:
+//  * alloc_bits[i] == 1  <=>  object i is allocated (or freed remotely, see free_bits).
+//    alloc_bits words are written only by the span's owner: the mcache that caches it, or
+//    whoever holds its mcentral's lock while it is uncached. Others only read them.
+//  * A free on the owner's thread clears the alloc bit directly. A free on any other thread
+//    sets the object's bit in free_bits (atomic OR, release) and the owner folds free_bits
+//    into alloc_bits later (exchange, acquire): when its span runs out, when it uncaches the
+//    span, or mcentral when it looks for space. A bit already clear in alloc_bits, or already
+//    set in free_bits, is a double free.
+//  * `owner` goes from uncached to an mcache and back only under the span's mcentral lock
+//    (cache_span / uncache_span); the owning mcache alone flips it between its current and
+//    retained tags.
+//  * An mspan struct is never unmapped (fixalloc), so a stale lookup reads garbage, not a
+//    fault; spans[] of an arena maps every page of an in-use span to it, null otherwise.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "malloc/size_classes.hpp"
+#include "os/lock.hpp"
+
+#if defined(GORT_ASAN)
+#include <sanitizer/asan_interface.h>
+#define GORT_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define GORT_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define GORT_POISON(p, n) ((void)(p), (void)(n))
+#define GORT_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
+namespace gort::malloc {
+
+inline constexpr std::size_t arena_shift = 26;  // Go: heapArenaBytes = 64 MiB
+inline constexpr std::size_t arena_bytes = std::size_t{1} << arena_shift;
+inline constexpr std::size_t pages_per_arena = arena_bytes / page_size;  // 8192
+inline constexpr std::size_t chunk_pages = 512;  // Go: pallocChunkPages (4 MiB)
+inline constexpr std::size_t chunks_per_arena = pages_per_arena / chunk_pages;  // 16
+inline constexpr int heap_addr_bits = 48;  // Go: heapAddrBits
+inline constexpr std::size_t arena_l2_entries = std::size_t{1} << (heap_addr_bits - arena_shift);
+inline constexpr std::uintptr_t arena_base_hint = 0x00c000000000;  // Go's first arena hint
+inline constexpr int tiny_size = 16;  // Go: maxTinySize
+inline constexpr int tiny_span_class = 5;  // Go: tinySpanClass (class 2, noscan)
+inline constexpr int max_objs_per_span = 1024;  // class 1: 8192 / 8
+inline constexpr int bitmap_words = max_objs_per_span / 64;
+
+inline constexpr std::uintptr_t owner_uncached = 1;
+inline constexpr std::uintptr_t owner_tiny_bit = 1, owner_retained_bit = 2;
+
+constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
+  return std::uint8_t(sizeclass << 1 | (noscan ? 1 : 0));
+}
+
+struct mcache;
+
+enum : std::uint8_t { span_dead = 0, span_in_use = 1 };
+enum : std::uint8_t { list_none = 0, list_partial = 1, list_full = 2 };
+
+// Go: mspan. Fields the allocation fast path touches come first.
+// Go: mspan. Laid out by who writes what, one group per cache line, so that frees from
+// other threads (which read the middle group and alloc_bits, and write free_bits) do not
+// bounce the line the owner writes on every allocation.
+struct alignas(64) mspan {
+  // Owner-only, written on every allocation.
+  std::uint64_t alloc_cache;  // Go: allocCache; bit k set => object freeindex+k is free
+  std::uint32_t freeindex;    // Go: freeIndex; next object index to look at
+  std::uint32_t live;         // retained spans: allocated objects as the owner counts them
+  mspan* next;                // mcentral list, mcache retained list, fixalloc free list
+  mspan* prev;
+  std::atomic<std::uint8_t> list;  // which mcentral list holds it (written under that lock)
+  bool needzero;              // pages may hold old data (false: fresh from the OS)
+
+  // Set when the span is created or changes hands; read by every free.
+  alignas(64) std::uintptr_t start;  // Go: startAddr
+  std::size_t elemsize;       // object size (whole span for class 0)
+  std::uint32_t div_mul;      // Go: divMul; index = (offset * div_mul) >> 32
+  std::uint32_t nelems;       // objects in the span
+  std::uint8_t spanclass;     // Go: spanclass = sizeclass<<1 | noscan
+  std::atomic<std::uint8_t> state;
+  std::size_t npages;
+  // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
+  // span), or the caching mcache's address, plus 1 for the tiny span class and plus 2 for
+  // a span the cache keeps aside (retained), so that the free fast path's single compare
+  // with the caller's cache means "small, not tiny, this thread's current span".
+  std::atomic<std::uintptr_t> owner;
+  std::atomic<std::uint8_t>* tiny_refs;    // tiny span class: live sub-objects per block
+  std::uint64_t* gcmark_bits;              // Go: gcmarkBits; for the collector (unused yet)
+
+  alignas(64) std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits
+  // Written by frees from other threads.
+  alignas(64) std::atomic<std::uint64_t> free_bits[bitmap_words];  // not yet folded in
+
+  int sizeclass() const { return spanclass >> 1; }
+  bool owned_by(const mcache* c) const {
+    return c != nullptr && (owner.load(std::memory_order_relaxed) & ~std::uintptr_t{3}) ==
+                               reinterpret_cast<std::uintptr_t>(c);
+  }
+  bool noscan() const { return spanclass & 1; }
+  std::uint32_t nwords() const { return (nelems + 63) / 64; }
+  std::uintptr_t limit() const { return start + npages * page_size; }
+  std::uint32_t obj_index(std::uintptr_t p) const {
+    return std::uint32_t((std::uint64_t(p - start) * div_mul) >> 32);
+  }
+  // Go: allocCount, counted from the bitmap (the owner's view; the caller owns the span).
+  std::uint32_t count_alloc() const;
+  bool has_remote() const;  // some free_bits word is set
+  // Folds free_bits into alloc_bits; the caller owns the span. Returns objects freed.
+  std::uint32_t collect_remote();
+  // Finds the next free object at or after freeindex and loads alloc_cache for it; wraps
+  // once (after folding remote frees) when the span still has at least 1/8 free (any free
+  // object when `fresh`, i.e. just taken from mcentral). Returns false when the caller
+  // should give the span back.
+  bool refill_cache(bool fresh = false);
+};
+
+// The empty span every mcache slot starts with (Go: emptymspan): its cache is 0 and it has
+// no objects, so the fast path falls into refill without a null check.
+extern mspan empty_mspan;
+
+// Go: mcache. Owned by one thread; stats are atomics only so that read_mem_stats may read
+// them from another thread (relaxed; the owner does plain load+store updates). As in Go,
+// small allocations are counted in bulk: each alloc_cache load adds the objects it offers,
+// and a span leaving the cache takes back the ones it did not hand out.
+struct mcache {
+  mspan* alloc[num_span_classes];
+  // Spans this cache ran out of but keeps (gort's addition to Go's mcache: with explicit
+  // free, keeping them makes this thread's frees into them lock- and atomic-free). FIFO;
+  // a span that frees bring back to 1/8 free moves to the front; an empty one goes back
+  // to the heap at once. Linked through mspan::next/prev.
+  mspan* retained_head[num_span_classes];
+  mspan* retained_tail[num_span_classes];
+  std::uintptr_t tiny;        // Go: tiny; current 16-byte block (0 if none)
+  std::uintptr_t tinyoffset;  // Go: tinyoffset
+  mspan* tinyspan;            // span of the tiny block (its refcount holds one ref for us)
+  std::atomic<std::uint64_t> nmalloc[num_size_classes];  // small objects allocated by class
+  std::atomic<std::uint64_t> nfree[num_span_classes];    // small objects freed here by span class
+  std::atomic<std::uint64_t> ntiny;         // Go: tinyAllocCount
+  std::atomic<std::uint64_t> nlarge_alloc, large_alloc_bytes, nlarge_free, large_free_bytes;
+  mcache* all_next;  // heap's list of live caches
+  mcache* all_prev;
+
+  void init();
+  void* next_free(int spc);            // Go: mcache.nextFree (slow path of the fast path)
+  mspan* refill(int spc);               // Go: mcache.refill
+  void release_all();                   // Go: mcache.releaseAll
+  void drop_tiny();
+  void retain(int spc, mspan* s);       // s leaves alloc[spc] but stays this cache's
+  mspan* take_retained(int spc);        // a retained span with room, or null
+  void retained_free(mspan* s);         // this thread freed an object of retained span s
+  void retained_changed(mspan* s);      // its live count hit 0 or the room threshold
+  void unlink_retained(mspan* s);
+  // Objects counted in nmalloc but still waiting in alloc_cache (owner thread only).
+  std::uint64_t unused_in_cache(int sizeclass) const;
+};
+
+// Go: mcentral. One per span class, cache-line padded, its own lock.
+struct alignas(64) mcentral {
+  os::rt_mutex lock;
+  std::uint8_t spanclass;
+  mspan* partial_head;  // spans with at least one free object (as last seen)
+  mspan* partial_tail;
+  mspan* full_head;     // spans seen full (remote frees may have freed some since)
+  mspan* full_tail;
+
+  mspan* cache_span(mcache* c);        // Go: mcentral.cacheSpan
+  void uncache_span(mspan* s);          // Go: mcentral.uncacheSpan
+  // Folds remote frees of every uncached span; empty spans go back to the heap. Go's
+  // sweeper does this work in Go; here it runs before the heap grows and in the scavenger.
+  std::size_t reclaim();
+  // A remote free reached uncached span s (lock held): a full span moves to partial.
+  void note_remote_free(mspan* s);
+  void push(mspan* s, std::uint8_t which, bool front);
+  void unlink(mspan* s);
+};
+
+// ---- mheap (mheap.cpp) ----
+
+// Per-arena metadata (Go: heapArena), kept outside the arena.
+struct heap_arena {
+  std::atomic<mspan*> spans[pages_per_arena];  // page -> in-use span
+  std::uintptr_t base;
+  std::uint64_t alloc[pages_per_arena / 64];   // page allocator bitmap: 1 = in use
+  std::uint64_t scav[pages_per_arena / 64];    // 1 = released to the OS (Go: scavenged)
+  struct summary {
+    std::uint16_t start, max, end;             // Go: pallocSum (free pages at start, max run, end)
+  } sum[chunks_per_arena];
+  std::uint32_t word_epoch[pages_per_arena / 64];  // scavenger tick of the last free per 64 pages
+};
+
+struct heap_stats_snapshot {
+  std::uint64_t heap_sys, heap_inuse, heap_released, mspan_inuse, mspan_sys, mcache_inuse,
+      mcache_sys, other_sys, nspans_small, nspans_large;
+};
+
+// Small-object allocation (malloc.cpp).
+void* mallocgc_slow(std::size_t size, bool noscan, bool zero);  // tiny, large, no cache yet
+void free_slow(void* p, mspan* s, mcache* c);  // large, tiny class, bad pointers
+void* malloc_aligned(std::size_t size, std::size_t align, bool zero);
+std::size_t usable_size(const void* p);  // 0 for null; aborts on a bad pointer
+bool owns(const void* p);            // p is inside an in-use span of this heap
+mcache* create_cache();               // the slow path of get_mcache
+
+// Heap (mheap.cpp).
+void heap_init();
+mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
+void heap_free_span(mspan* s);
+extern heap_arena* arena_index[arena_l2_entries];  // Go: mheap.arenas; __atomic access
+mcentral& central(int spc);
+mcache* heap_new_mcache();
+void heap_free_mcache(mcache* c);
+void heap_stats(heap_stats_snapshot& out);
+void heap_lock_all();    // fork: prepare
+void heap_unlock_all();  // fork: parent
+void heap_after_fork_child();
+std::size_t scavenge(bool force);     // releases free pages; returns bytes released
+void start_scavenger();               // background scavenger thread (idempotent)
+int scavenger_tid();                  // its thread id, 0 if none (the deadlock check skips it)
+void reclaim_all();                   // every mcentral's reclaim
+
+[[noreturn]] void fatal(const char* msg, const void* p);
+
+// Stats that outlive their cache (thread exit) are folded in here under the heap lock.
+struct retired_stats {
+  std::uint64_t nmalloc[num_size_classes], nfree[num_size_classes];
+  std::uint64_t ntiny, nlarge_alloc, large_alloc_bytes, nlarge_free, large_free_bytes;
+};
+void visit_caches(void (*fn)(const mcache&, void*), void* arg, retired_stats& retired);
+
+// Frees made by threads without a cache (exiting threads).
+struct orphan_stats {
+  std::atomic<std::uint64_t> nfree[num_size_classes];
+  std::atomic<std::uint64_t> nlarge_free, large_free_bytes;
+};
+extern orphan_stats orphans;
+
+}  // namespace gort::malloc
+
+#include "malloc/malloc_fast.hpp"

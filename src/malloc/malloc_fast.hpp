@@ -1,0 +1,89 @@
+// malloc_fast: the inlined fast paths of allocation and free (Go: mallocgc's small-object
+// path with nextFreeFast, spanOf), shared by the library's entry points and by
+// libgort_malloc.so so that malloc/free cost no extra call. Included at the end of
+// malloc.hpp; the slow paths live in malloc.cpp.
+#pragma once
+#include <cstring>
+
+namespace gort::malloc {
+
+// The calling thread's cache (mcache.cpp); initial-exec TLS, one %fs-relative load.
+extern constinit thread_local mcache* tls_cache [[gnu::tls_model("initial-exec")]];
+
+[[gnu::always_inline]] inline mcache* get_mcache() {
+  mcache* c = tls_cache;
+  if (__builtin_expect(c != nullptr, 1)) return c;
+  return create_cache();
+}
+inline mcache* peek_mcache() { return tls_cache; }
+
+// Go: spanOf. Null for addresses outside every arena or in a page of no in-use span.
+[[gnu::always_inline]] inline mspan* span_of(std::uintptr_t p) {
+  if (__builtin_expect(p >> heap_addr_bits, 0)) return nullptr;
+  heap_arena* a = __atomic_load_n(&arena_index[p >> arena_shift], __ATOMIC_ACQUIRE);
+  if (__builtin_expect(a == nullptr, 0)) return nullptr;
+  return a->spans[(p >> page_shift) % pages_per_arena].load(std::memory_order_acquire);
+}
+
+// Go: nextFreeFast, falling back to mcache.nextFree.
+[[gnu::always_inline]] inline void* alloc_from(mcache* c, int spc) {
+  mspan* s = c->alloc[spc];
+  std::uint64_t cache = s->alloc_cache;
+  if (__builtin_expect(cache == 0, 0)) return c->next_free(spc);
+  std::uint32_t b = std::uint32_t(__builtin_ctzll(cache));
+  std::uint32_t idx = s->freeindex + b;
+  s->alloc_cache = (cache >> b) >> 1;
+  s->freeindex = idx + 1;
+  auto& w = s->alloc_bits[idx / 64];
+  w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
+  return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
+}
+
+// Go: mallocgc. Null when out of memory.
+[[gnu::always_inline]] inline void* mallocgc(std::size_t size, bool noscan, bool zero) {
+  mcache* c = tls_cache;
+  if (__builtin_expect(c != nullptr && size - 1 < max_small_size && !noscan, 1)) {
+    void* p = alloc_from(c, make_span_class(size_to_class(size), false));
+    if (__builtin_expect(p == nullptr, 0)) return nullptr;
+    GORT_UNPOISON(p, size);
+    if (zero) std::memset(p, 0, size);
+    return p;
+  }
+  return mallocgc_slow(size, noscan, zero);
+}
+
+// Frees p; aborts on a pointer the heap did not hand out or an object not allocated.
+[[gnu::always_inline]] inline void freegc(void* p) {
+  if (p == nullptr) return;
+  std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
+  mspan* s = span_of(a);
+  mcache* c = tls_cache;
+  // One compare: a small, non-tiny span this thread caches or keeps aside (a null c
+  // matches no owner).
+  std::uintptr_t owner = s != nullptr ? s->owner.load(std::memory_order_relaxed) : 0;
+  if (__builtin_expect(s == nullptr || (owner & ~owner_retained_bit) != reinterpret_cast<std::uintptr_t>(c), 0)) {
+    free_slow(p, s, c);
+    return;
+  }
+  // Local free: the span is cached by this thread, so its alloc bits are ours to write.
+  std::uint32_t idx = s->obj_index(a);
+  std::uint32_t w = idx / 64;
+  std::uint64_t m = std::uint64_t{1} << (idx % 64);
+  std::uint64_t bits = s->alloc_bits[w].load(std::memory_order_relaxed);
+  if (__builtin_expect(s->start + std::uintptr_t(idx) * s->elemsize != a || (bits & m) == 0 ||
+                           (s->free_bits[w].load(std::memory_order_relaxed) & m) != 0, 0)) {
+    free_slow(p, s, c);  // reports the error
+    return;
+  }
+  GORT_POISON(p, s->elemsize);
+  s->alloc_bits[w].store(bits & ~m, std::memory_order_relaxed);
+  auto& n = c->nfree[s->spanclass];
+  n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (owner & owner_retained_bit) {
+    std::uint32_t live = --s->live;
+    if (__builtin_expect(live == 0 || s->nelems - live == (s->nelems / 8 > 0 ? s->nelems / 8 : 1), 0))
+      c->retained_changed(s);
+  }
+}
+
+}  // namespace gort::malloc

@@ -1,0 +1,191 @@
+// mcache: the per-thread allocation cache (Go: mcache.go), its thread-local slot, thread
+// exit and fork handling.
+//
+// Go keeps one mcache per P. gort keeps one per M (OS thread): a goroutine's allocation runs
+// start to end on the thread that called it (the allocator never parks or yields), so a
+// P's goroutines always use the cache of the thread running them, and plain threads (and
+// the LD_PRELOAD library, which has no scheduler) use the same path. The slot is read once
+// per call inside non-inlined allocator functions, so a goroutine that migrates between
+// calls never reuses another thread's cache.
+//
+// Invariants: only the owning thread touches alloc[], tiny*, and the spans it caches; stats
+// fields are atomics so read_mem_stats may read them. At thread exit (a pthread key
+// destructor) every cached span goes back to its mcentral and the stats are folded into the
+// heap's retired totals.
+#include <pthread.h>
+
+#include "malloc/malloc.hpp"
+
+namespace gort::malloc {
+
+constinit thread_local mcache* tls_cache [[gnu::tls_model("initial-exec")]] = nullptr;
+
+namespace {
+
+std::atomic<int> once_state{0};  // 0 none, 1 running, 2 done
+pthread_key_t cache_key;
+
+void cache_destructor(void* arg) {
+  auto* c = static_cast<mcache*>(arg);
+  tls_cache = nullptr;
+  c->release_all();
+  heap_free_mcache(c);
+}
+
+void fork_prepare() { heap_lock_all(); }
+void fork_parent() { heap_unlock_all(); }
+void fork_child() { heap_after_fork_child(); }
+
+}  // namespace
+
+[[gnu::noinline]] mcache* create_cache() {
+  mcache* c = heap_new_mcache();
+  if (c == nullptr) return nullptr;
+  tls_cache = c;  // before anything below can call malloc again on this thread
+  int st = 0;
+  if (once_state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
+    pthread_key_create(&cache_key, cache_destructor);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    once_state.store(2, std::memory_order_release);
+  } else {
+    while (once_state.load(std::memory_order_acquire) != 2) {
+#if defined(__x86_64__)
+      __builtin_ia32_pause();
+#endif
+    }
+  }
+  pthread_setspecific(cache_key, c);
+  return c;
+}
+
+void mcache::init() {
+  for (auto& s : alloc) s = &empty_mspan;
+}
+
+namespace {
+
+std::uint32_t room_needed(const mspan* s) { return s->nelems / 8 > 0 ? s->nelems / 8 : 1; }
+
+std::uintptr_t tag(const mcache* c, int spc) {
+  return reinterpret_cast<std::uintptr_t>(c) | (spc == tiny_span_class ? owner_tiny_bit : 0);
+}
+
+}  // namespace
+
+void mcache::unlink_retained(mspan* s) {
+  int spc = s->spanclass;
+  if (s->prev) s->prev->next = s->next; else retained_head[spc] = s->next;
+  if (s->next) s->next->prev = s->prev; else retained_tail[spc] = s->prev;
+  s->next = s->prev = nullptr;
+}
+
+void mcache::retain(int spc, mspan* s) {
+  s->collect_remote();
+  s->alloc_cache = 0;
+  std::uint32_t live = s->count_alloc();
+  if (live == 0) {
+    central(spc).uncache_span(s);  // gives the empty span back to the heap
+    return;
+  }
+  s->live = live;
+  s->owner.store(tag(this, spc) | owner_retained_bit, std::memory_order_relaxed);
+  s->next = nullptr;
+  s->prev = retained_tail[spc];
+  if (s->prev) s->prev->next = s; else retained_head[spc] = s;
+  retained_tail[spc] = s;
+}
+
+mspan* mcache::take_retained(int spc) {
+  // Look at a few from the front (rotating the rest), so a refill costs O(1).
+  for (int k = 0; k < 4 && retained_head[spc] != nullptr; k++) {
+    mspan* s = retained_head[spc];
+    if (s->collect_remote() != 0) s->live = s->count_alloc();
+    unlink_retained(s);
+    if (s->nelems - s->live >= room_needed(s)) {
+      s->owner.store(tag(this, spc), std::memory_order_relaxed);
+      s->freeindex = 0;
+      s->alloc_cache = 0;
+      return s;
+    }
+    s->prev = retained_tail[spc];
+    if (s->prev) s->prev->next = s; else retained_head[spc] = s;
+    retained_tail[spc] = s;
+  }
+  return nullptr;
+}
+
+void mcache::retained_free(mspan* s) {
+  s->live--;
+  retained_changed(s);
+}
+
+void mcache::retained_changed(mspan* s) {
+  if (s->live == 0) {
+    unlink_retained(s);
+    central(s->spanclass).uncache_span(s);
+  } else if (s->nelems - s->live == room_needed(s) && retained_head[s->spanclass] != s) {
+    int spc = s->spanclass;  // has room again: to the front
+    unlink_retained(s);
+    s->next = retained_head[spc];
+    if (s->next) s->next->prev = s; else retained_tail[spc] = s;
+    retained_head[spc] = s;
+  }
+}
+
+mspan* mcache::refill(int spc) {
+  mspan* old = alloc[spc];
+  alloc[spc] = &empty_mspan;
+  if (old != &empty_mspan) retain(spc, old);
+  mspan* s = take_retained(spc);
+  if (s == nullptr) s = central(spc).cache_span(this);
+  if (s == nullptr) return nullptr;
+  alloc[spc] = s;
+  return s;
+}
+
+void* mcache::next_free(int spc) {
+  mspan* s = alloc[spc];
+  if (s == &empty_mspan || !s->refill_cache()) {
+    s = refill(spc);
+    if (s == nullptr || !s->refill_cache(true)) return nullptr;
+  }
+  std::uint64_t cache = s->alloc_cache;
+  // Count every object this cache window offers as allocated now (Go counts a whole span
+  // at refill); release_all takes back what was not handed out.
+  auto& n = nmalloc[spc >> 1];
+  n.store(n.load(std::memory_order_relaxed) + std::uint64_t(__builtin_popcountll(cache)),
+          std::memory_order_relaxed);
+  std::uint32_t b = std::uint32_t(__builtin_ctzll(cache));
+  std::uint32_t idx = s->freeindex + b;
+  s->alloc_cache = (cache >> b) >> 1;
+  s->freeindex = idx + 1;
+  auto& w = s->alloc_bits[idx / 64];
+  w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
+  return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
+}
+
+void mcache::release_all() {
+  drop_tiny();
+  for (int spc = 0; spc < num_span_classes; spc++) {
+    mspan* s = alloc[spc];
+    alloc[spc] = &empty_mspan;
+    if (s == &empty_mspan) continue;
+    auto& n = nmalloc[spc >> 1];
+    n.store(n.load(std::memory_order_relaxed) - std::uint64_t(__builtin_popcountll(s->alloc_cache)),
+            std::memory_order_relaxed);
+    central(spc).uncache_span(s);
+  }
+  for (int spc = 0; spc < num_span_classes; spc++) {
+    while (mspan* s = retained_head[spc]) {
+      unlink_retained(s);
+      central(spc).uncache_span(s);
+    }
+  }
+}
+
+std::uint64_t mcache::unused_in_cache(int sizeclass) const {
+  return std::uint64_t(__builtin_popcountll(alloc[sizeclass << 1]->alloc_cache)) +
+         std::uint64_t(__builtin_popcountll(alloc[sizeclass << 1 | 1]->alloc_cache));
+}
+
+}  // namespace gort::malloc

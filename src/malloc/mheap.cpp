@@ -1,0 +1,633 @@
+// mheap: arenas, the arena index, the page allocator, span structs, and the scavenger
+// (Go: mheap.go, mpagealloc.go, mgcscavenge.go, malloc.go's arena setup).
+//
+// Invariants:
+//  * Arenas are 64 MiB, 64 MiB aligned, reserved and mapped read-write at once (the kernel
+//    commits pages on first touch); the first hint is 0xc000000000 as in Go. arena_index
+//    (one flat level, 2^22 entries, like Go's L1=1/L2=4M on linux/amd64) maps addr>>26 to
+//    its heap_arena in O(1); spans[] in the arena maps a page to its in-use span.
+//  * Page allocator: per arena one bit per page (1 = in a span) and one "scavenged" bit
+//    (page released to the OS; fresh arena pages count as scavenged, as in Go). Each 512-page
+//    chunk has Go's summary (free pages at start, longest free run, free pages at end).
+//    Allocation is address-ordered first fit: a pass over the chunk summaries of the
+//    arenas in address order, carrying a free run across chunk and (contiguous) arena
+//    borders, and a bit scan only inside the one chunk whose summary says the run fits.
+//    That is Go's design with the radix tree cut to its leaf level: a search costs one
+//    summary read per 4 MiB of heap, which for heaps up to tens of GiB is as cheap as Go's
+//    5-level descent; the heap lock is taken once per span (>= 8 KiB), never per object.
+//  * Everything here runs under heap.lock, except arena_index/spans[] reads (atomics) and
+//    the lock-free reads in span_of.
+//  * Lock order: an mcentral lock may be held while taking the heap lock (never the reverse).
+#include <sys/mman.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "malloc/malloc.hpp"
+
+namespace gort::malloc {
+
+namespace {
+
+void* sys_map(void* hint, std::size_t bytes) {
+  void* p = mmap(hint, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// A fixed-size object pool on mmap'd slabs (Go: fixalloc). Callers hold heap.lock.
+struct fixalloc {
+  std::size_t size;
+  void* free_list;
+  char* chunk;
+  std::size_t left;
+  std::size_t inuse;
+  std::size_t sys;
+
+  void* alloc() {
+    if (free_list != nullptr) {
+      void* p = free_list;
+      std::memcpy(&free_list, p, sizeof(void*));
+      inuse += size;
+      return p;
+    }
+    if (left < size) {
+      constexpr std::size_t slab = 256 << 10;
+      void* m = sys_map(nullptr, slab);
+      if (m == nullptr) return nullptr;
+      chunk = static_cast<char*>(m);
+      left = slab;
+      sys += slab;
+    }
+    void* p = chunk;
+    chunk += size;
+    left -= size;
+    inuse += size;
+    return p;
+  }
+  void free(void* p) {
+    std::memcpy(p, &free_list, sizeof(void*));
+    free_list = p;
+    inuse -= size;
+  }
+};
+
+constexpr std::size_t max_arenas = 1 << 16;  // 4 TiB of heap
+
+struct mheap {
+  os::rt_mutex lock;
+  std::atomic<bool> inited;
+  std::atomic<bool> want_scavenger;
+  heap_arena* sorted[max_arenas];          // arenas in address order
+  std::size_t narenas;
+  std::uintptr_t next_hint;
+  fixalloc spanalloc, cachealloc, refsalloc;
+  std::size_t pages_inuse;
+  std::size_t pages_released;  // free and scavenged
+  std::size_t meta_sys;        // heap_arena structs, index
+  std::uint32_t epoch;         // scavenger generation
+  std::size_t search_chunk;    // Go: searchAddr; chunks (in address order) before it are full
+  std::size_t nspans_small, nspans_large;
+  mcache* caches;              // live mcaches
+  retired_stats retired;
+  pthread_t scav_thread;
+};
+
+constinit mheap heap{};
+
+}  // namespace
+
+// Go: mheap.arenas (L1 = 1, L2 = 4M). BSS: the kernel backs only the pages touched.
+// A plain array (zero in BSS, no constructor to run; Clang will not constant-evaluate 4M
+// atomics) read and written with __atomic builtins.
+heap_arena* arena_index[arena_l2_entries];
+
+namespace {
+
+alignas(64) constinit mcentral centrals[num_span_classes]{};
+
+// ---- bitmap helpers (pages of one arena) ----
+
+void set_bits(std::uint64_t* b, std::size_t i, std::size_t n, bool v) {
+  while (n > 0) {
+    std::size_t off = i % 64;
+    std::size_t k = 64 - off < n ? 64 - off : n;
+    std::uint64_t m = (k == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << k) - 1)) << off;
+    if (v) b[i / 64] |= m; else b[i / 64] &= ~m;
+    i += k;
+    n -= k;
+  }
+}
+
+std::size_t count_bits(const std::uint64_t* b, std::size_t i, std::size_t n) {
+  std::size_t c = 0;
+  while (n > 0) {
+    std::size_t off = i % 64;
+    std::size_t k = 64 - off < n ? 64 - off : n;
+    std::uint64_t m = (k == 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << k) - 1)) << off;
+    c += std::size_t(__builtin_popcountll(b[i / 64] & m));
+    i += k;
+    n -= k;
+  }
+  return c;
+}
+
+// Recomputes Go's (start, max, end) summary of one 512-page chunk.
+void summarize(heap_arena* a, std::size_t chunk) {
+  const std::uint64_t* w = a->alloc + chunk * (chunk_pages / 64);
+  std::uint16_t start = 0, max = 0, run = 0;
+  bool in_start = true;
+  for (std::size_t i = 0; i < chunk_pages / 64; i++) {
+    std::uint64_t x = w[i];
+    if (x == 0) {
+      run = std::uint16_t(run + 64);
+      if (in_start) start = std::uint16_t(start + 64);
+      continue;
+    }
+    if (x == ~std::uint64_t{0}) {
+      if (run > max) max = run;
+      run = 0;
+      in_start = false;
+      continue;
+    }
+    // A mixed word: walk it run by run (used or free), lowest page first.
+    int pos = 0;
+    while (pos < 64) {
+      std::uint64_t rest = x >> pos;  // bit 0 = page pos; bits past 63 read as free
+      if (rest & 1) {
+        int len = __builtin_ctzll(~rest);  // ~rest != 0: x is not all used
+        if (run > max) max = run;
+        run = 0;
+        in_start = false;
+        pos += len;
+      } else {
+        int len = rest == 0 ? 64 - pos : __builtin_ctzll(rest);
+        run = std::uint16_t(run + len);
+        if (in_start) start = std::uint16_t(start + len);
+        pos += len;
+      }
+    }
+  }
+  if (run > max) max = run;
+  a->sum[chunk] = {start, max, run};
+}
+
+// First free run of n pages inside a chunk (the summary says one exists); page index.
+std::size_t find_in_chunk(const heap_arena* a, std::size_t chunk, std::size_t n) {
+  std::size_t base = chunk * chunk_pages, run = 0, run_start = 0;
+  for (std::size_t i = 0; i < chunk_pages;) {
+    std::uint64_t x = a->alloc[(base + i) / 64] >> (i % 64);
+    if (i % 64 == 0 && x == 0) {
+      if (run == 0) run_start = i;
+      run += 64;
+      i += 64;
+    } else if (x & 1) {
+      run = 0;
+      i++;
+    } else {
+      if (run == 0) run_start = i;
+      run++;
+      i++;
+    }
+    if (run >= n) return base + run_start;
+  }
+  return ~std::size_t{0};
+}
+
+// Marks n pages starting at page `first` of arena sorted[ai] (may continue into the next,
+// contiguous arenas) as used or free, keeping summaries and counters.
+void mark_pages(std::size_t ai, std::size_t first, std::size_t n, bool used, bool* was_scav_all,
+                bool* any_scav) {
+  if (was_scav_all) *was_scav_all = true;
+  if (any_scav) *any_scav = false;
+  while (n > 0) {
+    heap_arena* a = heap.sorted[ai];
+    std::size_t k = pages_per_arena - first < n ? pages_per_arena - first : n;
+    if (used) {
+      std::size_t sc = count_bits(a->scav, first, k);
+      if (sc != k && was_scav_all) *was_scav_all = false;
+      if (sc != 0 && any_scav) *any_scav = true;
+      heap.pages_released -= sc;
+      set_bits(a->scav, first, k, false);
+    }
+    set_bits(a->alloc, first, k, used);
+    if (!used && ai * chunks_per_arena + first / chunk_pages < heap.search_chunk)
+      heap.search_chunk = ai * chunks_per_arena + first / chunk_pages;
+    for (std::size_t c = first / chunk_pages; c <= (first + k - 1) / chunk_pages; c++) summarize(a, c);
+    if (!used) {
+      for (std::size_t w = first / 64; w <= (first + k - 1) / 64; w++) a->word_epoch[w] = heap.epoch;
+    }
+    n -= k;
+    first = 0;
+    ai++;
+  }
+}
+
+// Address-ordered first fit over all arenas. Returns false if no run of n pages is free.
+bool find_pages(std::size_t n, std::size_t* out_ai, std::size_t* out_page) {
+  std::size_t run = 0, run_ai = 0, run_page = 0;
+  bool all_full = true;  // every chunk so far has no free page: move the hint past them
+  for (std::size_t ai = heap.search_chunk / chunks_per_arena; ai < heap.narenas; ai++) {
+    heap_arena* a = heap.sorted[ai];
+    if (ai > 0 && heap.sorted[ai - 1]->base + arena_bytes != a->base) run = 0;
+    std::size_t c0 = ai == heap.search_chunk / chunks_per_arena ? heap.search_chunk % chunks_per_arena : 0;
+    for (std::size_t c = c0; c < chunks_per_arena; c++) {
+      const auto& s = a->sum[c];
+      if (all_full) {
+        if (s.max == 0) {
+          heap.search_chunk = ai * chunks_per_arena + c + 1;
+          continue;
+        }
+        all_full = false;
+      }
+      if (run > 0 && run + s.start >= n) {
+        *out_ai = run_ai;
+        *out_page = run_page;
+        return true;
+      }
+      if (s.max == chunk_pages) {
+        if (run == 0) {
+          run_ai = ai;
+          run_page = c * chunk_pages;
+        }
+        run += chunk_pages;
+        continue;
+      }
+      if (s.max >= n) {
+        *out_ai = ai;
+        *out_page = find_in_chunk(a, c, n);
+        return true;
+      }
+      run = s.end;
+      run_ai = ai;
+      run_page = (c + 1) * chunk_pages - s.end;
+    }
+  }
+  return false;
+}
+
+// Go: mheap.grow / sysAlloc. Maps enough 64 MiB arenas for n pages. Heap lock held.
+bool grow(std::size_t npages) {
+  if (npages > (std::size_t{1} << (heap_addr_bits - page_shift))) return false;
+  std::size_t bytes = (npages * page_size + arena_bytes - 1) & ~(arena_bytes - 1);
+  std::size_t narena = bytes / arena_bytes;
+  if (heap.narenas + narena > max_arenas) return false;
+  char* base = nullptr;
+  // The hint first (Go's 0xc000000000 onwards), then anywhere, aligned by trimming.
+  for (int attempt = 0; attempt < 2 && base == nullptr; attempt++) {
+    void* hint = attempt == 0 ? reinterpret_cast<void*>(heap.next_hint) : nullptr;
+    std::size_t want = attempt == 0 ? bytes : bytes + arena_bytes;
+    void* p = sys_map(hint, want);
+    if (p == nullptr) continue;
+    std::uintptr_t u = reinterpret_cast<std::uintptr_t>(p);
+    std::uintptr_t aligned = (u + arena_bytes - 1) & ~(arena_bytes - 1);
+    if ((attempt == 0 && aligned != u) || aligned + bytes > (std::uintptr_t{1} << heap_addr_bits)) {
+      munmap(p, want);
+      continue;
+    }
+    if (aligned != u) munmap(p, aligned - u);
+    std::uintptr_t end = u + want;
+    if (end != aligned + bytes)
+      munmap(reinterpret_cast<void*>(aligned + bytes), end - (aligned + bytes));
+    base = reinterpret_cast<char*>(aligned);
+  }
+  if (base == nullptr) return false;
+  heap.next_hint = reinterpret_cast<std::uintptr_t>(base) + bytes;
+  for (std::size_t i = 0; i < narena; i++) {
+    void* m = sys_map(nullptr, sizeof(heap_arena));  // zero-filled
+    if (m == nullptr) {
+      munmap(base + i * arena_bytes, (narena - i) * arena_bytes);
+      return false;
+    }
+    heap.meta_sys += (sizeof(heap_arena) + page_size - 1) & ~(page_size - 1);
+    auto* a = static_cast<heap_arena*>(m);
+    a->base = reinterpret_cast<std::uintptr_t>(base) + i * arena_bytes;
+    std::memset(a->scav, 0xff, sizeof(a->scav));
+    for (auto& s : a->sum) {
+      s = {std::uint16_t(chunk_pages), std::uint16_t(chunk_pages), std::uint16_t(chunk_pages)};
+    }
+    heap.pages_released += pages_per_arena;
+    std::size_t at = heap.narenas;  // keep address order (an append almost always)
+    while (at > 0 && heap.sorted[at - 1]->base > a->base) {
+      heap.sorted[at] = heap.sorted[at - 1];
+      at--;
+    }
+    heap.sorted[at] = a;
+    heap.narenas++;
+    if (at * chunks_per_arena < heap.search_chunk) heap.search_chunk = at * chunks_per_arena;
+    __atomic_store_n(&arena_index[a->base >> arena_shift], a, __ATOMIC_RELEASE);
+  }
+  GORT_POISON(base, bytes);
+  if (heap.narenas > 1) heap.want_scavenger.store(true, std::memory_order_relaxed);
+  return true;
+}
+
+// Sets spans[] for every page of s (or clears them).
+void map_span(mspan* s, mspan* v) {
+  for (std::uintptr_t a = s->start; a < s->limit(); a += page_size) {
+    heap_arena* ar = __atomic_load_n(&arena_index[a >> arena_shift], __ATOMIC_RELAXED);
+    ar->spans[(a >> page_shift) % pages_per_arena].store(v, std::memory_order_release);
+  }
+}
+
+std::size_t arena_pos(std::uintptr_t addr) {
+  heap_arena* a = __atomic_load_n(&arena_index[addr >> arena_shift], __ATOMIC_RELAXED);
+  std::size_t lo = 0, hi = heap.narenas;
+  while (lo < hi) {
+    std::size_t mid = (lo + hi) / 2;
+    if (heap.sorted[mid]->base < a->base) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+void free_pages_locked(std::uintptr_t addr, std::size_t n) {
+  if (n == 0) return;
+  std::size_t ai = arena_pos(addr);
+  mark_pages(ai, (addr - heap.sorted[ai]->base) >> page_shift, n, false, nullptr, nullptr);
+}
+
+// The background scavenger (Go: bgscavenge). Go paces itself to ~1% of CPU against a
+// memory goal; ours is simpler: every 50 ms it releases free pages that no free has touched
+// for a whole tick (so pages in active reuse stay, and are not faulted in again at once),
+// and once a second it first gives back spans that remote frees emptied (the sweeper's part).
+std::atomic<int> scav_tid{0};
+
+void* scavenger_main(void*) {
+  scav_tid.store(int(gettid()), std::memory_order_release);
+  for (unsigned tick = 0;; tick++) {
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, nullptr);
+    if (tick % 20 == 0) reclaim_all();
+    scavenge(false);
+  }
+  return nullptr;
+}
+
+std::atomic<bool> scavenger_started{false};
+
+}  // namespace
+
+mspan empty_mspan{};
+
+mcentral& central(int spc) { return centrals[spc]; }
+
+void heap_init() {
+  if (heap.inited.load(std::memory_order_acquire)) return;
+  os::rt_lock_guard g(heap.lock);
+  if (heap.inited.load(std::memory_order_relaxed)) return;
+  heap.next_hint = arena_base_hint;
+  heap.spanalloc.size = sizeof(mspan);
+  heap.cachealloc.size = (sizeof(mcache) + 63) & ~std::size_t{63};
+  heap.refsalloc.size = max_objs_per_span / 2;  // tiny class: 512 blocks per span
+  heap.epoch = 2;
+  for (int i = 0; i < num_span_classes; i++) centrals[i].spanclass = std::uint8_t(i);
+  heap.inited.store(true, std::memory_order_release);
+}
+
+mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages) {
+  heap_init();
+  if (align_pages == 0) align_pages = 1;
+  std::size_t want = npages + align_pages - 1;
+  if (want < npages) return nullptr;
+  std::size_t ai = 0, pg = 0;
+  heap.lock.lock();
+  if (!find_pages(want, &ai, &pg)) {
+    // Before growing, give back spans that remote frees emptied (Go's mheap.reclaim).
+    heap.lock.unlock();
+    reclaim_all();
+    heap.lock.lock();
+    if (!find_pages(want, &ai, &pg) && (!grow(want) || !find_pages(want, &ai, &pg))) {
+      heap.lock.unlock();
+      return nullptr;
+    }
+  }
+  void* m = heap.spanalloc.alloc();
+  if (m == nullptr) {
+    heap.lock.unlock();
+    return nullptr;
+  }
+  std::atomic<std::uint8_t>* refs = nullptr;
+  if (spanclass == tiny_span_class) {
+    refs = static_cast<std::atomic<std::uint8_t>*>(heap.refsalloc.alloc());
+    if (refs == nullptr) {
+      heap.spanalloc.free(m);
+      heap.lock.unlock();
+      return nullptr;
+    }
+    std::memset(static_cast<void*>(refs), 0, heap.refsalloc.size);
+  }
+  bool all_scav = false, any_scav = false;
+  mark_pages(ai, pg, want, true, &all_scav, &any_scav);
+  std::uintptr_t addr = heap.sorted[ai]->base + pg * page_size;
+  std::uintptr_t align_bytes = align_pages * page_size;
+  std::uintptr_t aligned = (addr + align_bytes - 1) / align_bytes * align_bytes;
+  if (want != npages) {  // trim the run to the aligned part
+    free_pages_locked(addr, (aligned - addr) >> page_shift);
+    std::uintptr_t end = aligned + npages * page_size;
+    free_pages_locked(end, (addr + want * page_size - end) >> page_shift);
+    all_scav = false;
+  }
+  auto* s = new (m) mspan();
+  s->start = aligned;
+  s->npages = npages;
+  s->spanclass = spanclass;
+  s->needzero = !all_scav;
+  s->tiny_refs = refs;
+  int cls = spanclass >> 1;
+  if (cls == 0) {
+    s->elemsize = npages * page_size;
+    s->nelems = 1;
+    heap.nspans_large++;
+  } else {
+    s->elemsize = class_to_size[cls];
+    s->nelems = std::uint32_t(npages * page_size / s->elemsize);
+    s->div_mul = std::uint32_t(~std::uint32_t{0} / s->elemsize + 1);
+    heap.nspans_small++;
+  }
+  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->state.store(span_in_use, std::memory_order_relaxed);
+  heap.pages_inuse += npages;
+  map_span(s, s);
+  bool start = heap.want_scavenger.exchange(false, std::memory_order_relaxed);
+  heap.lock.unlock();
+  if (start) start_scavenger();  // outside the lock: pthread_create may call malloc
+  return s;
+}
+
+void heap_free_span(mspan* s) {
+  GORT_POISON(reinterpret_cast<void*>(s->start), s->npages * page_size);
+  os::rt_lock_guard g(heap.lock);
+  s->state.store(span_dead, std::memory_order_relaxed);
+  map_span(s, nullptr);
+  free_pages_locked(s->start, s->npages);
+  heap.pages_inuse -= s->npages;
+  if (s->sizeclass() == 0) heap.nspans_large--; else heap.nspans_small--;
+  if (s->tiny_refs != nullptr) heap.refsalloc.free(static_cast<void*>(s->tiny_refs));
+  heap.spanalloc.free(s);
+}
+
+
+mcache* heap_new_mcache() {
+  heap_init();
+  os::rt_lock_guard g(heap.lock);
+  void* m = heap.cachealloc.alloc();
+  if (m == nullptr) return nullptr;
+  auto* c = new (m) mcache();
+  c->init();
+  c->all_next = heap.caches;
+  if (heap.caches) heap.caches->all_prev = c;
+  heap.caches = c;
+  return c;
+}
+
+void heap_free_mcache(mcache* c) {
+  os::rt_lock_guard g(heap.lock);
+  auto& r = heap.retired;
+  for (int i = 0; i < num_size_classes; i++) {
+    r.nmalloc[i] += c->nmalloc[i].load(std::memory_order_relaxed);
+    r.nfree[i] += c->nfree[i << 1].load(std::memory_order_relaxed) +
+                  c->nfree[i << 1 | 1].load(std::memory_order_relaxed);
+  }
+  r.ntiny += c->ntiny.load(std::memory_order_relaxed);
+  r.nlarge_alloc += c->nlarge_alloc.load(std::memory_order_relaxed);
+  r.large_alloc_bytes += c->large_alloc_bytes.load(std::memory_order_relaxed);
+  r.nlarge_free += c->nlarge_free.load(std::memory_order_relaxed);
+  r.large_free_bytes += c->large_free_bytes.load(std::memory_order_relaxed);
+  if (c->all_prev) c->all_prev->all_next = c->all_next; else heap.caches = c->all_next;
+  if (c->all_next) c->all_next->all_prev = c->all_prev;
+  heap.cachealloc.free(c);
+}
+
+void visit_caches(void (*fn)(const mcache&, void*), void* arg, retired_stats& retired) {
+  heap_init();
+  os::rt_lock_guard g(heap.lock);
+  for (mcache* c = heap.caches; c != nullptr; c = c->all_next) fn(*c, arg);
+  retired = heap.retired;
+}
+
+void heap_stats(heap_stats_snapshot& o) {
+  heap_init();
+  os::rt_lock_guard g(heap.lock);
+  o.heap_sys = heap.narenas * arena_bytes;
+  o.heap_inuse = heap.pages_inuse * page_size;
+  o.heap_released = heap.pages_released * page_size;
+  o.mspan_inuse = heap.spanalloc.inuse + heap.refsalloc.inuse;
+  o.mspan_sys = heap.spanalloc.sys + heap.refsalloc.sys;
+  o.mcache_inuse = heap.cachealloc.inuse;
+  o.mcache_sys = heap.cachealloc.sys;
+  o.other_sys = heap.meta_sys;
+  o.nspans_small = heap.nspans_small;
+  o.nspans_large = heap.nspans_large;
+}
+
+void heap_lock_all() {
+  for (auto& c : centrals) c.lock.lock();
+  heap.lock.lock();
+}
+
+void heap_unlock_all() {
+  heap.lock.unlock();
+  for (auto& c : centrals) c.lock.unlock();
+}
+
+void heap_after_fork_child() {
+  heap_unlock_all();
+  scavenger_started.store(false, std::memory_order_relaxed);  // the thread did not survive
+  scav_tid.store(0, std::memory_order_relaxed);
+}
+
+// Go: mgcscavenge.go. Releases free, not yet released pages with MADV_DONTNEED: all of them
+// when forced, else those in 64-page groups no free has touched for a whole scavenger tick
+// (pages that stayed free). Adjacent runs go out in one madvise. Returns bytes released.
+std::size_t scavenge(bool force) {
+  heap_init();
+  os::rt_lock_guard g(heap.lock);
+  std::uint32_t now = heap.epoch++;
+  std::size_t released = 0;
+  std::uintptr_t run_start = 0, run_end = 0;
+  auto flush = [&] {
+    if (run_end > run_start) madvise(reinterpret_cast<void*>(run_start), run_end - run_start, MADV_DONTNEED);
+    run_start = run_end = 0;
+  };
+  for (std::size_t ai = 0; ai < heap.narenas; ai++) {
+    heap_arena* a = heap.sorted[ai];
+    for (std::size_t w = 0; w < pages_per_arena / 64; w++) {
+      std::uint64_t todo = ~(a->alloc[w] | a->scav[w]);
+      if (todo == 0 || (!force && now - a->word_epoch[w] < 2)) continue;
+      a->scav[w] |= todo;
+      std::size_t n = std::size_t(__builtin_popcountll(todo));
+      heap.pages_released += n;
+      released += n * page_size;
+      while (todo != 0) {
+        int b = __builtin_ctzll(todo);
+        std::uint64_t rest = todo >> b;
+        int len = ~rest == 0 ? 64 - b : __builtin_ctzll(~rest);
+        std::uintptr_t lo = a->base + (w * 64 + std::size_t(b)) * page_size;
+        std::uintptr_t hi = lo + std::size_t(len) * page_size;
+        if (lo != run_end) {
+          flush();
+          run_start = lo;
+        }
+        run_end = hi;
+        todo = len == 64 ? 0 : todo & ~(((std::uint64_t{1} << len) - 1) << b);
+      }
+    }
+  }
+  flush();
+  return released;
+}
+
+int scavenger_tid() { return scav_tid.load(std::memory_order_acquire); }
+
+void start_scavenger() {
+  if (scavenger_started.exchange(true)) return;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);  // the thread takes no signals
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256 << 10);
+  if (pthread_create(&heap.scav_thread, &attr, scavenger_main, nullptr) != 0)
+    scavenger_started.store(false);
+  pthread_attr_destroy(&attr);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+}
+
+void reclaim_all() {
+  for (auto& c : centrals) c.reclaim();
+}
+
+[[noreturn]] void fatal(const char* msg, const void* p) {
+  char buf[256];
+  std::size_t n = 0;
+  auto put = [&](const char* s) {
+    while (*s && n < sizeof(buf) - 1) buf[n++] = *s++;
+  };
+  put("fatal error: ");
+  put(msg);
+  if (p != nullptr) {
+    put(" (pointer 0x");
+    char hex[17];
+    std::uintptr_t u = reinterpret_cast<std::uintptr_t>(p);
+    int k = 16;
+    hex[k] = 0;
+    do {
+      hex[--k] = "0123456789abcdef"[u & 15];
+      u >>= 4;
+    } while (u != 0);
+    put(hex + k);
+    put(")");
+  }
+  put("\n");
+  ssize_t r = write(2, buf, n);
+  (void)r;
+  abort();
+}
+
+}  // namespace gort::malloc
