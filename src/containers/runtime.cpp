@@ -1,7 +1,6 @@
 // containers/runtime: the non-template pieces behind gort::map, gort::slice and
 // gort::string — the one allocation pair every backing array and map bucket goes through
-// (containers_alloc / containers_free: switching containers to the gort allocator is a change
-// here only), the random source for map seeds and iteration starts, the map's fatal errors,
+// (containers_alloc / containers_free, on gort's allocator, gort::mem), the random source for map seeds and iteration starts, the map's fatal errors,
 // and the text of Go's bounds-check panics (Go: runtime/panic.go, boundsError).
 // Invariants: containers_alloc returns zeroed memory aligned to `align`; containers_free is
 // given the same size and alignment. Blocks of 2 MiB and more are mapped directly, 2 MiB
@@ -17,6 +16,7 @@
 
 #include "gort/errors.hpp"
 #include "gort/map.hpp"
+#include "gort/mem.hpp"
 #include "gort/slice.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
@@ -46,16 +46,7 @@ void* huge_alloc(size_t bytes) {
 void* containers_alloc(size_t bytes, size_t align) {
   if (bytes == 0) bytes = 1;
   if (bytes >= huge_size && align <= huge_size) return huge_alloc(bytes);
-  void* p;
-  if (align <= alignof(std::max_align_t)) {
-    // calloc: fresh pages from the OS come already zeroed.
-    p = std::calloc(1, bytes);
-  } else {
-    p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
-    if (p != nullptr) std::memset(p, 0, bytes);
-  }
-  if (p == nullptr) throw std::bad_alloc();
-  return p;
+  return gort::mem::alloc(bytes, align);  // zeroed, as Go's mallocgc; throws bad_alloc
 }
 
 void containers_free(void* p, size_t bytes, size_t align) noexcept {
@@ -63,7 +54,7 @@ void containers_free(void* p, size_t bytes, size_t align) noexcept {
     munmap(p, huge_len(bytes));
     return;
   }
-  std::free(p);
+  gort::mem::free(p);
 }
 
 uint32_t containers_rand() noexcept { return fastrand(); }

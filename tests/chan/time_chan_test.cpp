@@ -40,10 +40,10 @@ TEST(TimeChan, TheValueWaitsInTheBuffer) {
 
 TEST(TimeChan, StopPreventsTheFiring) {
   gort::run([] {
-    gort::time::timer t(5ms);
+    gort::time::timer t(30ms);  // long enough that a slow (sanitizer) start still stops it first
     EXPECT_TRUE(t.stop());
     EXPECT_FALSE(t.stop());
-    gort::time::sleep(10ms);
+    gort::time::sleep(40ms);
     EXPECT_FALSE(t.c.try_recv().has_value());
   });
 }
