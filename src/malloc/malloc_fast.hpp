@@ -25,11 +25,9 @@ inline mcache* peek_mcache() { return tls_cache; }
   return a->spans[(p >> page_shift) % pages_per_arena].load(std::memory_order_acquire);
 }
 
-// Go: nextFreeFast, falling back to mcache.nextFree.
-[[gnu::always_inline]] inline void* alloc_from(mcache* c, int spc) {
-  mspan* s = c->alloc[spc];
-  std::uint64_t cache = s->alloc_cache;
-  if (__builtin_expect(cache == 0, 0)) return c->next_free(spc);
+// Hands out the first free object the span's allocation cache shows (cache != 0, the
+// span's alloc_cache) and marks it allocated.
+[[gnu::always_inline]] inline void* take_cached(mspan* s, std::uint64_t cache) {
   std::uint32_t b = std::uint32_t(__builtin_ctzll(cache));
   std::uint32_t idx = s->freeindex + b;
   s->alloc_cache = (cache >> b) >> 1;
@@ -37,6 +35,14 @@ inline mcache* peek_mcache() { return tls_cache; }
   auto& w = s->alloc_bits[idx / 64];
   w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
   return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
+}
+
+// Go: nextFreeFast, falling back to mcache.nextFree.
+[[gnu::always_inline]] inline void* alloc_from(mcache* c, int spc) {
+  mspan* s = c->alloc[spc];
+  std::uint64_t cache = s->alloc_cache;
+  if (__builtin_expect(cache == 0, 0)) return c->next_free(spc);
+  return take_cached(s, cache);
 }
 
 // Go: mallocgc. Null when out of memory.

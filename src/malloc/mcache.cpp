@@ -15,6 +15,7 @@
 #include <pthread.h>
 
 #include "malloc/malloc.hpp"
+#include "malloc/malloc_fast.hpp"
 
 namespace gort::malloc {
 
@@ -155,13 +156,7 @@ void* mcache::next_free(int spc) {
   auto& n = nmalloc[spc >> 1];
   n.store(n.load(std::memory_order_relaxed) + std::uint64_t(__builtin_popcountll(cache)),
           std::memory_order_relaxed);
-  std::uint32_t b = std::uint32_t(__builtin_ctzll(cache));
-  std::uint32_t idx = s->freeindex + b;
-  s->alloc_cache = (cache >> b) >> 1;
-  s->freeindex = idx + 1;
-  auto& w = s->alloc_bits[idx / 64];
-  w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
-  return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
+  return take_cached(s, cache);
 }
 
 void mcache::release_all() {

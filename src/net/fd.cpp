@@ -80,34 +80,27 @@ void netfd::io_lock::unlock() {
   }
 }
 
-bool netfd::read_lock() {
+// Go: fdMutex.rwlock — a reference for the call, then the direction's lock; false (and
+// nothing held) once the descriptor is closed.
+bool netfd::io_acquire(io_lock& l) {
   if (!incref()) return false;
-  rlock_.lock();
+  l.lock();
   if (state_.load() & kClosed) {
-    rlock_.unlock();
+    l.unlock();
     decref();
     return false;
   }
   return true;
 }
-void netfd::read_unlock() {
-  rlock_.unlock();
+void netfd::io_release(io_lock& l) {
+  l.unlock();
   decref();
 }
-bool netfd::write_lock() {
-  if (!incref()) return false;
-  wlock_.lock();
-  if (state_.load() & kClosed) {
-    wlock_.unlock();
-    decref();
-    return false;
-  }
-  return true;
-}
-void netfd::write_unlock() {
-  wlock_.unlock();
-  decref();
-}
+
+bool netfd::read_lock() { return io_acquire(rlock_); }
+void netfd::read_unlock() { io_release(rlock_); }
+bool netfd::write_lock() { return io_acquire(wlock_); }
+void netfd::write_unlock() { io_release(wlock_); }
 
 void netfd::destroy() {
   // Close first, then recycle the poll_desc: the kernel drops the epoll registration with

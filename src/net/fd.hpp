@@ -78,6 +78,8 @@ struct netfd {
     void lock();
     void unlock();
   };
+  bool io_acquire(io_lock& l);
+  void io_release(io_lock& l);
   io_lock rlock_;
   io_lock wlock_;
   std::atomic<uint32_t> csema_{0};  // released when the socket is really closed

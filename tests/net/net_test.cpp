@@ -76,6 +76,28 @@ net::listener start_echo(gort::sync::wait_group& wg, const char* network = "tcp"
   return ln;
 }
 
+// A listener on 127.0.0.1 and the two ends of one connection to it: c dialled, s accepted.
+// Empty handles (and a test failure) when any step fails.
+struct tcp_pair {
+  net::listener ln;
+  net::conn c, s;
+};
+tcp_pair connect_pair() {
+  tcp_pair p;
+  auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
+  EXPECT_FALSE(err) << err.message();
+  if (err) return p;
+  auto [c, derr] = net::dial("tcp", ln.address().string());
+  EXPECT_FALSE(derr) << derr.message();
+  auto [s, aerr] = ln.accept();
+  EXPECT_FALSE(aerr) << aerr.message();
+  if (derr || aerr) return p;
+  p.ln = std::move(ln);
+  p.c = std::move(c);
+  p.s = std::move(s);
+  return p;
+}
+
 bool ipv6_loopback() {
   auto [ln, err] = net::listen("tcp6", "[::1]:0");
   if (err) return false;
@@ -195,12 +217,8 @@ TEST(Net, ManyConcurrentConnectionsEchoTheirOwnData) {
 
 TEST(Net, ReadDeadlineTimesOut) {
   gort::run([] {
-    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
-    auto [c, derr] = net::dial("tcp", ln.address().string());
-    ASSERT_FALSE(derr);
-    auto [s, aerr] = ln.accept();
-    ASSERT_FALSE(aerr);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
     c.set_read_deadline(gort::time::now() + 20ms);
     char buf[16];
     auto [n, rerr] = c.read(buf);
@@ -230,12 +248,8 @@ TEST(Net, ReadDeadlineTimesOut) {
 
 TEST(Net, DeadlineMovedWhileBlocked) {
   gort::run([] {
-    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
-    auto [c, derr] = net::dial("tcp", ln.address().string());
-    auto [s, aerr] = ln.accept();
-    ASSERT_FALSE(derr);
-    ASSERT_FALSE(aerr);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
     gort::sync::wait_group wg;
     // Extended: the reader, due to time out at +1s, gets data sent at +1.3s.
     c.set_read_deadline(gort::time::now() + 1s);
@@ -265,12 +279,8 @@ TEST(Net, DeadlineMovedWhileBlocked) {
 
 TEST(Net, WriteDeadlineWithFullSocketBuffer) {
   gort::run([] {
-    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
-    auto [c, derr] = net::dial("tcp", ln.address().string());
-    auto [s, aerr] = ln.accept();
-    ASSERT_FALSE(derr);
-    ASSERT_FALSE(aerr);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
     // Nobody reads s: the buffers fill and the write blocks until the deadline.
     std::string big(64 << 20, 'z');
     c.set_write_deadline(gort::time::now() + 50ms);
@@ -316,12 +326,8 @@ TEST(Net, DialTimeoutWhenTheBacklogIsFull) {
 
 TEST(Net, CloseWakesBlockedReaderAndAccepter) {
   gort::run([] {
-    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
-    auto [c, derr] = net::dial("tcp", ln.address().string());
-    auto [s, aerr] = ln.accept();
-    ASSERT_FALSE(derr);
-    ASSERT_FALSE(aerr);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
     auto done = gort::make_chan<gort::error>(2);
     gort::sync::wait_group wg;  // the run ends only after the goroutines (ASan leak check)
     wg.go([c = c, done] {
@@ -466,12 +472,8 @@ TEST(Net, UdpReadFromWriteTo) {
 
 TEST(Net, PlainThreadsBlockTheirOwnThread) {
   gort::run([] {
-    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
-    auto [c, derr] = net::dial("tcp", ln.address().string());
-    auto [s, aerr] = ln.accept();
-    ASSERT_FALSE(derr);
-    ASSERT_FALSE(aerr);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
     std::string got;
     gort::error timeout_err, closed_err;
     std::thread t([&] {
@@ -671,12 +673,8 @@ TEST(Net, ReaderThatDrainedTheSocketWaitsForTheNextEdge) {
   // After a short read (the receive queue emptied) the next read waits for readiness
   // without trying the syscall first; data, deadlines and close must all still reach it.
   gort::run([] {
-    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
-    auto [c, derr] = net::dial("tcp", ln.address().string());
-    auto [s, aerr] = ln.accept();
-    ASSERT_FALSE(derr);
-    ASSERT_FALSE(aerr);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
     char buf[256];
     for (int i = 0; i < 50; i++) {
       std::string msg = "turn " + std::to_string(i);
@@ -749,12 +747,8 @@ TEST(Net, ReaderThatDrainedTheSocketWaitsForTheNextEdge) {
 TEST(Net, ConcurrentReadersAndWritersShareOneConn) {
   // Go serialises reads (and writes) on one descriptor; several goroutines may call them.
   gort::run([] {
-    auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
-    ASSERT_FALSE(err);
-    auto [c, derr] = net::dial("tcp", ln.address().string());
-    auto [s, aerr] = ln.accept();
-    ASSERT_FALSE(derr);
-    ASSERT_FALSE(aerr);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
     constexpr int kWriters = 4, kPerWriter = 500;
     std::atomic<int> got{0};
     gort::sync::wait_group readers, writers;

@@ -12,19 +12,14 @@
 #include <thread>
 #include <vector>
 
+#include "chan/chan_testing.hpp"
 #include "gort/gort.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
 
-struct procs_scope {
-  explicit procs_scope(int n) : prev(gort::gomaxprocs(n)) {}
-  ~procs_scope() { gort::gomaxprocs(prev); }
-  procs_scope(const procs_scope&) = delete;
-  procs_scope& operator=(const procs_scope&) = delete;
-  int prev;
-};
+using chan_testing::procs_scope;
 
 TEST(Mutex, CountsExactlyUnderContention) {
   constexpr int kGoroutines = 8, kIters = 20000;
