@@ -180,26 +180,30 @@ io_res netfd::write(const char* buf, size_t len) {
   }
 }
 
+// Go: the loop of FD.ReadFrom / FD.WriteTo — one datagram call, retried on EINTR, parked
+// on the poller in `mode` ('r' or 'w') while it would block.
+template <class Call>
+io_res netfd::datagram_loop(char mode, Call call) {
+  if (int e = map_poll(rt::poll_reset(pd_, mode))) return {0, e};
+  for (;;) {
+    ssize_t n = call();
+    if (n >= 0) return {size_t(n), 0};
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return {0, errno};
+    if (int e = map_poll(rt::poll_wait(pd_, mode))) return {0, e};
+  }
+}
+
 io_res netfd::read_from(char* buf, size_t len, sockaddr_storage* from, socklen_t* fromlen) {
   if (!read_lock()) return {0, kErrClosed};
   struct unlock {
     netfd* f;
     ~unlock() { f->read_unlock(); }
   } u{this};
-  if (int e = map_poll(rt::poll_reset(pd_, 'r'))) return {0, e};
-  for (;;) {
+  return datagram_loop('r', [&] {
     *fromlen = sizeof *from;
-    ssize_t n = ::recvfrom(sysfd, buf, len, 0, reinterpret_cast<sockaddr*>(from), fromlen);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        if (int e = map_poll(rt::poll_wait(pd_, 'r'))) return {0, e};
-        continue;
-      }
-      return {0, errno};
-    }
-    return {size_t(n), 0};
-  }
+    return ::recvfrom(sysfd, buf, len, 0, reinterpret_cast<sockaddr*>(from), fromlen);
+  });
 }
 
 io_res netfd::write_to(const char* buf, size_t len, const sockaddr* to, socklen_t tolen) {
@@ -208,19 +212,7 @@ io_res netfd::write_to(const char* buf, size_t len, const sockaddr* to, socklen_
     netfd* f;
     ~unlock() { f->write_unlock(); }
   } u{this};
-  if (int e = map_poll(rt::poll_reset(pd_, 'w'))) return {0, e};
-  for (;;) {
-    ssize_t n = ::sendto(sysfd, buf, len, MSG_NOSIGNAL, to, tolen);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        if (int e = map_poll(rt::poll_wait(pd_, 'w'))) return {0, e};
-        continue;
-      }
-      return {0, errno};
-    }
-    return {size_t(n), 0};
-  }
+  return datagram_loop('w', [&] { return ::sendto(sysfd, buf, len, MSG_NOSIGNAL, to, tolen); });
 }
 
 int netfd::accept(sockaddr_storage* from, socklen_t* fromlen, int* code) {

@@ -78,6 +78,8 @@ struct netfd {
     void lock();
     void unlock();
   };
+  template <class Call>
+  io_res datagram_loop(char mode, Call call);
   bool io_acquire(io_lock& l);
   void io_release(io_lock& l);
   io_lock rlock_;
