@@ -499,6 +499,45 @@ TEST(Net, PlainThreadsBlockTheirOwnThread) {
   });
 }
 
+TEST(Net, SysmonPollsWhenNoPGoesIdle) {
+  // One P and two goroutines that only yield: each switch finds the other, so no M ever
+  // runs findrunnable's network poll. The reader is woken only by sysmon, which polls
+  // when nobody has for 10 ms (Go: sysmon's netpoll). A watchdog thread ends the test
+  // (closing the conn) if that never happens.
+  std::atomic<bool> read_ok{false}, stop{false}, watchdog_fired{false};
+  gort::run([&] {
+    int prev = gort::gomaxprocs(1);
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
+    gort::sync::wait_group wg;
+    for (int i = 0; i < 2; i++)
+      wg.go([&] {
+        while (!stop.load()) gort::yield();
+      });
+    wg.go([&, c = c] {
+      bool got = read_n(c, 2) == "hi";
+      read_ok = got && !watchdog_fired.load();  // woken by the poll, not by the watchdog
+      stop = true;
+    });
+    std::thread helper([&, c = c, s = s] {
+      std::this_thread::sleep_for(20ms);  // the reader is parked by now
+      s.write("hi");
+      for (int i = 0; i < 500 && !stop.load(); i++) std::this_thread::sleep_for(10ms);
+      if (!stop.load()) {  // never woken: end the spinners (the reader then fails)
+        watchdog_fired = true;
+        stop = true;
+      }
+    });
+    wg.wait();
+    helper.join();
+    gort::gomaxprocs(prev);
+    c.close();
+    s.close();
+    ln.close();
+  });
+  EXPECT_TRUE(read_ok.load()) << "the parked reader was never polled";
+}
+
 TEST(Net, OutsideAnyRun) {
   // No scheduler at all: the calls block the calling threads.
   auto [ln, err] = net::listen("tcp", "127.0.0.1:0");
