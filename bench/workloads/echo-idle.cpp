@@ -24,27 +24,14 @@
 
 #include <gort/gort.hpp>
 
+#include "vm_rss.hpp"
+
 extern char** environ;
 namespace net = gort::net;
 
 namespace {
 
 constexpr int kConns = 10000;
-
-int64_t vm_rss_kb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  int64_t kb = -1;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, "VmRSS:", 6) == 0) {
-      kb = std::strtoll(line + 6, nullptr, 10);
-      break;
-    }
-  }
-  std::fclose(f);
-  return kb;
-}
 
 // The client: kConns blocking connects to 127.0.0.1:port, then waits to be killed.
 int client(int port) {

@@ -11,26 +11,11 @@
 
 #include <gort/gort.hpp>
 
+#include "vm_rss.hpp"
+
 namespace {
 
 constexpr int64_t kGoroutines = 1000000;
-
-// The VmRSS line of /proc/self/status in KiB, or -1.
-int64_t vm_rss_kb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return -1;
-  char line[256];
-  int64_t kb = -1;
-  while (std::fgets(line, sizeof line, f) != nullptr) {
-    if (std::strncmp(line, "VmRSS:", 6) != 0) continue;
-    char* end = nullptr;
-    long long v = std::strtoll(line + 6, &end, 10);
-    if (end != line + 6) kb = v;
-    break;
-  }
-  std::fclose(f);
-  return kb;
-}
 
 }  // namespace
 
