@@ -3,7 +3,8 @@
 // entersyscall leaves the P in status syscall, remembered by the M but owned by nobody, and
 // wakes nobody: a short call gets its P back with one CAS. sysmon retakes the P if the call
 // lasts (see sysmon.cpp). exitsyscall tries the old P, then any idle P, and otherwise puts
-// the goroutine on the global queue and parks the M. entersyscallblock hands the P off at
+// the goroutine on the global queue (in the same critical section as the failed search for
+// an idle P) and parks the M. entersyscallblock hands the P off at
 // once, for calls known to block long.
 #include "sched/syscall.hpp"
 
@@ -62,22 +63,21 @@ void exitsyscall() {
     check_preempt();
     return;
   }
-  // Any idle P.
-  if (sched.npidle.load(std::memory_order_relaxed) > 0 &&
-      !sched.gcwaiting.load(std::memory_order_acquire) &&
-      !sched.exiting.load(std::memory_order_acquire)) {
-    p* pp;
-    {
-      os::rt_lock_guard lk(sched.lock);
-      pp = pidleget();
-    }
-    if (pp != nullptr) {
-      acquirep(mp, pp);
-      gp->status.store(gstatus::running, std::memory_order_release);
-      return;
-    }
+  // Any idle P; failing that, the goroutine waits in the global queue and this M parks.
+  // Both in one critical section (Go: exitsyscall0): an M that releases its P checks the
+  // global queue under the same lock, so either it sees gp there or we see its P idle.
+  sched.lock.lock();
+  p* pp = nullptr;
+  if (!sched.gcwaiting.load(std::memory_order_acquire) &&
+      !sched.exiting.load(std::memory_order_acquire))
+    pp = pidleget();
+  if (pp != nullptr) {
+    sched.lock.unlock();
+    acquirep(mp, pp);
+    gp->status.store(gstatus::running, std::memory_order_release);
+    return;
   }
-  // Slow path: the goroutine waits in the global queue, this M parks.
+  mp->hook_holds_sched_lock = true;  // hook_runnable_global queues gp and unlocks
   leave_to_global_queue(gp);
   gp->status.store(gstatus::running, std::memory_order_release);
 }

@@ -2,7 +2,8 @@
 // goroutines yielding, sleeping (0-2 ms), spawning children and handing off to helpers
 // through wait_groups (so wake-ups cross Ps), for many rounds at GOMAXPROCS 1, 2 and 4 and
 // while GOMAXPROCS changes under the load; a token passed around a ring of goroutines
-// through reused wait_groups; and 100,000 goroutines parked at once on one wait_group.
+// through reused wait_groups; 100,000 goroutines parked at once on one wait_group; and
+// blocking calls that return while the other Ps are busy and then go idle.
 //
 // Invariants checked: every goroutine runs to completion exactly once and every operation
 // it was planned to do happens exactly once (the plan is a pure function of a seed, so the
@@ -10,11 +11,13 @@
 // no sleep returns early; a woken goroutine sees the state its waker published; the run
 // ends with only the main goroutine alive.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <thread>
 #include <vector>
 
 #include "gort/gort.hpp"
@@ -304,6 +307,48 @@ TEST(SchedulerStress, HundredThousandGoroutinesParkedOnOneWaitGroupAllWake) {
   EXPECT_EQ(woke_early, 0);
   EXPECT_EQ(woke, kParked);
   EXPECT_EQ(after, 1);
+}
+
+
+// A goroutine whose blocking call returns when no P is idle waits in the global queue. If a
+// P went idle between the search for one and that queueing, without seeing the goroutine,
+// nobody would ever run it (the race Go closes by doing both under sched.lock). Rounds of
+// two busy goroutines that end at random moments around a returning blocking call; a
+// stranded goroutine hangs the round, which the watchdog turns into a failure.
+TEST(SchedulerStress, BlockingCallsReturningWhilePsGoIdleAreNeverStranded) {
+#if defined(GORT_TSAN)
+  constexpr int kRounds = 2000;
+#else
+  constexpr int kRounds = 30000;
+#endif
+  std::atomic<bool> done{false};
+  std::atomic<int> rounds_done{0};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 600 && !done.load(); i++) std::this_thread::sleep_for(100ms);
+    if (!done.load()) {
+      std::fprintf(stderr, "stranded: round %d never finished\n", rounds_done.load());
+      std::abort();
+    }
+  });
+  gort::run([&] {
+    gort::gomaxprocs(2);
+    prng r{42};
+    for (int round = 0; round < kRounds; round++) {
+      gort::sync::wait_group wg;
+      uint32_t spin_a = r() % 4000, spin_b = r() % 4000, sleep_us = r() % 20;
+      auto spin = [](uint32_t n) {
+        for (uint32_t i = 0; i < n; i++) asm volatile("");  // no runtime call: the P stays busy
+      };
+      wg.go([&] { spin(spin_a); });
+      wg.go([&] { spin(spin_b); });
+      wg.go([&] { gort::blocking([&] { return ::usleep(sleep_us); }); });
+      wg.wait();
+      rounds_done.store(round + 1);
+    }
+  });
+  done = true;
+  watchdog.join();
+  EXPECT_EQ(rounds_done.load(), kRounds);
 }
 
 }  // namespace
