@@ -40,7 +40,8 @@ TEST(MapConcurrency, ConcurrentReadersAndRanges) {
 TEST(MapConcurrency, HandedOverThroughAChannel) {
   gort::run([] {
     auto c = gort::make_chan<gort::map<int, gort::string>>();
-    gort::go([c] {
+    gort::sync::wait_group sender;
+    sender.go([c] {
       auto m = gort::make_map<int, gort::string>();
       for (int i = 0; i < 100; i++) m.set(i, gort::fmt::sprintf("v%d", i));
       c.send(m);
@@ -48,6 +49,9 @@ TEST(MapConcurrency, HandedOverThroughAChannel) {
     auto m = c.recv();
     EXPECT_EQ(m.len(), 100u);
     EXPECT_EQ(m.get(42), "v42");
+    // The sender's copy must be gone before the run ends (a goroutine still running when
+    // main returns never finishes, as in Go, and its map would leak).
+    sender.wait();
   });
 }
 
