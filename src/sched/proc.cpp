@@ -8,6 +8,11 @@
 // goroutine's new state (status waiting + unlockf, a run queue push, the free list) is a
 // hook that runs on the new stack right after the switch, so that no other M can resume a
 // goroutine while its stack is still in use (Go does the same on g0 in park_m/mcall).
+//
+// Stacks. A new goroutine whose closure fits in its G (sp still null) gets a stack in
+// switch_context, just before it first runs, from the running P's stack cache; an exiting
+// goroutine's hook gives its stack back to that cache once the switch has left it. Dead Gs
+// on the free lists hold no stacks.
 #include <cstring>
 #include <new>
 
@@ -44,6 +49,9 @@ __attribute__((noinline)) uint32_t fastrand() {
 
 namespace {
 
+void attach_stack(p* pp, g* gp);
+[[noreturn]] void goroutine_main(void* arg);
+
 // ---- The switch. ----
 
 void run_hook(m* mp) {
@@ -56,6 +64,16 @@ void run_hook(m* mp) {
 // Switches from the running context (a g, or g0 when from is null) to `to` (g0 when null).
 // Returns when the context we left is resumed, after running the pending hook.
 void switch_context(m* mp, g* from, g* to, bool from_dying) {
+  if (to != nullptr && to->sp == nullptr) {
+    // Its first run: give it a stack now (if the OS refuses one, the process cannot go
+    // on: the goroutine was promised to run).
+    try {
+      attach_stack(mp->pp, to);
+    } catch (const std::bad_alloc&) {
+      fatal("runtime: cannot allocate goroutine stack");
+    }
+    to->sp = make_context(to->stk.hi, goroutine_main, to);
+  }
   void** save = from != nullptr ? &from->sp : &mp->g0_sp;
   void* target = to != nullptr ? to->sp : mp->g0_sp;
   void** fake = from_dying ? nullptr
@@ -212,10 +230,9 @@ g_pool& gpool() {
   return *pool;
 }
 
-g* malg(size_t stack_size, bool guard) {
-  stack stk = stack_alloc(stack_size, guard);
+// A new G, without a stack (newproc attaches one).
+g* malg() {
   g* gp = gpool().alloc();
-  gp->stk = stk;
   gp->tsan_fiber = san::create_fiber();
   gp->status.store(gstatus::dead, std::memory_order_relaxed);
   allgadd(gp);
@@ -225,7 +242,7 @@ g* malg(size_t stack_size, bool guard) {
 void free_g(g* gp) {
   allgremove(gp);
   san::destroy_fiber(gp->tsan_fiber);
-  stack_free(gp->stk);
+  if (gp->stk.hi != 0) stack_free(gp->stk);
   gpool().give_back(gp);
 }
 
@@ -249,6 +266,16 @@ g* gfree_pop_batch(int32_t* n) {
   sched.ngfree -= *n;
   global_gfree_count.store(sched.ngfree, std::memory_order_relaxed);
   return head;
+}
+
+void gfput(p* pp, g* gp);
+
+// A G that never ran: back to the free list (or the pool, from a thread without a P).
+void gfput_or_free(p* pp, g* gp) {
+  if (pp != nullptr)
+    gfput(pp, gp);
+  else
+    free_g(gp);
 }
 
 void gfput(p* pp, g* gp) {
@@ -289,9 +316,20 @@ g* gfget(p* pp) {
     if (gp == nullptr) return nullptr;
     pp->gfree = gp->schedlink;
     pp->gfree_count--;
-    if (gp->stk.usable_size() == sched.stack_size) return gp;
-    free_g(gp);  // stack size changed since (debug::set_max_stack)
+    return gp;
   }
+}
+
+// Gives gp a stack from this M's P (the warmest free one) and the context that starts it.
+void attach_stack(p* pp, g* gp) {
+  gp->stk = stackcache_get(pp != nullptr ? &pp->stackcache : nullptr, sched.stack_size);
+  san::unpoison_stack(gp->stk.usable_lo, gp->stk.hi);
+}
+
+// Takes a dead goroutine's stack back (it must not be running on it any more).
+void detach_stack(p* pp, g* gp) {
+  stackcache_put(pp != nullptr ? &pp->stackcache : nullptr, gp->stk);
+  gp->stk = stack{};
 }
 
 }  // namespace
@@ -319,10 +357,11 @@ void hook_runnable_local(m* mp, g* gp, void*) {
   gp->status.store(gstatus::runnable, std::memory_order_release);
   runqput(mp->pp, gp, false);
 }
-void hook_gfput(m* mp, g* gp, void*) { gfput(mp->pp, gp); }
+void hook_gfput(m* mp, g* gp, void*) {
+  detach_stack(mp->pp, gp);
+  gfput(mp->pp, gp);
+}
 void hook_nothing(m*, g*, void*) {}
-
-[[noreturn]] void goroutine_main(void* arg);
 
 }  // namespace
 
@@ -334,26 +373,33 @@ g* newproc_alloc(size_t size, size_t align, void** storage) {
   p* pp = current_p();
   g* gp = pp != nullptr ? gfget(pp) : nullptr;
   if (gp == nullptr) gp = gfget_global();
-  if (gp != nullptr && gp->stk.usable_size() != sched.stack_size) {
-    free_g(gp);
-    gp = nullptr;
+  if (gp == nullptr) gp = malg();
+  if (size <= g::kClosureBytes && align <= g::kClosureAlign) {
+    // The stack comes when the goroutine first runs (switch_context), from the cache of
+    // the P that runs it: a queue of goroutines that have not started holds no stacks.
+    gp->closure = gp->closure_buf;
+    gp->sp = nullptr;
+  } else {
+    try {
+      attach_stack(pp, gp);
+    } catch (...) {
+      gfput_or_free(pp, gp);
+      throw;
+    }
+    uintptr_t top = gp->stk.hi;
+    uintptr_t closure = (top - size) & ~(uintptr_t(align < 16 ? 16 : align) - 1);
+    gp->closure = reinterpret_cast<void*>(closure);
+    gp->sp = make_context(closure & ~uintptr_t(15), goroutine_main, gp);
   }
-  if (gp == nullptr) gp = malg(sched.stack_size, false);
-  uintptr_t top = gp->stk.hi;
-  san::unpoison_stack(gp->stk.usable_lo, top);
-  uintptr_t closure = (top - size) & ~(uintptr_t(align < 16 ? 16 : align) - 1);
-  gp->closure = reinterpret_cast<void*>(closure);
-  gp->sp = make_context(closure & ~uintptr_t(15), goroutine_main, gp);
   *storage = gp->closure;
   return gp;
 }
 
 void newproc_abort(g* gp) {
   gp->status.store(gstatus::dead, std::memory_order_relaxed);
-  if (p* pp = current_p())
-    gfput(pp, gp);
-  else
-    free_g(gp);
+  p* pp = current_p();
+  if (gp->stk.hi != 0) detach_stack(pp, gp);
+  gfput_or_free(pp, gp);
 }
 
 void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc) {
@@ -393,7 +439,8 @@ void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc) {
 g* new_main_g(void (*entry)(void*), void* closure) {
   g* gp = sched.main_g;
   if (gp == nullptr) {
-    gp = malg(kMainStackSize, true);
+    gp = malg();
+    gp->stk = stack_alloc(kMainStackSize, true);
     sched.main_g = gp;
   }
   san::unpoison_stack(gp->stk.usable_lo, gp->stk.hi);

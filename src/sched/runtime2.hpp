@@ -91,9 +91,14 @@ struct g {
   std::atomic<bool> preempt{false}; // sysmon's request to yield at the next safe point
   bool is_main = false;
 
-  // What the goroutine runs: entry(closure), with the closure stored below the g.
+  // What the goroutine runs: entry(closure). The closure lives in closure_buf when it
+  // fits (the goroutine then gets its stack only when it first runs: sp is null until
+  // then), else at the top of a stack attached at creation.
+  static constexpr size_t kClosureBytes = 64;
+  static constexpr size_t kClosureAlign = 16;
   void (*entry)(void*) = nullptr;
   void* closure = nullptr;
+  alignas(kClosureAlign) unsigned char closure_buf[kClosureBytes];
   void* param = nullptr;  // passed by the waker (the winning sudog, for channels)
 
   timer sleep_timer;      // cached timer for time::sleep
@@ -164,8 +169,9 @@ struct p {
   std::atomic<g*> runq[kRunqSize] = {};
   std::atomic<g*> runnext{nullptr};
 
-  g* gfree = nullptr;
+  g* gfree = nullptr;  // dead Gs (without stacks)
   int32_t gfree_count = 0;
+  stack_cache stackcache;  // free stacks for this P's next goroutines
   std::atomic<int64_t> gcount{0};  // starts minus ends on this P (see schedt::ngoroutines)
   int64_t goidcache = 0;
   int64_t goidcacheend = 0;

@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -29,6 +30,8 @@ struct stack_pool {
   // Released slab stacks by usable size, and the unused remainder of the current slab.
   std::unordered_map<size_t, std::vector<uintptr_t>> slab_free;
   std::unordered_map<size_t, std::pair<uintptr_t, size_t>> slab_cursor;  // base, remaining
+  // Free stacks that kept their pages, passed on by stack caches (any size).
+  std::vector<stack> cached;
 };
 
 stack_pool& pool() {
@@ -131,6 +134,62 @@ void stack_free(const stack& s) {
   std::lock_guard<std::mutex> lk(p.mu);
   p.slab_live--;
   p.slab_free[s.hi - s.usable_lo].push_back(s.lo);
+}
+
+// ---- Stack caches (Go: stackcache, though Go's caches hold stack memory by order). ----
+
+stack stackcache_get(stack_cache* c, size_t size) {
+  if (c != nullptr) {
+    while (c->n > 0) {
+      stack s = c->items[--c->n];
+      if (s.usable_size() == size) return s;
+      stack_free(s);
+    }
+  }
+  std::vector<stack> wrong_size;
+  stack got{};
+  {
+    auto& p = pool();
+    std::lock_guard<std::mutex> lk(p.mu);
+    // Take one, and refill the cache up to half, so that the next gets stay local.
+    while (!p.cached.empty()) {
+      if (got.hi != 0 && (c == nullptr || c->n == stack_cache::kMax / 2)) break;
+      stack s = p.cached.back();
+      p.cached.pop_back();
+      if (s.usable_size() != size)
+        wrong_size.push_back(s);
+      else if (got.hi == 0)
+        got = s;
+      else
+        c->items[c->n++] = s;
+    }
+  }
+  for (const stack& s : wrong_size) stack_free(s);
+  return got.hi != 0 ? got : stack_alloc(size);
+}
+
+void stackcache_put(stack_cache* c, const stack& s) {
+  if (c != nullptr && c->n < stack_cache::kMax) {
+    c->items[c->n++] = s;
+    return;
+  }
+  auto& p = pool();
+  std::lock_guard<std::mutex> lk(p.mu);
+  p.cached.push_back(s);
+  if (c == nullptr) return;
+  // Keep the most recently freed (warmest) half; the oldest half goes.
+  constexpr int kHalf = stack_cache::kMax / 2;
+  p.cached.insert(p.cached.end(), c->items, c->items + kHalf);
+  std::copy(c->items + kHalf, c->items + c->n, c->items);
+  c->n -= kHalf;
+}
+
+void stackcache_flush(stack_cache* c) {
+  if (c->n == 0) return;
+  auto& p = pool();
+  std::lock_guard<std::mutex> lk(p.mu);
+  p.cached.insert(p.cached.end(), c->items, c->items + c->n);
+  c->n = 0;
 }
 
 }  // namespace gort::rt

@@ -1,9 +1,15 @@
 // stack: goroutine stack memory (Go: stack.go, but fixed-size rather than copying).
 //
 // A stack is reserved virtual memory (MAP_NORESERVE), committed page by page by the OS as
-// the goroutine touches it, and pooled with its G when the goroutine exits. Layout, low to
-// high: [lo, usable_lo) is the overflow barrier, [usable_lo, hi) is the stack proper; the
-// runtime keeps the G itself and the goroutine's closure at the top.
+// the goroutine touches it. Layout, low to high: [lo, usable_lo) is the overflow barrier,
+// [usable_lo, hi) is the stack proper; a closure too big for the G sits at the top.
+//
+// Stacks are not tied to Gs: a goroutine gets one when it first runs (or at creation when
+// its closure must live on it) and gives it back when it exits. Free stacks keep their
+// pages and wait in a per-P LIFO stack_cache, so the next goroutine to start on that P
+// runs on memory the last one just left, still in cache; a cache that overflows (or
+// belongs to a P being destroyed) passes stacks to a global list, and one that runs dry
+// takes some back from it before reserving new ones.
 //
 // Overflow is never silent. Stacks are carved from slabs (one VMA for 128 stacks), since a
 // classic guard page (mprotect) splits VMAs and the kernel allows only 65530 per process
@@ -45,6 +51,21 @@ inline constexpr size_t kRedZoneCheckBytes = 64;
 stack stack_alloc(size_t size, bool force_guard = false);
 // Returns the memory: unmapped (guarded) or released and pooled (slab).
 void stack_free(const stack& s);
+
+// A P's cache of free stacks, all of one usable size, most recently freed last.
+struct stack_cache {
+  static constexpr int kMax = 32;  // beyond this, half goes to the global list
+  int n = 0;
+  stack items[kMax];
+};
+
+// A stack of `size` usable bytes: from `c` (may be null), else the global list, else new.
+// Stacks of another size (the size was changed since) are released on the way.
+stack stackcache_get(stack_cache* c, size_t size);
+// Gives s back to `c` (null: to the global list). Its pages stay committed.
+void stackcache_put(stack_cache* c, const stack& s);
+// Empties `c` into the global list (a P being destroyed).
+void stackcache_flush(stack_cache* c);
 
 // For unguarded stacks: true while the red zone's top is intact and sp is above it.
 inline bool stack_barrier_intact(const stack& s, uintptr_t sp) {

@@ -118,6 +118,7 @@ p* procresize(int32_t nprocs) {
     movetimers(pp, sched.allp[0]);
     sched.ngoroutines.fetch_add(pp->gcount.exchange(0));
     gfree_give_back(pp);
+    stackcache_flush(&pp->stackcache);
     pp->status.store(pstatus::dead, std::memory_order_release);
     pp->mp.store(nullptr);
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <thread>
 
 #include "gort/gort.hpp"
@@ -57,6 +58,99 @@ TEST(Run, MoveOnlyAndLargeClosures) {
     wg.wait();
   });
   EXPECT_EQ(got.load(), 43);
+}
+
+namespace {
+
+// A closure of `Size` bytes and `Align` alignment that checks, when it runs, that its bytes
+// arrived intact and counts its destructions.
+template <size_t Size, size_t Align>
+struct alignas(Align) sized_closure {
+  unsigned char bytes[Size - sizeof(void*) * 3];
+  std::atomic<int>* ok;
+  std::atomic<int>* destroyed;
+  gort::sync::wait_group* wg;
+  sized_closure(std::atomic<int>* o, std::atomic<int>* d, gort::sync::wait_group* w)
+      : ok(o), destroyed(d), wg(w) {
+    for (size_t i = 0; i < sizeof bytes; i++) bytes[i] = static_cast<unsigned char>(i * 7 + Size);
+  }
+  sized_closure(const sized_closure&) = default;
+  ~sized_closure() { destroyed->fetch_add(1); }
+  void operator()() const {
+    bool intact = reinterpret_cast<uintptr_t>(this) % Align == 0;
+    for (size_t i = 0; i < sizeof bytes; i++)
+      intact = intact && bytes[i] == static_cast<unsigned char>(i * 7 + Size);
+    if (intact) ok->fetch_add(1);
+    wg->done();
+  }
+};
+
+template <size_t Size, size_t Align>
+void start_sized(gort::sync::wait_group& wg, std::atomic<int>* ok, std::atomic<int>* destroyed) {
+  static_assert(sizeof(sized_closure<Size, Align>) == Size);
+  wg.add(1);
+  gort::go(sized_closure<Size, Align>(ok, destroyed, &wg));
+}
+
+#if !defined(GORT_TSAN)
+long vm_rss_kb() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  char line[256];
+  long kb = -1;
+  while (f != nullptr && std::fgets(line, sizeof line, f) != nullptr)
+    if (std::sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+  if (f != nullptr) std::fclose(f);
+  return kb;
+}
+#endif
+
+}  // namespace
+
+// Small closures live in the G until the goroutine first runs, bigger ones at the top of its
+// stack, huge ones on the heap: every size and alignment arrives intact and is destroyed once.
+TEST(Run, ClosuresOfEverySizeAndAlignmentArriveIntact) {
+  std::atomic<int> ok{0}, destroyed_before_wait{0};
+  std::atomic<int> destroyed{0};
+  gort::run([&] {
+    gort::sync::wait_group wg;
+    start_sized<24, 8>(wg, &ok, &destroyed);
+    start_sized<64, 16>(wg, &ok, &destroyed);    // the largest that fits in the G
+    start_sized<64, 32>(wg, &ok, &destroyed);    // fits, but over-aligned: on the stack
+    start_sized<80, 16>(wg, &ok, &destroyed);    // on the stack
+    start_sized<512, 64>(wg, &ok, &destroyed);   // on the stack, 64-aligned
+    start_sized<1024, 8>(wg, &ok, &destroyed);   // the largest on the stack
+    start_sized<3000, 8>(wg, &ok, &destroyed);   // boxed
+    wg.wait();
+    destroyed_before_wait = destroyed.load();
+  });
+  EXPECT_EQ(ok.load(), 7);
+  // Each temporary passed to go() is destroyed too; the goroutine's own copy exactly once.
+  EXPECT_EQ(destroyed.load(), 14);
+  EXPECT_GE(destroyed_before_wait.load(), 7);
+}
+
+// A goroutine gets its stack when it first runs: many goroutines queued behind a busy one
+// commit no stack memory (as they would if each took a stack page at the go statement).
+TEST(Run, GoroutinesThatHaveNotStartedHoldNoStack) {
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan gives every goroutine a 1 MB fiber of its own";
+#else
+  constexpr int kQueued = 100000;
+  long grew_kb = 0;
+  gort::run([&] {
+    gort::gomaxprocs(1);
+    std::atomic<bool> go_on{false};
+    gort::sync::wait_group wg;
+    long before = vm_rss_kb();
+    // With one P and no yield, at most a few of these start before the measurement (only
+    // when sysmon preempts the loop), and each of those returns its stack at once.
+    for (int i = 0; i < kQueued; i++) wg.go([&] { go_on.load(); });
+    grew_kb = vm_rss_kb() - before;
+    wg.wait();
+  });
+  // A stack page each would be 400,000 kB; the Gs themselves are a few hundred bytes.
+  EXPECT_LT(grew_kb, kQueued * 2) << "kB of resident memory for " << kQueued << " queued goroutines";
+#endif
 }
 
 TEST(Run, ProgramEndsWhenMainReturnsEvenWithParkedGoroutines) {
