@@ -17,9 +17,11 @@
 //  8. A send woken by close panics; a receive reports ok = success.
 // From a plain thread the same steps run, with the thread sleeping on the waiter's note.
 #include <memory>
+#include <type_traits>
 
 #include "chan/chan.hpp"
 #include "gort/errors.hpp"
+#include "gort/mem.hpp"
 #include "gort/select.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
@@ -137,13 +139,18 @@ inline void add_qcount(hchan* c, int64_t d) {
 
 }  // namespace
 
+// Frees the order and sudog arrays of a select with more than kInlineCases cases.
+struct mem_free {
+  void operator()(void* p) const noexcept { gort::mem::free(p); }
+};
+
 int selectgo(scase* cases, int ncases, bool block, bool* recv_ok) {
   *recv_ok = false;
   uint16_t order_inline[2 * kInlineCases];
-  std::unique_ptr<uint16_t[]> order_heap;
+  std::unique_ptr<uint16_t[], mem_free> order_heap;
   uint16_t* order = order_inline;
   if (ncases > kInlineCases) {
-    order_heap.reset(new uint16_t[2 * size_t(ncases)]);
+    order_heap.reset(static_cast<uint16_t*>(gort::mem::alloc_noscan(2 * sizeof(uint16_t) * size_t(ncases))));
     order = order_heap.get();
   }
   uint16_t* pollorder = order;
@@ -229,10 +236,12 @@ int selectgo(scase* cases, int ncases, bool block, bool* recv_ok) {
   waiter w;
   w.gp = current_g();
   sudog sg_inline[kInlineCases];
-  std::unique_ptr<sudog[]> sg_heap;
+  std::unique_ptr<sudog[], mem_free> sg_heap;
   sudog* sgs = sg_inline;
   if (norder > kInlineCases) {
-    sg_heap.reset(new sudog[size_t(norder)]);
+    static_assert(std::is_trivially_default_constructible_v<sudog> &&
+                  std::is_trivially_destructible_v<sudog>);
+    sg_heap.reset(static_cast<sudog*>(gort::mem::alloc(sizeof(sudog) * size_t(norder), alignof(sudog))));
     sgs = sg_heap.get();
   }
   for (int i = 0; i < norder; i++) {

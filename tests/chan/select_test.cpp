@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "chan/chan_testing.hpp"
 #include "gort/gort.hpp"
@@ -116,6 +117,33 @@ TEST(Select, BlocksUntilASendArrives) {
     EXPECT_EQ(got, "b:hello");
     // The losing case's waiter was dequeued: a later sender on a finds no stale receiver.
     EXPECT_FALSE(a.try_send("x"));
+  });
+}
+
+// More cases than the runtime keeps on the stack (8): the poll/lock orders and the waiters
+// of a blocking select come from the heap, and every case still works.
+TEST(Select, TenCasesBlockAndWakeOnTheLastOne) {
+  gort::run([] {
+    chan_testing::goroutines gs;
+    std::vector<gort::chan<int>> cs;
+    for (int i = 0; i < 10; i++) cs.push_back(gort::make_chan<int>());
+    for (int round = 0; round < 10; round++) {
+      gs.go([c = cs[size_t(round)], round] {
+        gort::time::sleep(1ms);
+        c.send(100 + round);
+      });
+      int got = -1;
+      auto on = [&](int v) { got = v; };
+      int n = gort::select(gort::case_recv(cs[0], on), gort::case_recv(cs[1], on),
+                           gort::case_recv(cs[2], on), gort::case_recv(cs[3], on),
+                           gort::case_recv(cs[4], on), gort::case_recv(cs[5], on),
+                           gort::case_recv(cs[6], on), gort::case_recv(cs[7], on),
+                           gort::case_recv(cs[8], on), gort::case_recv(cs[9], on));
+      EXPECT_EQ(n, round);
+      EXPECT_EQ(got, 100 + round);
+    }
+    // Every losing waiter was dequeued: no channel has a stale receiver left.
+    for (auto& c : cs) EXPECT_FALSE(c.try_send(1));
   });
 }
 
