@@ -5,8 +5,8 @@
 //
 // Unlike a Go program, a C++ program may have threads that are not goroutines and that can
 // start or wake goroutines (gort::go, a wait_group done from a std::thread). While such a
-// thread exists (threads that existed before the first gort::run excepted, e.g. sanitizer
-// helpers), the process is not declared deadlocked.
+// thread exists (threads.hpp: any the program started, before or after gort::run; not the
+// sanitizers' helpers), the process is not declared deadlocked.
 #include "sched/fatal.hpp"
 #include "sched/netpoll.hpp"
 #include "sched/sched.hpp"

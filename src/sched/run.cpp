@@ -55,10 +55,11 @@ void runtime_init_once() {
   std::call_once(once, [] {
     netpoll_init();
     install_signal_handlers();
+    // Starting the first thread may start helper threads of its own (TSan's background
+    // thread), which are not goroutine wakers.
+    runtime_threads_starting();
     start_sysmon();
-    // After sysmon: starting the first thread may start helper threads of its own (TSan's
-    // background thread), which are not goroutine wakers either.
-    record_baseline_threads();
+    runtime_threads_started();
     if (size_t s = env_stack_size()) set_stack_size(s);
   });
 }

@@ -14,7 +14,11 @@
 namespace gort::rt {
 namespace {
 
+// Threads that are never counted as possible wakers: those that existed when the program
+// was loaded (other than the loading thread), and those that appeared while the runtime
+// started its own (a sanitizer's helper thread starts with the first pthread_create).
 std::vector<int> baseline;
+std::vector<int> before_start;
 
 template <class F>
 void for_each_task(F f) {
@@ -27,13 +31,26 @@ void for_each_task(F f) {
   closedir(d);
 }
 
-}  // namespace
-
-void record_baseline_threads() {
+// At load time (before main, so before any user thread): every thread but the loader.
+[[gnu::constructor]] void record_load_time_threads() {
   int self = int(gettid());
   for_each_task([&](int tid) {
     if (tid != self) baseline.push_back(tid);
   });
+}
+
+}  // namespace
+
+void runtime_threads_starting() {
+  for_each_task([&](int tid) { before_start.push_back(tid); });
+}
+
+void runtime_threads_started() {
+  for_each_task([&](int tid) {
+    if (std::find(before_start.begin(), before_start.end(), tid) == before_start.end())
+      baseline.push_back(tid);
+  });
+  before_start.clear();
 }
 
 bool foreign_threads_exist() {

@@ -3,10 +3,13 @@
 
 namespace gort::rt {
 
-// Remembers the threads that exist before the runtime starts (sanitizer helpers and the
-// like); they are never counted as possible wakers.
-void record_baseline_threads();
-// True if a thread exists that is neither an M, sysmon, nor a baseline thread.
+// Bracket the runtime's first start (sysmon's thread): threads that appear in between
+// (a sanitizer's helper, started by the first pthread_create) are never counted as
+// possible wakers, nor are threads that existed when the program was loaded. Threads the
+// program starts itself, before or after gort::run, are.
+void runtime_threads_starting();
+void runtime_threads_started();
+// True if a thread exists that is neither an M, sysmon, the scavenger, nor one of those.
 // sched.lock held.
 bool foreign_threads_exist();
 

@@ -214,6 +214,7 @@ void sigquit_while_running() {
   gort::run([] {
     gort::sync::wait_group wg;
     wg.go([] {
+      gort::time::sleep(100ms);  // main is parked in wg.wait() by then
       kill(getpid(), SIGQUIT);
       gort::time::sleep(3s);  // the dump ends the process long before
     });

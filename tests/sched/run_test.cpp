@@ -216,6 +216,25 @@ TEST(Run, PlainThreadsCanUseTheApi) {
   EXPECT_EQ(ran.load(), 1);
 }
 
+// A thread the program started before gort::run may still wake a goroutine, so the
+// deadlock detector must not speak while it exists (ctest runs each test in a process of
+// its own, so this is the process's first gort::run).
+TEST(Run, AThreadStartedBeforeRunMayWakeTheMainGoroutine) {
+  gort::sync::wait_group wg;
+  wg.add(1);
+  std::thread t([&] {
+    std::this_thread::sleep_for(100ms);
+    wg.done();
+  });
+  bool woke = false;
+  gort::run([&] {
+    wg.wait();  // every M idles for 100 ms: not a deadlock, t will call done
+    woke = true;
+  });
+  t.join();
+  EXPECT_TRUE(woke);
+}
+
 TEST(Run, NumGoroutineCountsLiveGoroutines) {
   gort::run([] {
     EXPECT_EQ(gort::num_goroutine(), 1);
