@@ -157,7 +157,7 @@ inline constexpr bool use_magazines = true;
 #else
 inline constexpr bool use_magazines = true;
 #endif
-inline constexpr int magazine_size = 7;
+inline constexpr int magazine_size = 15;
 struct alignas(64) magazine {
   std::uint64_t n;
   void* p[magazine_size];
@@ -287,6 +287,13 @@ void init_span_class(mspan* s, std::uint8_t spanclass);  // geometry of a (re)us
 void uncount_span(const mspan* s);  // takes s out of the heap's span totals
 extern std::atomic<std::uint32_t> scavenger_ticks;  // bumped every scavenger tick
 extern heap_arena* arena_index[arena_l2_entries];  // Go: mheap.arenas; __atomic access
+// The first 64 GiB of heap address space from Go's arena hint also have one flat page ->
+// span table (BSS: only the pages of it that map heap pages get backed), so that span_of
+// for the usual heap is one load instead of two dependent ones (arena_index, then the
+// arena's spans[]); the two levels still hold everything, for addresses outside the window.
+inline constexpr std::uintptr_t flat_base = arena_base_hint;
+inline constexpr std::size_t flat_pages = std::size_t{1} << 23;  // 64 GiB / 8 KiB
+extern mspan* flat_spans[flat_pages];  // __atomic access
 mcentral& central(int spc);
 mcache* heap_new_mcache();
 void heap_free_mcache(mcache* c);

@@ -105,6 +105,7 @@ constinit mheap heap{};
 // A plain array (zero in BSS, no constructor to run; Clang will not constant-evaluate 4M
 // atomics) read and written with __atomic builtins.
 heap_arena* arena_index[arena_l2_entries];
+mspan* flat_spans[flat_pages];
 
 namespace {
 
@@ -329,6 +330,8 @@ void map_span(mspan* s, mspan* v) {
   for (std::uintptr_t a = s->start; a < s->limit(); a += page_size) {
     heap_arena* ar = __atomic_load_n(&arena_index[a >> arena_shift], __ATOMIC_RELAXED);
     ar->spans[(a >> page_shift) % pages_per_arena].store(v, std::memory_order_release);
+    if (a - flat_base < flat_pages * page_size)
+      __atomic_store_n(&flat_spans[(a - flat_base) >> page_shift], v, __ATOMIC_RELEASE);
   }
 }
 
