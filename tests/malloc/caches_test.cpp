@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -156,6 +157,33 @@ TEST(Magazine, UserDataEqualToTheKeyIsNotADoubleFree) {
     EXPECT_EQ(s->alloc_bits[idx / 64].load() & (std::uint64_t{1} << (idx % 64)), 0u);
     EXPECT_FALSE(gm::peek_mcache()->in_magazine(s->spanclass, p));
     gort::mem::free(keep);
+  });
+}
+
+// Objects in a magazine stay allocated in their span's bitmap, so the bitmap never hands
+// them out as well; every pointer handed out is distinct.
+TEST(Magazine, ObjectsAreNeverHandedOutTwice) {
+  on_fresh_thread([] {
+    for (std::size_t size : {16u, 48u, 512u, 3072u}) {
+      std::vector<void*> v;
+      for (int i = 0; i < 3000; i++) v.push_back(gort::mem::alloc(size));
+      // Free a scattered subset (several spans, some of them retained by now) ...
+      for (std::size_t i = 0; i < v.size(); i += 7) {
+        gort::mem::free(v[i]);
+        v[i] = nullptr;
+      }
+      // ... then allocate through many windows and spans: every pointer is distinct.
+      std::set<void*> live;
+      for (void* p : v)
+        if (p != nullptr) live.insert(p);
+      for (int i = 0; i < 3000; i++) {
+        void* p = gort::mem::alloc(size);
+        ASSERT_TRUE(live.insert(p).second) << "handed out twice: size " << size << " i " << i;
+        v.push_back(p);
+      }
+      for (void* p : v)
+        if (p != nullptr) gort::mem::free(p);
+    }
   });
 }
 
