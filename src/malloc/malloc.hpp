@@ -104,6 +104,7 @@ struct alignas(64) mspan {
   // Set (release) by a remote free after its free_bits OR, cleared by the owner's fold
   // before it reads free_bits: when 0, the owner need not read the free_bits lines.
   std::atomic<std::uint8_t> remote;
+  std::uint8_t mag_objs;  // objects of this span in its owner's magazine (owner only)
   // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
   // span), or the caching mcache's address, plus 1 for the tiny span class and plus 2 for
   // a span the cache keeps aside (retained), so that the free fast path's single compare
@@ -147,12 +148,14 @@ extern mspan empty_mspan;
 // again first (LIFO), so that a free followed by a malloc of the same class reuses an
 // object still in cache without touching the span's bitmap. An object in a magazine stays
 // allocated in its span's alloc_bits (so the bitmap never hands it out and its span is
-// never given back) and carries mag_key in its first word; a free that finds the key looks
-// for the object in the magazine (a double free) or, from another thread, reports a double
-// free at once (a live object has no key: the pop clears it; a live object whose first
-// word the program set to the per-process random key is the only false alarm). Off under
-// ASan, whose builds keep every free object poisoned. (Scanning the entries instead of
-// loading the key measured slower, even where the object is cold.)
+// never given back) and carries mag_key in its first word. A free on the owner's thread
+// reads the key only when the span's mag_objs count says some of its objects are in the
+// magazine (so a free of a cold object in another span never loads the object); finding
+// the key, it looks for the object in the magazine (a double free). A free on another
+// thread that finds the key reports a double free at once (a live object has no key: the
+// pop clears it; a live object whose first word the program set to the per-process
+// random key is the only false alarm). Off under ASan, whose builds keep every free object
+// poisoned. (Scanning the entries on every free instead measured slower.)
 #if defined(GORT_ASAN)
 inline constexpr bool use_magazines = false;
 #else
@@ -162,6 +165,9 @@ inline constexpr int magazine_size = 7;  // 64-byte magazines: 15 cost binary_tr
 struct alignas(64) magazine {
   std::uint64_t n;
   void* p[magazine_size];
+};
+struct alignas(64) magazine_spans {  // each entry's span, for its mag_objs (no lookup on a pop)
+  mspan* s[magazine_size + 1];
 };
 extern std::uint64_t mag_key;  // random per process, nonzero
 
@@ -186,6 +192,7 @@ struct span_cache_slot {
 struct mcache {
   mspan* alloc[num_span_classes];
   magazine mag[num_span_classes];
+  magazine_spans mag_spans[num_span_classes];
   // Spans this cache ran out of but keeps (gort's addition to Go's mcache: with explicit
   // free, keeping them makes this thread's frees into them lock- and atomic-free). FIFO;
   // a span that frees bring back to 1/8 free moves to the front; an empty one goes back

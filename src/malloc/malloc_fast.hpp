@@ -56,8 +56,10 @@ inline mcache* peek_mcache() { return tls_cache; }
     if (use_magazines) {
       magazine& g = c->mag[spc];
       if (g.n != 0) {
-        void* p = g.p[--g.n];
+        std::uint64_t k = --g.n;
+        void* p = g.p[k];
         *static_cast<std::uint64_t*>(p) = 0;  // a live object carries no key
+        c->mag_spans[spc].s[k]->mag_objs--;
         auto& n = c->nmalloc[spc >> 1];
         n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         if (zero) std::memset(p, 0, size);
@@ -99,15 +101,21 @@ inline mcache* peek_mcache() { return tls_cache; }
     return;
   }
   if (use_magazines) {
+    // The key is looked at only when the span has objects in the magazine, so a free of a
+    // cold object in a span with none (most, in a large heap) never loads the object.
+    // The key is looked at only when the span has objects in the magazine, so a free of a
+    // cold object in a span with none (most, in a large heap) never loads the object.
     auto* w0 = static_cast<std::uint64_t*>(p);
-    if (__builtin_expect(*w0 == mag_key, 0)) {
+    if (__builtin_expect(s->mag_objs != 0 && *w0 == mag_key, 0)) {
       free_slow(p, s, c);  // in the magazine already (a double free), or user data
       return;
     }
     magazine& g = c->mag[s->spanclass];
     if (g.n < std::uint64_t(magazine_size)) {
       *w0 = mag_key;
+      c->mag_spans[s->spanclass].s[g.n] = s;
       g.p[g.n++] = p;
+      s->mag_objs++;
       auto& n = c->nfree[s->spanclass];
       n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       return;

@@ -259,6 +259,7 @@ void mcache::flush_magazines() {
       std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
       *static_cast<std::uint64_t*>(p) = 0;
       mspan* s = span_of(a);  // owned by this cache: the object keeps it here
+      s->mag_objs--;
       std::uint32_t idx = s->obj_index(a);
       GORT_POISON(p, s->elemsize);
       auto& w = s->alloc_bits[idx / 64];

@@ -125,8 +125,11 @@ TEST(Magazine, LastFreedObjectComesBackFirst) {
     void* b = gort::mem::alloc(48);
     gort::mem::free(a);
     gort::mem::free(b);
+    gm::mspan* s = gm::span_of(reinterpret_cast<std::uintptr_t>(a));
+    EXPECT_EQ(s->mag_objs, 2);  // the span knows it has objects in the magazine
     EXPECT_EQ(gort::mem::alloc(48), b);  // LIFO
     EXPECT_EQ(gort::mem::alloc(48), a);
+    EXPECT_EQ(s->mag_objs, 0);
     gort::mem::free(a);
     gort::mem::free(b);
     gort::mem::free(keep);
@@ -148,14 +151,19 @@ TEST(Magazine, ReusedObjectsAreZeroedAndCarryNoKey) {
 TEST(Magazine, UserDataEqualToTheKeyIsNotADoubleFree) {
   on_fresh_thread([] {
     void* keep = gort::mem::alloc(64);
+    void* other = gort::mem::alloc(64);
     auto* p = static_cast<std::uint64_t*>(gort::mem::alloc(64));
-    *p = gm::mag_key;  // a live object that happens to start with the key
-    gort::mem::free(p);  // not a double free: freed through its span's bitmap instead
     auto a = reinterpret_cast<std::uintptr_t>(p);
     gm::mspan* s = gm::span_of(a);
+    ASSERT_EQ(gm::span_of(reinterpret_cast<std::uintptr_t>(other)), s);
+    gort::mem::free(other);  // now the span has an object in the magazine: keys are read
+    ASSERT_EQ(s->mag_objs, 1);
+    *p = gm::mag_key;  // a live object that happens to start with the key
+    gort::mem::free(p);  // not a double free: freed through its span's bitmap instead
     std::uint32_t idx = s->obj_index(a);
     EXPECT_EQ(s->alloc_bits[idx / 64].load() & (std::uint64_t{1} << (idx % 64)), 0u);
     EXPECT_FALSE(gm::peek_mcache()->in_magazine(s->spanclass, p));
+    EXPECT_EQ(s->mag_objs, 1);
     gort::mem::free(keep);
   });
 }
