@@ -291,7 +291,8 @@ mcache* create_cache();               // the slow path of get_mcache
 void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
-void init_span_class(mspan* s, std::uint8_t spanclass);  // geometry of a (re)used span
+// Geometry of a new or reused span; counts it in the heap's span totals when `count`.
+void init_span_class(mspan* s, std::uint8_t spanclass, bool count = true);
 void uncount_span(const mspan* s);  // takes s out of the heap's span totals
 extern std::atomic<std::uint32_t> scavenger_ticks;  // bumped every scavenger tick
 extern heap_arena* arena_index[arena_l2_entries];  // Go: mheap.arenas; __atomic access

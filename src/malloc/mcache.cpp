@@ -173,6 +173,7 @@ void mcache::free_span(mspan* s) {
     return;
   }
   if (scavenger_ticks.load(std::memory_order_relaxed) != span_cache_tick) flush_span_cache(false);
+  s->collect_remote();  // nothing pending (the callers folded), unless a bad free raced in
   span_cache_slot& slot = span_cache[np];
   if (slot.n == span_cache_ways || span_cache_pages + np > span_cache_cap_pages) {
     if (slot.n == 0) {  // full with other sizes: the heap takes this one
@@ -209,11 +210,12 @@ mspan* mcache::cached_span(std::size_t npages, std::uint8_t spanclass) {
   s->freeindex = 0;
   s->live = 0;
   s->needzero = true;
-  for (auto& w : s->alloc_bits) w.store(0, std::memory_order_relaxed);
-  if (s->remote.exchange(0, std::memory_order_acquire) != 0)
-    for (auto& w : s->free_bits) w.store(0, std::memory_order_relaxed);
-  uncount_span(s);  // counted again under its new class
-  init_span_class(s, spanclass);
+  // alloc_bits are all clear (a span enters the cache with no object allocated) and so
+  // are free_bits (folded before), so only the geometry changes; the heap's span totals
+  // (small, large) change only if the kind does.
+  bool same_kind = (s->sizeclass() == 0) == ((spanclass >> 1) == 0);
+  if (!same_kind) uncount_span(s);
+  init_span_class(s, spanclass, !same_kind);
   s->owner.store(owner_uncached, std::memory_order_relaxed);
   s->state.store(span_in_use, std::memory_order_release);
   return s;

@@ -391,19 +391,19 @@ void heap_init() {
   heap.inited.store(true, std::memory_order_release);
 }
 
-void init_span_class(mspan* s, std::uint8_t spanclass) {
+void init_span_class(mspan* s, std::uint8_t spanclass, bool count) {
   s->spanclass = spanclass;
   int cls = spanclass >> 1;
   if (cls == 0) {
     s->elemsize = s->npages * page_size;
     s->nelems = 1;
     s->div_mul = 0;
-    heap.nspans_large.fetch_add(1, std::memory_order_relaxed);
+    if (count) heap.nspans_large.fetch_add(1, std::memory_order_relaxed);
   } else {
     s->elemsize = class_to_size[cls];
     s->nelems = std::uint32_t(s->npages * page_size / s->elemsize);
     s->div_mul = std::uint32_t(~std::uint32_t{0} / s->elemsize + 1);
-    heap.nspans_small.fetch_add(1, std::memory_order_relaxed);
+    if (count) heap.nspans_small.fetch_add(1, std::memory_order_relaxed);
   }
 }
 
