@@ -103,8 +103,6 @@ inline mcache* peek_mcache() { return tls_cache; }
   if (use_magazines) {
     // The key is looked at only when the span has objects in the magazine, so a free of a
     // cold object in a span with none (most, in a large heap) never loads the object.
-    // The key is looked at only when the span has objects in the magazine, so a free of a
-    // cold object in a span with none (most, in a large heap) never loads the object.
     auto* w0 = static_cast<std::uint64_t*>(p);
     if (__builtin_expect(s->mag_objs != 0 && *w0 == mag_key, 0)) {
       free_slow(p, s, c);  // in the magazine already (a double free), or user data
