@@ -19,6 +19,7 @@
 namespace gort::malloc {
 
 orphan_stats orphans;
+std::uint64_t mag_key = 0x9e3779b97f4a7c15u;  // randomised when the first cache is made
 
 namespace {
 
@@ -40,6 +41,8 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
     std::uint64_t a = s->alloc_bits[w].load(std::memory_order_relaxed);
     if ((a & m) == 0 || (s->free_bits[w].load(std::memory_order_relaxed) & m) != 0)
       bad_free("free: double free or free of an object that is not allocated", obj);
+    if (use_magazines && *static_cast<std::uint64_t*>(obj) == mag_key && c->in_magazine(spc, obj))
+      bad_free("free: double free of an object", obj);
     GORT_POISON(obj, s->elemsize);
     s->alloc_bits[w].store(a & ~m, std::memory_order_relaxed);
     if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
@@ -50,6 +53,9 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
   } else {
     if ((s->alloc_bits[w].load(std::memory_order_relaxed) & m) == 0)
       bad_free("free: double free or free of an object that is not allocated", obj);
+    // In its owner's magazine (see malloc.hpp): already freed there.
+    if (use_magazines && *static_cast<std::uint64_t*>(obj) == mag_key)
+      bad_free("free: double free of an object", obj);
     GORT_POISON(obj, s->elemsize);
     // A remote free into a full span that no cache holds takes its mcentral's lock around
     // the publication, so that the span goes back to the partial list (while our object
@@ -62,6 +68,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       if (mc != nullptr) mc->lock.unlock();
       bad_free("free: double free of an object", obj);
     }
+    if (s->remote.load(std::memory_order_relaxed) == 0) s->remote.store(1, std::memory_order_release);
     if (mc != nullptr) {
       mc->note_remote_free(s);
       mc->lock.unlock();
@@ -113,7 +120,8 @@ void* tiny_alloc(mcache* c, std::size_t size) {
 void* large_alloc(mcache* c, std::size_t size, bool noscan, bool zero, std::size_t align_pages) {
   if (size > (std::size_t{1} << heap_addr_bits)) return nullptr;
   std::size_t npages = (size + page_size - 1) >> page_shift;
-  mspan* s = heap_alloc_span(npages, make_span_class(0, noscan), align_pages);
+  mspan* s = align_pages == 1 ? c->cached_span(npages, make_span_class(0, noscan)) : nullptr;
+  if (s == nullptr) s = heap_alloc_span(npages, make_span_class(0, noscan), align_pages);
   if (s == nullptr) return nullptr;
   s->alloc_bits[0].store(1, std::memory_order_relaxed);
   void* p = reinterpret_cast<void*>(s->start);
@@ -194,7 +202,7 @@ void free_slow(void* p, mspan* s, mcache* c) {
       orphans.nlarge_free.fetch_add(1, std::memory_order_relaxed);
       orphans.large_free_bytes.fetch_add(s->npages * page_size, std::memory_order_relaxed);
     }
-    heap_free_span(s);
+    if (c != nullptr) c->free_span(s); else heap_free_span(s);
     return;
   }
   std::uint32_t idx = s->obj_index(a);

@@ -18,7 +18,14 @@
 //    sets the object's bit in free_bits (atomic OR, release) and the owner folds free_bits
 //    into alloc_bits later (exchange, acquire): when its span runs out, when it uncaches the
 //    span, or mcentral when it looks for space. A bit already clear in alloc_bits, or already
-//    set in free_bits, is a double free.
+//    set in free_bits, is a double free. A remote free also sets the span's `remote` flag,
+//    which shares the line the owner's free reads anyway, so the owner's fast path reads
+//    free_bits (another cache miss) only when the flag says frees are pending (it then
+//    takes the slow path, which checks them). As a second line of defence, an object whose
+//    free bit is set is never handed out before the fold (refill_cache skips alloc|free),
+//    and a fold that finds a free bit over a clear alloc bit reports a double free.
+//  * Magazines and the page cache (below) keep freed objects and emptied spans for the
+//    thread's next allocations; both keep every double free detectable.
 //  * `owner` goes from uncached to an mcache and back only under the span's mcentral lock
 //    (cache_span / uncache_span); the owning mcache alone flips it between its current and
 //    retained tags.
@@ -68,37 +75,42 @@ struct mcache;
 enum : std::uint8_t { span_dead = 0, span_in_use = 1 };
 enum : std::uint8_t { list_none = 0, list_partial = 1, list_full = 2 };
 
-// Go: mspan. Fields the allocation fast path touches come first.
-// Go: mspan. Laid out by who writes what, one group per cache line, so that frees from
-// other threads (which read the middle group and alloc_bits, and write free_bits) do not
-// bounce the line the owner writes on every allocation.
+// Go: mspan. Laid out by who touches what on the fast paths: a free on the owner's thread
+// reads one cache line (the second) for everything it needs: the geometry, the owner tag,
+// the retained live count and the first alloc_bits words (objects 0..191; every class of
+// 48 B and up has its whole bitmap there), so that a free of a cold object misses on the
+// spans[] entry and this line only. The first line is written by the owner on every
+// allocation; free_bits, written by frees from other threads, has lines of its own.
 struct alignas(64) mspan {
   // Owner-only, written on every allocation.
   std::uint64_t alloc_cache;  // Go: allocCache; bit k set => object freeindex+k is free
   std::uint32_t freeindex;    // Go: freeIndex; next object index to look at
-  std::uint32_t live;         // retained spans: allocated objects as the owner counts them
-  mspan* next;                // mcentral list, mcache retained list, fixalloc free list
-  mspan* prev;
   std::atomic<std::uint8_t> list;  // which mcentral list holds it (written under that lock)
   bool needzero;              // pages may hold old data (false: fresh from the OS)
+  mspan* next;                // mcentral list, mcache retained list, fixalloc free list
+  mspan* prev;
+  std::size_t npages;
+  std::atomic<std::uint8_t>* tiny_refs;    // tiny span class: live sub-objects per block
+  std::uint64_t* gcmark_bits;              // Go: gcmarkBits; for the collector (unused yet)
 
   // Set when the span is created or changes hands; read by every free.
   alignas(64) std::uintptr_t start;  // Go: startAddr
   std::size_t elemsize;       // object size (whole span for class 0)
   std::uint32_t div_mul;      // Go: divMul; index = (offset * div_mul) >> 32
   std::uint32_t nelems;       // objects in the span
+  std::uint32_t live;         // retained spans: allocated objects as the owner counts them
   std::uint8_t spanclass;     // Go: spanclass = sizeclass<<1 | noscan
   std::atomic<std::uint8_t> state;
-  std::size_t npages;
+  // Set (release) by a remote free after its free_bits OR, cleared by the owner's fold
+  // before it reads free_bits: when 0, the owner need not read the free_bits lines.
+  std::atomic<std::uint8_t> remote;
+  std::uint8_t mag_objs;  // objects of this span in its owner's magazine (owner only)
   // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
   // span), or the caching mcache's address, plus 1 for the tiny span class and plus 2 for
   // a span the cache keeps aside (retained), so that the free fast path's single compare
   // with the caller's cache means "small, not tiny, this thread's current span".
   std::atomic<std::uintptr_t> owner;
-  std::atomic<std::uint8_t>* tiny_refs;    // tiny span class: live sub-objects per block
-  std::uint64_t* gcmark_bits;              // Go: gcmarkBits; for the collector (unused yet)
-
-  alignas(64) std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits
+  std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits; starts in this line
   // Written by frees from other threads.
   alignas(64) std::atomic<std::uint64_t> free_bits[bitmap_words];  // not yet folded in
 
@@ -125,9 +137,53 @@ struct alignas(64) mspan {
   bool refill_cache(bool fresh = false);
 };
 
+static_assert(offsetof(mspan, alloc_bits) == 64 + 40, "alloc_bits[0..2] share the free path's line");
+
 // The empty span every mcache slot starts with (Go: emptymspan): its cache is 0 and it has
 // no objects, so the fast path falls into refill without a null check.
 extern mspan empty_mspan;
+
+// Magazines (gort's addition; tcmalloc's and mimalloc's free lists have the same effect):
+// per span class, the last few objects this thread freed into its own spans, handed out
+// again first (LIFO), so that a free followed by a malloc of the same class reuses an
+// object still in cache without touching the span's bitmap. An object in a magazine stays
+// allocated in its span's alloc_bits (so the bitmap never hands it out and its span is
+// never given back) and carries mag_key in its first word. A free on the owner's thread
+// reads the key only when the span's mag_objs count says some of its objects are in the
+// magazine (so a free of a cold object in another span never loads the object); finding
+// the key, it looks for the object in the magazine (a double free). A free on another
+// thread that finds the key reports a double free at once (a live object has no key: the
+// pop clears it; a live object whose first word the program set to the per-process
+// random key is the only false alarm). Off under ASan, whose builds keep every free object
+// poisoned. (Scanning the entries on every free instead measured slower.)
+#if defined(GORT_ASAN)
+inline constexpr bool use_magazines = false;
+#else
+inline constexpr bool use_magazines = true;
+#endif
+inline constexpr int magazine_size = 7;  // 64-byte magazines: 15 cost binary_trees 8 %
+struct alignas(64) magazine {
+  std::uint64_t n;
+  void* p[magazine_size];
+};
+struct alignas(64) magazine_spans {  // each entry's span, for its mag_objs (no lookup on a pop)
+  mspan* s[magazine_size + 1];
+};
+extern std::uint64_t mag_key;  // random per process, nonzero
+
+// gort's page cache (Go keeps a per-P pageCache of 64 pages for small spans): the empty
+// spans a thread gave up most recently, whole, kept by page count so that the next span of
+// that many pages (any size class, or a large object) reuses them without the heap lock,
+// the page allocator or spans[] updates, and on pages the thread touched last (still
+// resident and in cache), which keeps the heap's resident set small under churn.
+inline constexpr std::size_t span_cache_max_pages = 16;  // spans of up to 128 KiB
+inline constexpr int span_cache_ways = 32;                // per page count, newest last
+inline constexpr std::size_t span_cache_cap_pages = 1024; // 8 MiB per thread at most
+struct span_cache_slot {
+  mspan* s[span_cache_ways];
+  std::uint32_t stamp[span_cache_ways];  // scavenger tick when cached
+  std::uint32_t n;
+};
 
 // Go: mcache. Owned by one thread; stats are atomics only so that read_mem_stats may read
 // them from another thread (relaxed; the owner does plain load+store updates). As in Go,
@@ -135,6 +191,8 @@ extern mspan empty_mspan;
 // and a span leaving the cache takes back the ones it did not hand out.
 struct mcache {
   mspan* alloc[num_span_classes];
+  magazine mag[num_span_classes];
+  magazine_spans mag_spans[num_span_classes];
   // Spans this cache ran out of but keeps (gort's addition to Go's mcache: with explicit
   // free, keeping them makes this thread's frees into them lock- and atomic-free). FIFO;
   // a span that frees bring back to 1/8 free moves to the front; an empty one goes back
@@ -148,6 +206,14 @@ struct mcache {
   std::atomic<std::uint64_t> nfree[num_span_classes];    // small objects freed here by span class
   std::atomic<std::uint64_t> ntiny;         // Go: tinyAllocCount
   std::atomic<std::uint64_t> nlarge_alloc, large_alloc_bytes, nlarge_free, large_free_bytes;
+  // Page cache (see span_cache_slot): spans in it are dead (state != in_use, owner
+  // uncached, pages poisoned) but keep their pages and spans[] entries, so a free of a
+  // pointer into one reports a double free. Entries that sat through a whole scavenger tick
+  // go back to the heap at this thread's next use of the cache; thread exit and
+  // free_os_memory return them all.
+  span_cache_slot span_cache[span_cache_max_pages + 1];
+  std::size_t span_cache_pages;
+  std::uint32_t span_cache_tick;  // scavenger tick last seen
   mcache* all_next;  // heap's list of live caches
   mcache* all_prev;
 
@@ -161,6 +227,15 @@ struct mcache {
   void retained_free(mspan* s);         // this thread freed an object of retained span s
   void retained_changed(mspan* s);      // its live count hit 0 or the room threshold
   void unlink_retained(mspan* s);
+  void flush_magazines();               // their objects go back to the spans' bitmaps
+  bool in_magazine(int spc, const void* p) const;
+  // Takes back empty span s (owned by this thread, on no list): keeps it in the page cache
+  // or gives it to the heap.
+  void free_span(mspan* s);
+  // A span of npages from the page cache, set up for spanclass (owner uncached, in use),
+  // or null.
+  mspan* cached_span(std::size_t npages, std::uint8_t spanclass);
+  void flush_span_cache(bool all);  // all, or those older than a scavenger tick
   // Objects counted in nmalloc but still waiting in alloc_cache (owner thread only).
   std::uint64_t unused_in_cache(int sizeclass) const;
 };
@@ -196,7 +271,7 @@ struct heap_arena {
   struct summary {
     std::uint16_t start, max, end;             // Go: pallocSum (free pages at start, max run, end)
   } sum[chunks_per_arena];
-  std::uint32_t word_epoch[pages_per_arena / 64];  // scavenger tick of the last free per 64 pages
+  std::uint64_t fresh[pages_per_arena / 64];  // pages freed since the last scavenger tick
 };
 
 struct heap_stats_snapshot {
@@ -216,7 +291,18 @@ mcache* create_cache();               // the slow path of get_mcache
 void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
+// Geometry of a new or reused span; counts it in the heap's span totals when `count`.
+void init_span_class(mspan* s, std::uint8_t spanclass, bool count = true);
+void uncount_span(const mspan* s);  // takes s out of the heap's span totals
+extern std::atomic<std::uint32_t> scavenger_ticks;  // bumped every scavenger tick
 extern heap_arena* arena_index[arena_l2_entries];  // Go: mheap.arenas; __atomic access
+// The first 64 GiB of heap address space from Go's arena hint also have one flat page ->
+// span table (BSS: only the pages of it that map heap pages get backed), so that span_of
+// for the usual heap is one load instead of two dependent ones (arena_index, then the
+// arena's spans[]); the two levels still hold everything, for addresses outside the window.
+inline constexpr std::uintptr_t flat_base = arena_base_hint;
+inline constexpr std::size_t flat_pages = std::size_t{1} << 23;  // 64 GiB / 8 KiB
+extern mspan* flat_spans[flat_pages];  // __atomic access
 mcentral& central(int spc);
 mcache* heap_new_mcache();
 void heap_free_mcache(mcache* c);

@@ -19,6 +19,9 @@ inline mcache* peek_mcache() { return tls_cache; }
 
 // Go: spanOf. Null for addresses outside every arena or in a page of no in-use span.
 [[gnu::always_inline]] inline mspan* span_of(std::uintptr_t p) {
+  std::uintptr_t off = p - flat_base;  // below the window wraps round: not in it
+  if (__builtin_expect(off < flat_pages * page_size, 1))
+    return __atomic_load_n(&flat_spans[off >> page_shift], __ATOMIC_ACQUIRE);
   if (__builtin_expect(p >> heap_addr_bits, 0)) return nullptr;
   heap_arena* a = __atomic_load_n(&arena_index[p >> arena_shift], __ATOMIC_ACQUIRE);
   if (__builtin_expect(a == nullptr, 0)) return nullptr;
@@ -49,7 +52,21 @@ inline mcache* peek_mcache() { return tls_cache; }
 [[gnu::always_inline]] inline void* mallocgc(std::size_t size, bool noscan, bool zero) {
   mcache* c = tls_cache;
   if (__builtin_expect(c != nullptr && size - 1 < max_small_size && !noscan, 1)) {
-    void* p = alloc_from(c, make_span_class(size_to_class(size), false));
+    int spc = make_span_class(size_to_class(size), false);
+    if (use_magazines) {
+      magazine& g = c->mag[spc];
+      if (g.n != 0) {
+        std::uint64_t k = --g.n;
+        void* p = g.p[k];
+        *static_cast<std::uint64_t*>(p) = 0;  // a live object carries no key
+        c->mag_spans[spc].s[k]->mag_objs--;
+        auto& n = c->nmalloc[spc >> 1];
+        n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+        if (zero) std::memset(p, 0, size);
+        return p;
+      }
+    }
+    void* p = alloc_from(c, spc);
     if (__builtin_expect(p == nullptr, 0)) return nullptr;
     GORT_UNPOISON(p, size);
     if (zero) std::memset(p, 0, size);
@@ -76,10 +93,31 @@ inline mcache* peek_mcache() { return tls_cache; }
   std::uint32_t w = idx / 64;
   std::uint64_t m = std::uint64_t{1} << (idx % 64);
   std::uint64_t bits = s->alloc_bits[w].load(std::memory_order_relaxed);
+  // free_bits is read only when the span has remote frees pending (the slow path checks
+  // them), so a local free costs no cache miss on the free_bits lines.
   if (__builtin_expect(s->start + std::uintptr_t(idx) * s->elemsize != a || (bits & m) == 0 ||
-                           (s->free_bits[w].load(std::memory_order_relaxed) & m) != 0, 0)) {
-    free_slow(p, s, c);  // reports the error
+                           s->remote.load(std::memory_order_relaxed) != 0, 0)) {
+    free_slow(p, s, c);  // reports an error, or frees with the remote frees in view
     return;
+  }
+  if (use_magazines) {
+    // The key is looked at only when the span has objects in the magazine, so a free of a
+    // cold object in a span with none (most, in a large heap) never loads the object.
+    auto* w0 = static_cast<std::uint64_t*>(p);
+    if (__builtin_expect(s->mag_objs != 0 && *w0 == mag_key, 0)) {
+      free_slow(p, s, c);  // in the magazine already (a double free), or user data
+      return;
+    }
+    magazine& g = c->mag[s->spanclass];
+    if (g.n < std::uint64_t(magazine_size)) {
+      *w0 = mag_key;
+      c->mag_spans[s->spanclass].s[g.n] = s;
+      g.p[g.n++] = p;
+      s->mag_objs++;
+      auto& n = c->nfree[s->spanclass];
+      n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return;
+    }
   }
   GORT_POISON(p, s->elemsize);
   s->alloc_bits[w].store(bits & ~m, std::memory_order_relaxed);

@@ -45,6 +45,12 @@ void fork_child() { heap_after_fork_child(); }
   tls_cache = c;  // before anything below can call malloc again on this thread
   int st = 0;
   if (once_state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
+    // Before any object is in a magazine: the key only has to be unguessable to programs
+    // (ASLR'd addresses and the cycle counter).
+    std::uint64_t k = __builtin_ia32_rdtsc() ^ reinterpret_cast<std::uintptr_t>(c) ^
+                      (reinterpret_cast<std::uintptr_t>(&k) << 17);
+    k *= 0x9e3779b97f4a7c15u;
+    mag_key = k != 0 ? k : 1;
     pthread_key_create(&cache_key, cache_destructor);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     once_state.store(2, std::memory_order_release);
@@ -85,7 +91,8 @@ void mcache::retain(int spc, mspan* s) {
   s->alloc_cache = 0;
   std::uint32_t live = s->count_alloc();
   if (live == 0) {
-    central(spc).uncache_span(s);  // gives the empty span back to the heap
+    s->owner.store(owner_uncached, std::memory_order_relaxed);
+    free_span(s);  // to the page cache or the heap
     return;
   }
   s->live = live;
@@ -123,7 +130,14 @@ void mcache::retained_free(mspan* s) {
 void mcache::retained_changed(mspan* s) {
   if (s->live == 0) {
     unlink_retained(s);
-    central(s->spanclass).uncache_span(s);
+    // Fold remote frees first: one pending over a clear alloc bit is a double free.
+    s->collect_remote();
+    if (s->count_alloc() == 0) {
+      s->owner.store(owner_uncached, std::memory_order_relaxed);
+      free_span(s);
+    } else {
+      central(s->spanclass).uncache_span(s);
+    }
   } else if (s->nelems - s->live == room_needed(s) && retained_head[s->spanclass] != s) {
     int spc = s->spanclass;  // has room again: to the front
     unlink_retained(s);
@@ -131,6 +145,80 @@ void mcache::retained_changed(mspan* s) {
     if (s->next) s->next->prev = s; else retained_tail[spc] = s;
     retained_head[spc] = s;
   }
+}
+
+void mcache::flush_span_cache(bool all) {
+  std::uint32_t now = scavenger_ticks.load(std::memory_order_relaxed);
+  span_cache_tick = now;
+  for (auto& slot : span_cache) {
+    std::uint32_t drop = 0;  // entries are oldest first
+    while (drop < slot.n && (all || now - slot.stamp[drop] >= 2)) drop++;
+    if (drop == 0) continue;
+    for (std::uint32_t i = 0; i < drop; i++) {
+      span_cache_pages -= slot.s[i]->npages;
+      heap_free_span(slot.s[i]);
+    }
+    for (std::uint32_t i = drop; i < slot.n; i++) {
+      slot.s[i - drop] = slot.s[i];
+      slot.stamp[i - drop] = slot.stamp[i];
+    }
+    slot.n -= drop;
+  }
+}
+
+void mcache::free_span(mspan* s) {
+  std::size_t np = s->npages;
+  if (np > span_cache_max_pages || s->tiny_refs != nullptr) {
+    heap_free_span(s);
+    return;
+  }
+  if (scavenger_ticks.load(std::memory_order_relaxed) != span_cache_tick) flush_span_cache(false);
+  s->collect_remote();  // nothing pending (the callers folded), unless a bad free raced in
+  span_cache_slot& slot = span_cache[np];
+  if (slot.n == span_cache_ways || span_cache_pages + np > span_cache_cap_pages) {
+    if (slot.n == 0) {  // full with other sizes: the heap takes this one
+      heap_free_span(s);
+      return;
+    }
+    span_cache_pages -= np;  // evict the oldest of this size
+    heap_free_span(slot.s[0]);
+    for (std::uint32_t i = 1; i < slot.n; i++) {
+      slot.s[i - 1] = slot.s[i];
+      slot.stamp[i - 1] = slot.stamp[i];
+    }
+    slot.n--;
+  }
+  // Dead to every check from here on (a free into it reports a double free). It stays
+  // counted in the heap's span totals under its old class until reused or given back.
+  GORT_POISON(reinterpret_cast<void*>(s->start), np * page_size);
+  s->state.store(span_dead, std::memory_order_relaxed);
+  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  slot.s[slot.n] = s;
+  slot.stamp[slot.n] = span_cache_tick;
+  slot.n++;
+  span_cache_pages += np;
+}
+
+mspan* mcache::cached_span(std::size_t npages, std::uint8_t spanclass) {
+  if (npages > span_cache_max_pages || spanclass == tiny_span_class) return nullptr;
+  if (scavenger_ticks.load(std::memory_order_relaxed) != span_cache_tick) flush_span_cache(false);
+  span_cache_slot& slot = span_cache[npages];
+  if (slot.n == 0) return nullptr;
+  mspan* s = slot.s[--slot.n];
+  span_cache_pages -= npages;
+  s->alloc_cache = 0;
+  s->freeindex = 0;
+  s->live = 0;
+  s->needzero = true;
+  // alloc_bits are all clear (a span enters the cache with no object allocated) and so
+  // are free_bits (folded before), so only the geometry changes; the heap's span totals
+  // (small, large) change only if the kind does.
+  bool same_kind = (s->sizeclass() == 0) == ((spanclass >> 1) == 0);
+  if (!same_kind) uncount_span(s);
+  init_span_class(s, spanclass, !same_kind);
+  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->state.store(span_in_use, std::memory_order_release);
+  return s;
 }
 
 mspan* mcache::refill(int spc) {
@@ -159,7 +247,35 @@ void* mcache::next_free(int spc) {
   return take_cached(s, cache);
 }
 
+bool mcache::in_magazine(int spc, const void* p) const {
+  for (std::uint64_t i = 0; i < mag[spc].n; i++)
+    if (mag[spc].p[i] == p) return true;
+  return false;
+}
+
+void mcache::flush_magazines() {
+  for (int spc = 0; spc < num_span_classes; spc++) {
+    magazine& g = mag[spc];
+    while (g.n != 0) {
+      void* p = g.p[--g.n];
+      std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
+      *static_cast<std::uint64_t*>(p) = 0;
+      mspan* s = span_of(a);  // owned by this cache: the object keeps it here
+      s->mag_objs--;
+      std::uint32_t idx = s->obj_index(a);
+      GORT_POISON(p, s->elemsize);
+      auto& w = s->alloc_bits[idx / 64];
+      w.store(w.load(std::memory_order_relaxed) & ~(std::uint64_t{1} << (idx % 64)), std::memory_order_relaxed);
+      if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
+        s->live--;
+        retained_changed(s);
+      }
+    }
+  }
+}
+
 void mcache::release_all() {
+  flush_magazines();
   drop_tiny();
   for (int spc = 0; spc < num_span_classes; spc++) {
     mspan* s = alloc[spc];
@@ -176,6 +292,7 @@ void mcache::release_all() {
       central(spc).uncache_span(s);
     }
   }
+  flush_span_cache(true);
 }
 
 std::uint64_t mcache::unused_in_cache(int sizeclass) const {

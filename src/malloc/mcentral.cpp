@@ -19,6 +19,7 @@ std::uint32_t mspan::count_alloc() const {
 }
 
 bool mspan::has_remote() const {
+  if (remote.load(std::memory_order_acquire) == 0) return false;
   for (std::uint32_t w = 0; w < nwords(); w++)
     if (free_bits[w].load(std::memory_order_relaxed) != 0) return true;
   return false;
@@ -26,10 +27,17 @@ bool mspan::has_remote() const {
 
 std::uint32_t mspan::collect_remote() {
   std::uint32_t n = 0;
+  if (remote.load(std::memory_order_relaxed) == 0 || remote.exchange(0, std::memory_order_acquire) == 0)
+    return 0;
   for (std::uint32_t w = 0; w < nwords(); w++) {
     if (free_bits[w].load(std::memory_order_relaxed) == 0) continue;
     std::uint64_t x = free_bits[w].exchange(0, std::memory_order_acquire);
-    alloc_bits[w].store(alloc_bits[w].load(std::memory_order_relaxed) & ~x, std::memory_order_relaxed);
+    std::uint64_t a = alloc_bits[w].load(std::memory_order_relaxed);
+    if (__builtin_expect((x & ~a) != 0, 0)) {  // freed remotely, then by the owner again
+      std::uint32_t i = w * 64 + std::uint32_t(std::countr_zero(x & ~a));
+      fatal("free: double free of an object", reinterpret_cast<void*>(start + std::uintptr_t(i) * elemsize));
+    }
+    alloc_bits[w].store(a & ~x, std::memory_order_relaxed);
     n += std::uint32_t(std::popcount(x));
   }
   return n;
@@ -40,7 +48,11 @@ bool mspan::refill_cache(bool fresh) {
   for (;;) {
     while (freeindex < nelems) {
       std::uint32_t w = freeindex / 64, off = freeindex % 64;
-      std::uint64_t bits = ~alloc_bits[w].load(std::memory_order_relaxed) >> off;
+      // Objects freed remotely but not folded yet are not free: a double free by the owner
+      // may have cleared their alloc bit (collect_remote reports it).
+      std::uint64_t used = alloc_bits[w].load(std::memory_order_relaxed);
+      if (remote.load(std::memory_order_acquire) != 0) used |= free_bits[w].load(std::memory_order_relaxed);
+      std::uint64_t bits = ~used >> off;
       std::uint32_t valid = (nelems - w * 64 < 64 ? nelems - w * 64 : 64) - off;
       if (valid < 64) bits &= (std::uint64_t{1} << valid) - 1;
       if (bits != 0) {
@@ -120,7 +132,8 @@ mspan* mcentral::cache_span(mcache* c) {
     return s;
   }
   lock.unlock();
-  s = heap_alloc_span(class_to_npages[spanclass >> 1], spanclass, 1);  // Go: mcentral.grow
+  s = c != nullptr ? c->cached_span(class_to_npages[spanclass >> 1], spanclass) : nullptr;
+  if (s == nullptr) s = heap_alloc_span(class_to_npages[spanclass >> 1], spanclass, 1);  // Go: mcentral.grow
   if (s == nullptr) return nullptr;
   s->owner.store(tag, std::memory_order_relaxed);
   return s;

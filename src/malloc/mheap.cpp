@@ -90,9 +90,8 @@ struct mheap {
   std::size_t pages_inuse;
   std::size_t pages_released;  // free and scavenged
   std::size_t meta_sys;        // heap_arena structs, index
-  std::uint32_t epoch;         // scavenger generation
   std::size_t search_chunk;    // Go: searchAddr; chunks (in address order) before it are full
-  std::size_t nspans_small, nspans_large;
+  std::atomic<std::size_t> nspans_small, nspans_large;  // also changed by page caches
   mcache* caches;              // live mcaches
   retired_stats retired;
   pthread_t scav_thread;
@@ -106,6 +105,7 @@ constinit mheap heap{};
 // A plain array (zero in BSS, no constructor to run; Clang will not constant-evaluate 4M
 // atomics) read and written with __atomic builtins.
 heap_arena* arena_index[arena_l2_entries];
+mspan* flat_spans[flat_pages];
 
 namespace {
 
@@ -219,9 +219,7 @@ void mark_pages(std::size_t ai, std::size_t first, std::size_t n, bool used, boo
     if (!used && ai * chunks_per_arena + first / chunk_pages < heap.search_chunk)
       heap.search_chunk = ai * chunks_per_arena + first / chunk_pages;
     for (std::size_t c = first / chunk_pages; c <= (first + k - 1) / chunk_pages; c++) summarize(a, c);
-    if (!used) {
-      for (std::size_t w = first / 64; w <= (first + k - 1) / 64; w++) a->word_epoch[w] = heap.epoch;
-    }
+    if (!used) set_bits(a->fresh, first, k, true);
     n -= k;
     first = 0;
     ai++;
@@ -332,6 +330,8 @@ void map_span(mspan* s, mspan* v) {
   for (std::uintptr_t a = s->start; a < s->limit(); a += page_size) {
     heap_arena* ar = __atomic_load_n(&arena_index[a >> arena_shift], __ATOMIC_RELAXED);
     ar->spans[(a >> page_shift) % pages_per_arena].store(v, std::memory_order_release);
+    if (a - flat_base < flat_pages * page_size)
+      __atomic_store_n(&flat_spans[(a - flat_base) >> page_shift], v, __ATOMIC_RELEASE);
   }
 }
 
@@ -352,9 +352,10 @@ void free_pages_locked(std::uintptr_t addr, std::size_t n) {
 }
 
 // The background scavenger (Go: bgscavenge). Go paces itself to ~1% of CPU against a
-// memory goal; ours is simpler: every 50 ms it releases free pages that no free has touched
-// for a whole tick (so pages in active reuse stay, and are not faulted in again at once),
-// and once a second it first gives back spans that remote frees emptied (the sweeper's part).
+// memory goal; ours is simpler: every 50 ms it releases the free pages that stayed free for
+// a whole tick (so pages in active reuse stay, and are not faulted in again at once), bumps
+// scavenger_ticks (threads' page caches give back entries that sat through a tick), and
+// once a second it first gives back spans that remote frees emptied (the sweeper's part).
 std::atomic<int> scav_tid{0};
 
 void* scavenger_main(void*) {
@@ -362,6 +363,7 @@ void* scavenger_main(void*) {
   for (unsigned tick = 0;; tick++) {
     struct timespec ts = {0, 50 * 1000 * 1000};
     nanosleep(&ts, nullptr);
+    scavenger_ticks.fetch_add(1, std::memory_order_relaxed);  // page caches age their entries
     if (tick % 20 == 0) reclaim_all();
     scavenge(false);
   }
@@ -373,6 +375,7 @@ std::atomic<bool> scavenger_started{false};
 }  // namespace
 
 mspan empty_mspan{};
+std::atomic<std::uint32_t> scavenger_ticks{0};
 
 mcentral& central(int spc) { return centrals[spc]; }
 
@@ -384,9 +387,28 @@ void heap_init() {
   heap.spanalloc.size = sizeof(mspan);
   heap.cachealloc.size = (sizeof(mcache) + 63) & ~std::size_t{63};
   heap.refsalloc.size = max_objs_per_span / 2;  // tiny class: 512 blocks per span
-  heap.epoch = 2;
   for (int i = 0; i < num_span_classes; i++) centrals[i].spanclass = std::uint8_t(i);
   heap.inited.store(true, std::memory_order_release);
+}
+
+void init_span_class(mspan* s, std::uint8_t spanclass, bool count) {
+  s->spanclass = spanclass;
+  int cls = spanclass >> 1;
+  if (cls == 0) {
+    s->elemsize = s->npages * page_size;
+    s->nelems = 1;
+    s->div_mul = 0;
+    if (count) heap.nspans_large.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    s->elemsize = class_to_size[cls];
+    s->nelems = std::uint32_t(s->npages * page_size / s->elemsize);
+    s->div_mul = std::uint32_t(~std::uint32_t{0} / s->elemsize + 1);
+    if (count) heap.nspans_small.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void uncount_span(const mspan* s) {
+  (s->sizeclass() == 0 ? heap.nspans_large : heap.nspans_small).fetch_sub(1, std::memory_order_relaxed);
 }
 
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages) {
@@ -438,17 +460,7 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
   s->spanclass = spanclass;
   s->needzero = !all_scav;
   s->tiny_refs = refs;
-  int cls = spanclass >> 1;
-  if (cls == 0) {
-    s->elemsize = npages * page_size;
-    s->nelems = 1;
-    heap.nspans_large++;
-  } else {
-    s->elemsize = class_to_size[cls];
-    s->nelems = std::uint32_t(npages * page_size / s->elemsize);
-    s->div_mul = std::uint32_t(~std::uint32_t{0} / s->elemsize + 1);
-    heap.nspans_small++;
-  }
+  init_span_class(s, spanclass);
   s->owner.store(owner_uncached, std::memory_order_relaxed);
   s->state.store(span_in_use, std::memory_order_relaxed);
   heap.pages_inuse += npages;
@@ -466,7 +478,7 @@ void heap_free_span(mspan* s) {
   map_span(s, nullptr);
   free_pages_locked(s->start, s->npages);
   heap.pages_inuse -= s->npages;
-  if (s->sizeclass() == 0) heap.nspans_large--; else heap.nspans_small--;
+  uncount_span(s);
   if (s->tiny_refs != nullptr) heap.refsalloc.free(static_cast<void*>(s->tiny_refs));
   heap.spanalloc.free(s);
 }
@@ -521,8 +533,8 @@ void heap_stats(heap_stats_snapshot& o) {
   o.mcache_inuse = heap.cachealloc.inuse;
   o.mcache_sys = heap.cachealloc.sys;
   o.other_sys = heap.meta_sys;
-  o.nspans_small = heap.nspans_small;
-  o.nspans_large = heap.nspans_large;
+  o.nspans_small = heap.nspans_small.load(std::memory_order_relaxed);
+  o.nspans_large = heap.nspans_large.load(std::memory_order_relaxed);
 }
 
 void heap_lock_all() {
@@ -542,12 +554,11 @@ void heap_after_fork_child() {
 }
 
 // Go: mgcscavenge.go. Releases free, not yet released pages with MADV_DONTNEED: all of them
-// when forced, else those in 64-page groups no free has touched for a whole scavenger tick
-// (pages that stayed free). Adjacent runs go out in one madvise. Returns bytes released.
+// when forced, else those that stayed free since the previous call (a whole scavenger tick;
+// pages freed since are marked `fresh`). Adjacent runs go out in one madvise. Returns bytes released.
 std::size_t scavenge(bool force) {
   heap_init();
   os::rt_lock_guard g(heap.lock);
-  std::uint32_t now = heap.epoch++;
   std::size_t released = 0;
   std::uintptr_t run_start = 0, run_end = 0;
   auto flush = [&] {
@@ -557,8 +568,11 @@ std::size_t scavenge(bool force) {
   for (std::size_t ai = 0; ai < heap.narenas; ai++) {
     heap_arena* a = heap.sorted[ai];
     for (std::size_t w = 0; w < pages_per_arena / 64; w++) {
-      std::uint64_t todo = ~(a->alloc[w] | a->scav[w]);
-      if (todo == 0 || (!force && now - a->word_epoch[w] < 2)) continue;
+      // Unforced, a page freed since the last tick waits for the next one (it may be
+      // reused at once); one that stayed free a whole tick goes.
+      std::uint64_t todo = ~(a->alloc[w] | a->scav[w] | (force ? 0 : a->fresh[w]));
+      a->fresh[w] = 0;
+      if (todo == 0) continue;
       a->scav[w] |= todo;
       std::size_t n = std::size_t(__builtin_popcountll(todo));
       heap.pages_released += n;

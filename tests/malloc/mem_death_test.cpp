@@ -22,6 +22,35 @@ TEST(MemDeath, DoubleFreeSameThread) {
       "fatal error: free: double free.*pointer 0x");
 }
 
+// The second free of an object still in this thread's magazine (two others freed since).
+TEST(MemDeath, DoubleFreeOfAnObjectInTheMagazine) {
+  EXPECT_DEATH(
+      {
+        void* keep = gort::mem::alloc(96);
+        void* a = gort::mem::alloc(96);
+        void* b = gort::mem::alloc(96);
+        void* c = gort::mem::alloc(96);
+        gort::mem::free(a);
+        gort::mem::free(b);
+        gort::mem::free(c);
+        gort::mem::free(a);
+        gort::mem::free(keep);
+      },
+      "fatal error: free: double free.*pointer 0x");
+}
+
+// A large object's span waits in the page cache (dead, still mapped): freeing it again is
+// reported, and so is a free into it after a thread's cache reused it for something else.
+TEST(MemDeath, DoubleFreeOfALargeObjectInThePageCache) {
+  EXPECT_DEATH(
+      {
+        void* p = gort::mem::alloc(40 << 10);
+        gort::mem::free(p);
+        gort::mem::free(p);
+      },
+      "fatal error: free: double free");
+}
+
 TEST(MemDeath, DoubleFreeOnAnotherThread) {
   EXPECT_DEATH(
       {

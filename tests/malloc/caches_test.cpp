@@ -1,0 +1,213 @@
+// caches_test: the per-thread caches added for explicit free (src/malloc/malloc.hpp):
+// the page cache (empty spans kept whole by page count, reused by the next span of that
+// size, aged out by the scavenger's ticks, given back at thread exit and free_os_memory)
+// and the magazines (LIFO reuse of objects this thread just freed; a first word equal to
+// the key is user data unless the object really is in the magazine).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "gort/gort.hpp"
+#include "malloc/malloc.hpp"
+
+namespace {
+
+namespace gm = gort::malloc;
+
+constexpr std::size_t large = 40 << 10;  // a large object of 5 pages
+constexpr std::size_t large_pages = 5;
+
+std::size_t cached_pages() { return gm::peek_mcache() != nullptr ? gm::peek_mcache()->span_cache_pages : 0; }
+
+// Runs fn on a fresh thread, so that its caches start empty and other tests' do not matter.
+template <class F>
+void on_fresh_thread(F fn) {
+  std::thread(fn).join();
+}
+
+TEST(PageCache, LargeSpanIsReusedWhole) {
+  on_fresh_thread([] {
+    void* p = gort::mem::alloc(large);
+    std::memset(p, 7, large);
+    gort::mem::free(p);
+    EXPECT_EQ(cached_pages(), large_pages);
+    // Same page count: the same pages, zeroed again for gort::mem::alloc.
+    void* q = gort::mem::alloc(large - 1000);
+    EXPECT_EQ(q, p);
+    EXPECT_EQ(cached_pages(), 0u);
+    auto* b = static_cast<unsigned char*>(q);
+    for (std::size_t i = 0; i < large - 1000; i += 512) ASSERT_EQ(b[i], 0) << i;
+    EXPECT_EQ(gort::mem::usable_size(q), large_pages * gm::page_size);
+    gort::mem::free(q);
+  });
+}
+
+TEST(PageCache, ALargeObjectsSpanServesASmallClassOfTheSameSize) {
+  on_fresh_thread([] {
+    int cls = 0;  // a class whose spans have 5 pages (Go's table has several)
+    for (int c = 1; c < gm::num_size_classes && cls == 0; c++)
+      if (gm::class_to_npages[c] == large_pages) cls = c;
+    ASSERT_NE(cls, 0);
+    void* p = gort::mem::alloc(large);
+    gort::mem::free(p);
+    ASSERT_EQ(cached_pages(), large_pages);
+    // A cached span is dead: a free into it is a double free (see the death test), and
+    // the arena index still maps it, so that free finds it.
+    gm::mspan* dead = gm::span_of(reinterpret_cast<std::uintptr_t>(p));
+    ASSERT_NE(dead, nullptr);
+    EXPECT_NE(dead->state.load(), gm::span_in_use);
+    EXPECT_FALSE(gm::owns(p));
+    // mcentral's refill asks the cache first: the same span, set up for the class.
+    gm::mspan* s = gm::peek_mcache()->cached_span(large_pages, gm::make_span_class(cls, false));
+    ASSERT_EQ(s, dead);
+    EXPECT_EQ(s->start, reinterpret_cast<std::uintptr_t>(p));
+    EXPECT_EQ(s->elemsize, gm::class_to_size[cls]);
+    EXPECT_EQ(s->nelems, gm::class_to_nobjs[cls]);
+    EXPECT_EQ(s->count_alloc(), 0u);
+    EXPECT_EQ(s->state.load(), gm::span_in_use);
+    EXPECT_EQ(cached_pages(), 0u);
+    gm::heap_free_span(s);
+  });
+}
+
+TEST(PageCache, IsBoundedAndGivenBackAtThreadExit) {
+  auto before = gort::read_mem_stats();
+  on_fresh_thread([] {
+    std::vector<void*> v;
+    for (int i = 0; i < 200; i++) v.push_back(gort::mem::alloc(large));
+    for (void* p : v) gort::mem::free(p);
+    EXPECT_LE(cached_pages(), gm::span_cache_cap_pages);
+    EXPECT_LE(cached_pages(), std::size_t(gm::span_cache_ways) * large_pages);
+    EXPECT_GT(cached_pages(), 0u);
+  });
+  // The exited thread's cached spans went back to the heap.
+  auto after = gort::read_mem_stats();
+  EXPECT_LE(after.heap_inuse, before.heap_inuse + 16 * gm::page_size);
+}
+
+TEST(PageCache, FreeOSMemoryEmptiesTheCallersCache) {
+  on_fresh_thread([] {
+    gort::mem::free(gort::mem::alloc(large));
+    ASSERT_EQ(cached_pages(), large_pages);
+    gort::debug::free_os_memory();
+    EXPECT_EQ(cached_pages(), 0u);
+    auto st = gort::read_mem_stats();
+    EXPECT_EQ(st.heap_released, st.heap_idle);
+  });
+}
+
+TEST(PageCache, EntriesAgeOutAfterAScavengerTick) {
+  gm::start_scavenger();
+  on_fresh_thread([] {
+    gort::mem::free(gort::mem::alloc(large));
+    ASSERT_EQ(cached_pages(), large_pages);
+    // Two ticks (50 ms each) later, the next use of the cache gives the old entry back.
+    std::uint32_t t0 = gm::scavenger_ticks.load();
+    for (int i = 0; i < 500 && gm::scavenger_ticks.load() - t0 < 3; i++)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_GE(gm::scavenger_ticks.load() - t0, 3u);
+    void* p = gort::mem::alloc(64 << 10);  // 8 pages: another slot, but the cache ages
+    EXPECT_EQ(cached_pages(), 0u);
+    gort::mem::free(p);
+    EXPECT_EQ(cached_pages(), 8u);
+  });
+}
+
+#if !defined(GORT_ASAN)
+TEST(Magazine, LastFreedObjectComesBackFirst) {
+  on_fresh_thread([] {
+    void* keep = gort::mem::alloc(48);
+    void* a = gort::mem::alloc(48);
+    void* b = gort::mem::alloc(48);
+    gort::mem::free(a);
+    gort::mem::free(b);
+    gm::mspan* s = gm::span_of(reinterpret_cast<std::uintptr_t>(a));
+    EXPECT_EQ(s->mag_objs, 2);  // the span knows it has objects in the magazine
+    EXPECT_EQ(gort::mem::alloc(48), b);  // LIFO
+    EXPECT_EQ(gort::mem::alloc(48), a);
+    EXPECT_EQ(s->mag_objs, 0);
+    gort::mem::free(a);
+    gort::mem::free(b);
+    gort::mem::free(keep);
+  });
+}
+
+TEST(Magazine, ReusedObjectsAreZeroedAndCarryNoKey) {
+  on_fresh_thread([] {
+    auto* p = static_cast<unsigned char*>(gort::mem::alloc(100));
+    std::memset(p, 0xab, 100);
+    gort::mem::free(p);
+    auto* q = static_cast<unsigned char*>(gort::mem::alloc(100));  // gort::mem::alloc zeroes
+    EXPECT_EQ(q, p);
+    for (int i = 0; i < 100; i++) ASSERT_EQ(q[i], 0) << i;
+    gort::mem::free(q);
+  });
+}
+
+TEST(Magazine, UserDataEqualToTheKeyIsNotADoubleFree) {
+  on_fresh_thread([] {
+    void* keep = gort::mem::alloc(64);
+    void* other = gort::mem::alloc(64);
+    auto* p = static_cast<std::uint64_t*>(gort::mem::alloc(64));
+    auto a = reinterpret_cast<std::uintptr_t>(p);
+    gm::mspan* s = gm::span_of(a);
+    ASSERT_EQ(gm::span_of(reinterpret_cast<std::uintptr_t>(other)), s);
+    gort::mem::free(other);  // now the span has an object in the magazine: keys are read
+    ASSERT_EQ(s->mag_objs, 1);
+    *p = gm::mag_key;  // a live object that happens to start with the key
+    gort::mem::free(p);  // not a double free: freed through its span's bitmap instead
+    std::uint32_t idx = s->obj_index(a);
+    EXPECT_EQ(s->alloc_bits[idx / 64].load() & (std::uint64_t{1} << (idx % 64)), 0u);
+    EXPECT_FALSE(gm::peek_mcache()->in_magazine(s->spanclass, p));
+    EXPECT_EQ(s->mag_objs, 1);
+    gort::mem::free(keep);
+  });
+}
+
+#endif  // magazines are off under ASan; the tests below hold either way
+
+// Objects in a magazine stay allocated in their span's bitmap, so the bitmap never hands
+// them out as well; every pointer handed out is distinct.
+TEST(Magazine, ObjectsAreNeverHandedOutTwice) {
+  on_fresh_thread([] {
+    for (std::size_t size : {16u, 48u, 512u, 3072u}) {
+      std::vector<void*> v;
+      for (int i = 0; i < 3000; i++) v.push_back(gort::mem::alloc(size));
+      // Free a scattered subset (several spans, some of them retained by now) ...
+      for (std::size_t i = 0; i < v.size(); i += 7) {
+        gort::mem::free(v[i]);
+        v[i] = nullptr;
+      }
+      // ... then allocate through many windows and spans: every pointer is distinct.
+      std::set<void*> live;
+      for (void* p : v)
+        if (p != nullptr) live.insert(p);
+      for (int i = 0; i < 3000; i++) {
+        void* p = gort::mem::alloc(size);
+        ASSERT_TRUE(live.insert(p).second) << "handed out twice: size " << size << " i " << i;
+        v.push_back(p);
+      }
+      for (void* p : v)
+        if (p != nullptr) gort::mem::free(p);
+    }
+  });
+}
+
+TEST(Magazine, ThreadExitReturnsItsObjects) {
+  auto before = gort::read_mem_stats();
+  on_fresh_thread([] {
+    std::vector<void*> v;
+    for (int i = 0; i < 1000; i++) v.push_back(gort::mem::alloc(24 + i % 200));
+    for (void* p : v) gort::mem::free(p);
+  });
+  auto after = gort::read_mem_stats();
+  EXPECT_EQ(after.heap_objects, before.heap_objects);
+  // No span stays pinned by objects left in the dead thread's magazines.
+  EXPECT_LE(after.heap_inuse, before.heap_inuse + 4 * gm::page_size);
+}
+
+}  // namespace
