@@ -30,6 +30,10 @@
 
 #include "malloc/malloc.hpp"
 
+#if defined(GORT_ASAN)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace gort::malloc {
 
 namespace {
@@ -305,6 +309,11 @@ bool grow(std::size_t npages) {
     heap.meta_sys += (sizeof(heap_arena) + page_size - 1) & ~(page_size - 1);
     auto* a = static_cast<heap_arena*>(m);
     a->base = reinterpret_cast<std::uintptr_t>(base) + i * arena_bytes;
+#if defined(GORT_ASAN)
+    // LeakSanitizer does not know this memory: without this, malloc'd memory reachable
+    // only through gort objects (a std::string in a map bucket) would be reported leaked.
+    __lsan_register_root_region(reinterpret_cast<void*>(a->base), arena_bytes);
+#endif
     std::memset(a->scav, 0xff, sizeof(a->scav));
     for (auto& s : a->sum) {
       s = {std::uint16_t(chunk_pages), std::uint16_t(chunk_pages), std::uint16_t(chunk_pages)};
