@@ -19,6 +19,7 @@
 #include "os/clock.hpp"
 #include "os/thread.hpp"
 #include "gort/errors.hpp"
+#include "gort/mem.hpp"
 #include "sched/context.hpp"
 #include "sched/fatal.hpp"
 #include "sched/runq.hpp"
@@ -194,9 +195,8 @@ void allgremove(g* gp) {
   }
 }
 
-// Gs come from a dense pool, never returned to the OS (Go never frees Gs either). The
-// chunks come from the system allocator, not gort::mem: LeakSanitizer must see what a G
-// owns (a closure waiting in closure_buf, the throw trace), and it does not scan gort::mem.
+// Gs come from a dense pool in chunks of 256 from gort::mem, never returned (Go never frees
+// Gs either).
 struct g_pool {
   os::rt_mutex mu;
   g* free = nullptr;  // Gs given back by free_g, linked through schedlink
@@ -211,7 +211,7 @@ struct g_pool {
     }
     if (left == 0) {
       constexpr size_t kChunk = 256;
-      chunk = static_cast<char*>(::operator new(sizeof(g) * kChunk, std::align_val_t(64)));
+      chunk = static_cast<char*>(gort::mem::alloc(sizeof(g) * kChunk, 64));
       left = kChunk;
     }
     left--;
