@@ -200,7 +200,7 @@ TEST(Net, ManyConcurrentConnectionsEchoTheirOwnData) {
         for (int k = 0; k < 20 && good; k++) {
           // Distinct contents per connection and message, of varying length.
           std::string msg(size_t(1 + (i * 31 + k * 7) % 3000), char('a' + (i + k) % 26));
-          msg += "#" + std::to_string(i) + "/" + std::to_string(k);
+          msg.append("#").append(std::to_string(i)).append("/").append(std::to_string(k));
           if (c.write(msg).second) good = false;
           if (read_n(c, msg.size()) != msg) good = false;
         }

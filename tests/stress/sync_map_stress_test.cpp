@@ -41,7 +41,7 @@ struct counted {
   bool operator==(const counted& o) const { return s == o.s; }
 };
 
-std::string tag(int k) { return "k" + std::to_string(k) + ":"; }
+std::string tag(int k) { return std::string("k").append(std::to_string(k)).append(":"); }
 bool tagged(int k, const counted& v) { return v.s.rfind(tag(k), 0) == 0; }
 
 // Runs body(worker id) on kGoroutines goroutines and kThreads plain threads together. The
