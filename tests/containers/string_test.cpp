@@ -134,8 +134,9 @@ bool stored_inline(const gort::string& s) {
   return s.data() >= p && s.data() < p + sizeof s;
 }
 
-// The same bytes made every way a string can be made: a copy, a literal, a substring of a
-// longer string (shared or inline), a concatenation, a builder's str(), string(b).
+// The same bytes made every way a string can be made: a copy, a literal (over `bytes`, which
+// must outlive the result), a substring of a longer string (shared or inline), a
+// concatenation, a builder's str(), string(b).
 std::vector<gort::string> every_form(const std::string& bytes, const std::string& pool) {
   std::vector<gort::string> out;
   out.emplace_back(bytes);
@@ -182,7 +183,8 @@ TEST(String, EqualityAndHashAcrossLengthsAndForms) {
         }
       }
       // One byte longer or shorter with a NUL: unequal (the zero padding is not content).
-      for (const gort::string& b : every_form(bytes + '\0', pool)) {
+      const std::string longer = bytes + '\0';  // outlives the literal forms over it
+      for (const gort::string& b : every_form(longer, pool)) {
         ASSERT_FALSE(a == b) << n;
         ASSERT_NE(gort::hash<gort::string>{}(a, 5), gort::hash<gort::string>{}(b, 5)) << n;
       }
