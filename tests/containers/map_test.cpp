@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
@@ -695,6 +696,59 @@ TEST(Map, TophashGroupFormsAgree) {
       ASSERT_EQ(g.match(tophash_group::needle(top)), want);
       ASSERT_EQ(s.match(top), want);
     }
+  }
+}
+
+// Deletes in one long chain: after each, the tophash bytes are exactly those of Go's
+// mapdelete (the slot becomes emptyOne; when nothing full follows, the run of empty slots
+// before it becomes emptyRest, across bucket boundaries), modelled on the chain's bytes laid
+// end to end.
+TEST(Map, DeleteMarksEmptyRestAsGoDoes) {
+  using gort::rt::mapdef::empty_one;
+  using gort::rt::mapdef::empty_rest;
+  std::mt19937_64 rng(4242);
+  for (int round = 0; round < 30; round++) {
+    auto m = gort::make_map<gort::string, int64_t, same_hash>();
+    int n = 1 + int(rng() % 40);
+    std::vector<gort::string> keys;
+    for (int i = 0; i < n; i++) keys.emplace_back("key" + std::to_string(i));
+    for (int i = 0; i < n; i++) m.set(keys[i], i);
+    for (int i = 0; growing(m) && i < 100; i++) m.set(keys[0], 0);
+    ASSERT_FALSE(growing(m));
+    auto* h = map_test_access::h(m);
+    auto chain_bytes = [&] {
+      std::vector<uint8_t> out;
+      for (auto* b = h->buckets; b != nullptr; b = b->overflow) out.insert(out.end(), b->tophash, b->tophash + 8);
+      return out;
+    };
+    auto slot_of = [&](const gort::string& k) {
+      size_t p = 0;
+      for (auto* b = h->buckets; b != nullptr; b = b->overflow, p += 8) {
+        for (unsigned i = 0; i < 8; i++) {
+          if (b->tophash[i] >= gort::rt::mapdef::min_top_hash && *b->key(i) == k) return p + i;
+        }
+      }
+      return size_t(-1);
+    };
+    std::vector<uint8_t> model = chain_bytes();
+    std::vector<int> order(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) order[size_t(i)] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int d : order) {
+      size_t p = slot_of(keys[size_t(d)]);
+      ASSERT_NE(p, size_t(-1));
+      m.erase(keys[size_t(d)]);
+      // Go's rule on the flat bytes.
+      model[p] = empty_one;
+      if (p + 1 == model.size() || model[p + 1] == empty_rest) {
+        for (size_t q = p + 1; q-- > 0;) {
+          if (model[q] != empty_one) break;
+          model[q] = empty_rest;
+        }
+      }
+      ASSERT_EQ(chain_bytes(), model) << "round " << round << " deleting " << d;
+    }
+    EXPECT_EQ(m.len(), 0u);
   }
 }
 
