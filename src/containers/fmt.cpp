@@ -548,10 +548,7 @@ class printer final : public state {
     if (a != nullptr) {
       buf += a->type_name;
       buf += '=';
-      flags saved = f;
-      f = flags{};
-      format_arg(*a, U'v');
-      f = saved;
+      format_arg(*a, U'v');  // with the directive's flags, as Go's badVerb does ("%5." pads)
     } else {
       buf += "<nil>";
     }
@@ -658,7 +655,11 @@ class printer final : public state {
     bool found = false;
     num = 0;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (num > 1000000) return false;  // Go: tooLarge
+      if (num > 1000000) {  // Go: tooLarge — the rest of the format is used up
+        num = 0;
+        i = s.size();
+        return false;
+      }
       num = num * 10 + (s[i] - '0');
       found = true;
       i++;
@@ -683,11 +684,53 @@ class printer final : public state {
     return false;
   }
 
+  bool reordered = false;    // an explicit argument index was used (Go: pp.reordered)
+  bool good_arg_num = true;  // this directive's argument index is valid (Go: pp.goodArgNum)
+
+  // Go: parseArgNumber — "[n]" at the start of s: (n-1, the bytes it spans, ok).
+  static void parse_arg_number(std::string_view s, int& index, size_t& wid, bool& ok) {
+    index = 0;
+    wid = 1;
+    ok = false;
+    if (s.size() < 3) return;  // at least "[n]"
+    for (size_t k = 1; k < s.size(); k++) {
+      if (s[k] == ']') {
+        size_t j = 1;
+        int num = 0;
+        wid = k + 1;
+        if (!parse_num(s.substr(0, k), j, num) || j != k) return;
+        index = num - 1;  // one-based
+        ok = true;
+        return;
+      }
+    }
+  }
+
+  // Go: argNumber — an explicit index "[n]" at format[i] selects the next argument; returns
+  // whether one was there and well formed. A bad or out-of-range index marks the directive.
+  bool arg_number(size_t& argn, std::string_view format, size_t& i, size_t n) {
+    if (i >= format.size() || format[i] != '[') return false;
+    reordered = true;
+    int index;
+    size_t wid;
+    bool ok;
+    parse_arg_number(format.substr(i), index, wid, ok);
+    i += wid;
+    if (ok && index >= 0 && size_t(index) < n) {
+      argn = size_t(index);
+      return true;
+    }
+    good_arg_num = false;
+    return ok;
+  }
+
   // Go: doPrintf.
   void do_printf(std::string_view format, const arg* args, size_t n) {
     size_t argn = 0;
     size_t end = format.size();
+    reordered = false;
     for (size_t i = 0; i < end;) {
+      good_arg_num = true;
       size_t lasti = i;
       while (i < end && format[i] != '%') i++;
       if (i > lasti) buf.append(format.substr(lasti, i - lasti));
@@ -712,6 +755,8 @@ class printer final : public state {
           break;
         }
       }
+      // An explicit argument index ("%[2]d", "%[2]*[1]d").
+      bool after_index = arg_number(argn, format, i, n);
       // Width.
       if (i < end && format[i] == '*') {
         i++;
@@ -722,12 +767,16 @@ class printer final : public state {
           f.minus = true;
           f.zero = false;
         }
+        after_index = false;
       } else {
         f.wid_present = parse_num(format, i, f.wid);
+        if (after_index && f.wid_present) good_arg_num = false;  // "%[3]2d"
       }
-      // Precision.
-      if (i + 1 <= end && i < end && format[i] == '.') {
+      // Precision (Go: only when a verb can follow the '.').
+      if (i + 1 < end && format[i] == '.') {
         i++;
+        if (after_index) good_arg_num = false;  // "%[3].2d"
+        after_index = arg_number(argn, format, i, n);
         if (i < end && format[i] == '*') {
           i++;
           f.prec_present = int_from_arg(args, n, argn, f.prec);
@@ -736,11 +785,13 @@ class printer final : public state {
             f.prec_present = false;
           }
           if (!f.prec_present) buf += "%!(BADPREC)";
+          after_index = false;
         } else {
           f.prec_present = true;
           parse_num(format, i, f.prec);
         }
       }
+      if (!after_index) after_index = arg_number(argn, format, i, n);
       if (i >= end) {
         buf += "%!(NOVERB)";
         break;
@@ -749,6 +800,12 @@ class printer final : public state {
       i += size_t(size);
       if (verb == U'%') {
         buf += '%';
+        continue;
+      }
+      if (!good_arg_num) {
+        buf += "%!";
+        append_utf8(buf, verb);
+        buf += "(BADINDEX)";
         continue;
       }
       if (argn >= n) {
@@ -769,7 +826,8 @@ class printer final : public state {
       }
       format_arg(args[argn++], verb);
     }
-    if (argn < n) {
+    // Go skips the check once an index reordered the arguments.
+    if (!reordered && argn < n) {
       f = flags{};
       buf += "%!(EXTRA ";
       for (size_t k = argn; k < n; k++) {
