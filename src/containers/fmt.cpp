@@ -227,7 +227,69 @@ void fmt_f(std::string& dst, bool neg, const decimal& d, int prec) {
   }
 }
 
-// Go: strconv.AppendFloat(dst, v, fmt, prec, bitSize) for fmt in e E f g G.
+// Go: strconv's fmtX — %x/%X: -0x1.yyyyp±dd (hex digits of the mantissa, a decimal binary
+// exponent of at least two digits), or 0x0p+00; prec >= 0 rounds to that many hex digits
+// (half to even), -1 gives as many as needed.
+void fmt_x(std::string& dst, double v, char fmt, int prec, bool f32) {
+  const int mantbits = f32 ? 23 : 52, expbits = f32 ? 8 : 11, bias = f32 ? -127 : -1023;
+  uint64_t bits = 0;
+  if (f32) {
+    float x = float(v);
+    uint32_t b32;
+    std::memcpy(&b32, &x, 4);
+    bits = b32;
+  } else {
+    std::memcpy(&bits, &v, 8);
+  }
+  bool neg = (bits >> (expbits + mantbits)) != 0;
+  int exp = int(bits >> mantbits) & ((1 << expbits) - 1);
+  uint64_t mant = bits & ((uint64_t(1) << mantbits) - 1);
+  if (exp == 0) {
+    exp++;  // denormal
+  } else {
+    mant |= uint64_t(1) << mantbits;
+  }
+  exp += bias;
+  if (mant == 0) exp = 0;
+  // The leading 1 (if any) at bit 60.
+  mant <<= 60 - mantbits;
+  while (mant != 0 && (mant & (uint64_t(1) << 60)) == 0) {
+    mant <<= 1;
+    exp--;
+  }
+  if (prec >= 0 && prec < 15) {
+    unsigned shift = unsigned(prec * 4);
+    uint64_t extra = (mant << shift) & ((uint64_t(1) << 60) - 1);
+    mant >>= 60 - shift;
+    if ((extra | (mant & 1)) > (uint64_t(1) << 59)) mant++;
+    mant <<= 60 - shift;
+    if (mant & (uint64_t(1) << 61)) {  // carried into a new leading digit
+      mant >>= 1;
+      exp++;
+    }
+  }
+  const char* hex = fmt == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+  if (neg) dst += '-';
+  dst += '0';
+  dst += fmt;
+  dst += char('0' + ((mant >> 60) & 1));
+  mant <<= 4;  // drop the leading digit
+  if (prec < 0 && mant != 0) {
+    dst += '.';
+    for (; mant != 0; mant <<= 4) dst += hex[(mant >> 60) & 15];
+  } else if (prec > 0) {
+    dst += '.';
+    for (int i = 0; i < prec; i++, mant <<= 4) dst += hex[(mant >> 60) & 15];
+  }
+  dst += fmt == 'X' ? 'P' : 'p';
+  dst += exp < 0 ? '-' : '+';
+  if (exp < 0) exp = -exp;
+  std::string e = std::to_string(exp);
+  if (e.size() < 2) dst += '0';
+  dst += e;
+}
+
+// Go: strconv.AppendFloat(dst, v, fmt, prec, bitSize) for fmt in e E f g G x X.
 void append_float(std::string& dst, double v, char fmt, int prec, bool f32) {
   if (std::isnan(v)) {
     dst += "NaN";
@@ -235,6 +297,10 @@ void append_float(std::string& dst, double v, char fmt, int prec, bool f32) {
   }
   if (std::isinf(v)) {
     dst += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  if (fmt == 'x' || fmt == 'X') {
+    fmt_x(dst, v, fmt, prec, f32);
     return;
   }
   bool neg = std::signbit(v);
@@ -499,17 +565,18 @@ class printer final : public state {
     }
     if (f.sharp) {
       int digits = 0;
-      if (verb == U'v' || verb == U'g' || verb == U'G') {
+      if (verb == U'v' || verb == U'g' || verb == U'G' || verb == U'x') {  // not 'X', as in Go
         digits = prec;
         if (digits == -1) digits = 6;
       }
+      bool hexf = verb == U'x' || verb == U'X';
       std::string tail;
       bool has_point = false, saw_nonzero = false;
       for (size_t i = 1; i < num.size(); i++) {
         char c = num[i];
         if (c == '.') {
           has_point = true;
-        } else if (c == 'e' || c == 'E') {
+        } else if (c == 'p' || c == 'P' || (!hexf && (c == 'e' || c == 'E'))) {
           tail = num.substr(i);
           num.resize(i);
           break;
@@ -602,6 +669,8 @@ class printer final : public state {
           case U'F':
           case U'e':
           case U'E': fmt_float(a.f, f32, verb, 6); return;
+          case U'x':
+          case U'X': fmt_float(a.f, f32, verb, -1); return;
           default: bad_verb(verb, &a); return;
         }
       }

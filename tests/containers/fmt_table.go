@@ -85,15 +85,15 @@ func main() {
 			emit(f, fmt.Sprintf(", char32_t(%d)", v), v)
 		}
 	}
-	floats := []float64{0, 1, -1, 0.5, 3.14159265358979, -2.5e-7, 1e6, 1e20, 1e21, 123456789.0, 1.0 / 3, 100, 0.000123, 1e-5, 5e-324, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN(), math.Copysign(0, -1)}
-	floatVerbs := []string{"%v", "%g", "%G", "%e", "%E", "%f", "%F", "%.2f", "%.0f", "%8.3f", "%-8.3f|", "%08.3f", "%+.2e", "% .3g", "%.3g", "%.10g", "%#g", "%#.3g", "%#.0f", "%#v", "%+v", "%10v", "%010v", "%d"}
+	floats := []float64{0, 1, -1, 0.5, 0.9999999, 1.5, 2.5, 15.96875, 1.0 / 1024, 4.9e-320, 3.14159265358979, -2.5e-7, 1e6, 1e20, 1e21, 123456789.0, 1.0 / 3, 100, 0.000123, 1e-5, 5e-324, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN(), math.Copysign(0, -1)}
+	floatVerbs := []string{"%v", "%g", "%G", "%e", "%E", "%f", "%F", "%.2f", "%.0f", "%8.3f", "%-8.3f|", "%08.3f", "%+.2e", "% .3g", "%.3g", "%.10g", "%#g", "%#.3g", "%#.0f", "%#v", "%+v", "%10v", "%010v", "%d", "%x", "%X", "%.3x", "%.0x", "%.1X", "%.13x", "%.20x", "%#x", "%#X", "%#.0x", "%#.3x", "%10.2x|", "%-12X|", "%+x", "% x", "%08.1x"}
 	for _, v := range floats {
 		for _, f := range floatVerbs {
 			emit(f, ", double("+cf(v)+")", v)
 		}
 	}
 	for _, v := range []float32{0.1, 1.0 / 3, 16777216, 3.4e38} {
-		for _, f := range []string{"%v", "%g", "%.3f", "%e"} {
+		for _, f := range []string{"%v", "%g", "%.3f", "%e", "%x", "%.2X"} {
 			emit(f, ", float("+cf(float64(v))+"f)", v)
 		}
 	}
