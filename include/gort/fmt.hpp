@@ -5,18 +5,21 @@
 //   // "ab   |003.1|ff|\"hi\\n\"|true"
 //
 // Verbs: %v (the default format), %d %b %o %O %x %X %c %q %U for integers, %e %E %f %F %g %G
-// for floating point, %s %q %x %X for strings, %t for bool, %p for pointers, %% for a percent
-// sign; flags '+' '-' '#' ' ' '0', width and precision (also from arguments with '*').
-// Misuse prints what Go prints: "%!d(string=hi)" for a verb the argument's type does not
-// take, "%!d(MISSING)", "%!(EXTRA int=1)", "%!(NOVERB)", "%!(BADWIDTH)", "%!(BADPREC)".
+// and %x %X (hex mantissa and binary exponent: sprintf("%x", 1.0) is "0x1p+00") for floating
+// point, %s %q %x %X for strings, %t for bool, %p for pointers, %% for a percent sign; flags
+// '+' '-' '#' ' ' '0', width and precision (also from arguments with '*'); explicit argument
+// indexes: sprintf("%[2]d %[1]d", 1, 2) is "2 1", "%[2]*[1]d" takes the width from the
+// second argument. Misuse prints what Go prints: "%!d(string=hi)" for a verb the argument's
+// type does not take, "%!d(MISSING)", "%!(EXTRA int=1)" (not checked once an index reorders
+// the arguments), "%!d(BADINDEX)", "%!(NOVERB)", "%!(BADWIDTH)", "%!(BADPREC)".
 //
 // Argument types: bool; the integer types (char and uint8_t are Go's byte, printed as numbers
 // by %v; char32_t is a rune); float and double (float32 and float64); strings
 // (gort::string, std::string, std::string_view, const char*); pointers (nullptr prints as
 // <nil> under %v); gort::slice<T> ("[1 2 3]", each element with the same verb); and any type
 // with a Go Stringer-like member `String()` or a gort::fmt::formatter<T> specialisation
-// (`std::string operator()(const T&) const`), printed as a string. Not supported: argument
-// indexes (%[2]d), %#v's Go-syntax for composite values, %x on floats, %T.
+// (`std::string operator()(const T&) const`), printed as a string. Not supported: %#v's
+// Go-syntax for composite values, %b on floats, %T.
 #pragma once
 #include <cstddef>
 #include <cstdint>

@@ -57,6 +57,7 @@
 // spans a growth may miss entries with move-only keys.
 #pragma once
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -66,6 +67,10 @@
 #include <new>
 #include <type_traits>
 #include <utility>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "gort/errors.hpp"
 #include "gort/hash.hpp"
@@ -129,7 +134,73 @@ inline uint64_t empty_slots(uint64_t word) {
 inline bool has_zero_byte(uint64_t word) {
   return ((word - 0x0101010101010101ULL) & ~word & 0x8080808080808080ULL) != 0;
 }
+
+// A bucket's 8 tophash bytes, loaded once, and the slot masks a probe needs: bit i of a
+// mask is slot i. The portable form works on the 64-bit word (SWAR); with SSE2 a match is a
+// byte compare and a movemask (three instructions that wait on the bucket's cache line,
+// against eight). Both agree on the lowest bit of every mask (tests check).
+struct tophash_group_swar {
+  uint64_t w;
+  explicit tophash_group_swar(const uint8_t* p) noexcept { std::memcpy(&w, p, 8); }
+  static uint8_t needle(uint8_t top) noexcept { return top; }
+  // 0x80 in byte i -> bit i.
+  static unsigned bits(uint64_t m) noexcept { return unsigned(((m >> 7) * 0x0102040810204080ULL) >> 56); }
+  // Slots whose tophash is `top`.
+  unsigned match(uint8_t top) const noexcept { return bits(match_byte(w, top)); }
+  // The first empty slot (emptyRest or emptyOne): empty_slots' lowest flagged byte is exact,
+  // higher ones may not be.
+  unsigned empty() const noexcept {
+    uint64_t e = empty_slots(w);
+    return bits(e & (0 - e));
+  }
+  // Whether some slot is emptyRest: nothing further in this chain.
+  bool any_empty_rest() const noexcept { return has_zero_byte(w); }
+};
+#if defined(__SSE2__)
+struct tophash_group_sse2 {
+  __m128i v;  // the 8 bytes, then 8 zero bytes
+  explicit tophash_group_sse2(const uint8_t* p) noexcept
+      : v(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))) {}
+  // The top byte to look for, broadcast (computed before the bucket arrives).
+  static __m128i needle(uint8_t top) noexcept { return _mm_set1_epi8(char(top)); }
+  // A needle is a full slot's tophash (>= min_top_hash), so the zero upper half never matches.
+  unsigned match(__m128i n) const noexcept { return unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, n))); }
+  // Every empty slot (callers use the lowest).
+  unsigned empty() const noexcept {
+    return unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(1)), v))) & 0xffu;
+  }
+  bool any_empty_rest() const noexcept {
+    return (unsigned(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()))) & 0xffu) != 0;
+  }
+};
+using tophash_group = tophash_group_sse2;
+#else
+using tophash_group = tophash_group_swar;
+#endif
+// The lowest slot in a non-empty mask (a 64-bit count: no widening before the address math).
+inline size_t first_slot(unsigned mask) noexcept { return size_t(std::countr_zero(uint64_t(mask))); }
 }  // namespace mapdef
+
+// How a probe hashes its key and compares it with the keys in the table: with the map's Hash
+// and Eq; or, for a key type with a map_probe (gort::string) and the default hash and
+// equality, through it (it loads the key's words once, for the hash and every compare).
+template <class K, class KK, class Hash, class Eq>
+struct map_probe_for {
+  const KK& k;
+  const Hash& h;
+  const Eq& e;
+  map_probe_for(const KK& key, const Hash& hh, const Eq& ee) noexcept : k(key), h(hh), e(ee) {}
+  uint64_t hash(uint64_t seed) const { return h(k, seed); }
+  bool matches(const K& stored) const { return e(stored, k); }
+};
+template <class K>
+  requires requires { typename K::map_probe; }
+struct map_probe_for<K, K, gort::hash<K>, std::equal_to<K>> {
+  typename K::map_probe p;
+  map_probe_for(const K& key, const gort::hash<K>&, const std::equal_to<K>&) noexcept : p(key) {}
+  uint64_t hash(uint64_t seed) const noexcept { return p.hash(seed); }
+  bool matches(const K& stored) const noexcept { return p.matches(stored); }
+};
 
 // One bucket (Go: bmap): tophash[8], the 8 keys together, the 8 values together, then the
 // overflow pointer.
@@ -140,13 +211,8 @@ struct bmap {
   alignas(V) unsigned char vbytes[mapdef::bucket_cnt * sizeof(V)];
   bmap* overflow;
 
-  K* key(unsigned i) noexcept { return std::launder(reinterpret_cast<K*>(kbytes) + i); }
-  V* val(unsigned i) noexcept { return std::launder(reinterpret_cast<V*>(vbytes) + i); }
-  uint64_t top_word() const noexcept {
-    uint64_t w;
-    std::memcpy(&w, tophash, 8);
-    return w;
-  }
+  K* key(size_t i) noexcept { return std::launder(reinterpret_cast<K*>(kbytes) + i); }
+  V* val(size_t i) noexcept { return std::launder(reinterpret_cast<V*>(vbytes) + i); }
   // Go: evacuated(b) — the first slot says whether the bucket has been moved.
   bool evacuated() const noexcept {
     uint8_t h = tophash[0];
@@ -328,7 +394,10 @@ class hmap {
   template <size_t Upto = bsize>
   static void prefetch_bucket(const bucket* b, bool write) noexcept {
 #ifndef GORT_MAP_NO_PREFETCH
-    constexpr size_t lines = (Upto + 63) / 64;
+    // Buckets start balign-aligned, so their first Upto bytes lie in at most this many
+    // consecutive lines: one prefetch a line (each takes a load-queue slot).
+    constexpr size_t max_off = 64 - (balign < 64 ? balign : 64);
+    constexpr size_t lines = (max_off + Upto + 63) / 64;
     if constexpr (lines <= 6) {
       const char* p = reinterpret_cast<const char*>(b);
       for (size_t i = 0; i < lines; i++) {
@@ -337,12 +406,6 @@ class hmap {
         } else {
           __builtin_prefetch(p + i * 64, 0);
         }
-      }
-      // The last byte, in case the range straddles one more line.
-      if (write) {
-        __builtin_prefetch(p + Upto - 1, 1);
-      } else {
-        __builtin_prefetch(p + Upto - 1, 0);
       }
     }
 #else
@@ -362,7 +425,8 @@ class hmap {
   std::pair<K*, V*> access(const KK& key) const {
     if (count == 0) return {nullptr, nullptr};
     check_not_writing_for_read();
-    uint64_t hash = hasher(key, hash0);
+    map_probe_for<K, KK, Hash, Eq> probe(key, hasher, eq);
+    uint64_t hash = probe.hash(hash0);
     uint64_t m = (uint64_t(1) << B) - 1;
     bucket* b = buckets + (hash & m);
     if (oldbuckets != nullptr) {
@@ -371,14 +435,19 @@ class hmap {
       if (!oldb->evacuated()) b = oldb;
     }
     prefetch_bucket<offsetof(bucket, overflow)>(b, false);  // the overflow pointer is needed only on a miss of a full bucket
-    uint8_t top = mapdef::tophash(hash);
+    const auto needle = mapdef::tophash_group::needle(mapdef::tophash(hash));
     for (; b != nullptr; b = b->overflow) {
-      uint64_t w = b->top_word();
-      for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
-        unsigned i = unsigned(std::countr_zero(mm)) >> 3;
-        if (eq(*b->key(i), key)) return {b->key(i), b->val(i)};
+      mapdef::tophash_group g(b->tophash);
+      for (unsigned mm = g.match(needle); mm != 0; mm &= mm - 1) {
+        size_t i = mapdef::first_slot(mm);
+        if (probe.matches(*b->key(i))) {
+          K* k = b->key(i);
+          V* v = b->val(i);
+          if (k == nullptr || v == nullptr) __builtin_unreachable();  // spares the caller's null test
+          return {k, v};
+        }
       }
-      if (mapdef::has_zero_byte(w)) break;  // an emptyRest: nothing further
+      if (g.any_empty_rest()) break;  // nothing further
     }
     return {nullptr, nullptr};
   }
@@ -410,11 +479,13 @@ class hmap {
   template <class KK, class MakeV>
   [[gnu::noinline]] std::pair<V*, bool> assign(KK&& key, MakeV&& make_val) {
     begin_write();
-    uint64_t hash = hasher(key, hash0);
+    map_probe_for<K, std::remove_cvref_t<KK>, Hash, Eq> probe(key, hasher, eq);
+    uint64_t hash = probe.hash(hash0);
     store_flags(load_flags() ^ mapdef::f_hash_writing);  // Go sets it after hashing
     write_guard guard{this};
     if (buckets == nullptr) buckets = make_bucket_array(0);  // Go: newobject(t.bucket)
     uint8_t top = mapdef::tophash(hash);
+    const auto needle = mapdef::tophash_group::needle(top);
     for (;;) {
       uint64_t bi = hash & ((uint64_t(1) << B) - 1);
       bucket* b = buckets + bi;
@@ -426,10 +497,10 @@ class hmap {
       // the key, the first empty slot (emptyRest or emptyOne), and whether an emptyRest ends
       // the chain here.
       for (;;) {
-        uint64_t w = b->top_word();
-        for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
-          unsigned i = unsigned(std::countr_zero(mm)) >> 3;
-          if (!eq(*b->key(i), key)) continue;
+        mapdef::tophash_group g(b->tophash);
+        for (unsigned mm = g.match(needle); mm != 0; mm &= mm - 1) {
+          size_t i = mapdef::first_slot(mm);
+          if (!probe.matches(*b->key(i))) continue;
           // Found: Go overwrites the key where it needs updating (+0 replaced by -0).
           if constexpr (std::is_floating_point_v<K>) *b->key(i) = key;
           guard.h = nullptr;
@@ -437,12 +508,12 @@ class hmap {
           return {b->val(i), false};
         }
         if (insertb == nullptr) {
-          if (uint64_t e = mapdef::empty_slots(w)) {
+          if (unsigned e = g.empty()) {
             insertb = b;
-            inserti = unsigned(std::countr_zero(e)) >> 3;
+            inserti = unsigned(mapdef::first_slot(e));
           }
         }
-        if (mapdef::has_zero_byte(w) || b->overflow == nullptr) break;
+        if (g.any_empty_rest() || b->overflow == nullptr) break;
         b = b->overflow;
       }
       // Not found.
@@ -588,12 +659,14 @@ class hmap {
     }
   }
 
-  // Go: mapdelete.
+  // Go: mapdelete. Inlined into the caller: the call's register saves and restores cost a
+  // delete more than its share of code size (growth work stays out of line).
   template <class KK>
-  void remove(const KK& key) {
+  [[gnu::always_inline]] inline void remove(const KK& key) {
     if (count == 0) return;
     begin_write();
-    uint64_t hash = hasher(key, hash0);
+    map_probe_for<K, KK, Hash, Eq> probe(key, hasher, eq);
+    uint64_t hash = probe.hash(hash0);
     store_flags(load_flags() ^ mapdef::f_hash_writing);
     {
       write_guard guard{this};
@@ -606,12 +679,12 @@ class hmap {
     }
     bucket* b = buckets + (hash & ((uint64_t(1) << B) - 1));
     bucket* borig = b;
-    uint8_t top = mapdef::tophash(hash);
+    const auto needle = mapdef::tophash_group::needle(mapdef::tophash(hash));
     for (; b != nullptr; b = b->overflow) {
-      uint64_t w = b->top_word();
-      for (uint64_t mm = mapdef::match_byte(w, top); mm != 0; mm &= mm - 1) {
-        unsigned i = unsigned(std::countr_zero(mm)) >> 3;
-        if (!eq(*b->key(i), key)) continue;
+      mapdef::tophash_group g(b->tophash);
+      for (unsigned mm = g.match(needle); mm != 0; mm &= mm - 1) {
+        unsigned i = unsigned(mapdef::first_slot(mm));
+        if (!probe.matches(*b->key(i))) continue;
         if constexpr (!trivial_k) std::destroy_at(b->key(i));
         if constexpr (!trivial_v) std::destroy_at(b->val(i));
         b->tophash[i] = mapdef::empty_one;
@@ -641,7 +714,7 @@ class hmap {
         if (count == 0) hash0 = rand64();
         goto done;
       }
-      if (mapdef::has_zero_byte(w)) break;  // emptyRest: the key is not here
+      if (g.any_empty_rest()) break;  // emptyRest: the key is not here
     }
   done:
     end_write();

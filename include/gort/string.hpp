@@ -15,6 +15,8 @@
 // with gort::string::lit). Substrings of a long string share its bytes without copying, as
 // in Go; a substring short enough to be inline is copied into the value instead (no program
 // can tell, the bytes being immutable). Every byte sequence is allowed (not only UTF-8).
+// Invariant (equality and the hash rely on it): a string is inline exactly when its length
+// is at most 23; an inline value's unused bytes are zero.
 //
 // s[i] is bounds-checked with Go's panic text ("runtime error: index out of range [5] with
 // length 3"), as is s(i, j) ("slice bounds out of range [:9] with length 4").
@@ -144,11 +146,16 @@ class string {
 
   // Equality and order are bytewise, as in Go.
   friend bool operator==(const string& a, const string& b) noexcept {
-    // Identical values are equal strings (inline: the same bytes, zero padded; shared: the
-    // same bytes at the same place); two different inline values are different strings.
-    if (std::memcmp(a.raw_, b.raw_, sizeof a.raw_) == 0) return true;
-    if (a.is_inline() && b.is_inline()) return false;
-    return a.view() == b.view();
+    // Identical values are equal strings (inline: the same bytes, zero padded, and the same
+    // length byte; shared: the same bytes at the same place). A string is inline exactly when
+    // its length is at most 23, so an inline string equals no other value; two shared ones
+    // compare lengths, then bytes (Go: the length first, then the pointer, then memequal).
+    uint64_t x = a.word(0) ^ b.word(0);
+    x |= a.word(1) ^ b.word(1);
+    x |= a.word(2) ^ b.word(2);
+    if (x == 0) return true;
+    if (a.is_inline() || b.is_inline()) return false;
+    return a.h_.len == b.h_.len && (a.h_.ptr == b.h_.ptr || std::memcmp(a.h_.ptr, b.h_.ptr, a.h_.len) == 0);
   }
   friend std::strong_ordering operator<=>(const string& a, const string& b) noexcept {
     return a.view() <=> b.view();
@@ -169,22 +176,34 @@ class string {
   class rune_range;
   rune_range runes() const;
 
-  // The map hash of the bytes (the same for the inline and the shared form of equal
-  // strings). Up to 16 bytes: one or two words through XXH3's inlined 8-byte path (an
-  // inline string's padding is zero, so its words load directly); longer: XXH3 itself.
-  uint64_t gort_hash(uint64_t seed) const noexcept {
-    size_t n = size();
-    if (n > 16) return hash_bytes(data(), n, seed);
-    uint64_t w[2] = {0, 0};
-    if (is_inline()) {
-      std::memcpy(w, raw_, 16);
-    } else {
-      std::memcpy(w, h_.ptr, n);
+  // The map hash of the bytes, through XXH3. An inline string (up to 23 bytes) hashes its
+  // zero-padded value in place, with no copy and no branch on the exact length: up to 16
+  // bytes as one 16-byte XXH3 block (the length mixed into the seed, so that trailing NUL
+  // bytes count), 17 to 23 as the whole 24-byte value (its last byte holds the length).
+  // Longer strings hash their bytes. Equal strings always take the same path (the form is a
+  // function of the length).
+  uint64_t gort_hash(uint64_t seed) const noexcept { return hash_words(word(0), word(1), word(2), seed); }
+
+  // gort::map's probe for a string key (gort/map.hpp): the key's three words are loaded once
+  // and kept in registers for the hash and for every candidate slot's compare.
+  class map_probe {
+   public:
+    explicit map_probe(const string& s) noexcept : s_(s), w0_(s.word(0)), w1_(s.word(1)), w2_(s.word(2)) {}
+    uint64_t hash(uint64_t seed) const noexcept { return hash_words(w0_, w1_, w2_, seed); }
+    // stored == the key.
+    bool matches(const string& stored) const noexcept {
+      uint64_t x = stored.word(0) ^ w0_;
+      x |= stored.word(1) ^ w1_;
+      x |= stored.word(2) ^ w2_;
+      if (x == 0) return true;
+      if (int64_t(w2_) < 0) return false;  // an inline key equals only an identical value
+      return stored == s_;
     }
-    uint64_t h = hash_u64(w[0], seed + n);
-    if (n > 8) h = hash_u64(w[1] ^ h, seed);
-    return h;
-  }
+
+   private:
+    const string& s_;
+    uint64_t w0_, w1_, w2_;
+  };
 
  private:
   friend class strings::builder;
@@ -199,6 +218,21 @@ class string {
   };
 
   bool is_inline() const noexcept { return (uint8_t(raw_[max_inline]) & 0x80) != 0; }
+  // The hash from the value's words (see gort_hash). Heap form: ptr, len, owner (the owner's
+  // top bit is 0); inline: the bytes, then the length byte with its top bit set.
+  static uint64_t hash_words(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t seed) noexcept {
+    if (int64_t(w2) >= 0) return hash_bytes(reinterpret_cast<const char*>(w0), size_t(w1), seed);
+    uint64_t b[3] = {w0, w1, w2};
+    size_t n = size_t(w2 >> 56) & 0x7f;
+    if (n <= 16) return hash_bytes(b, 16, seed + n);
+    return hash_bytes(b, sizeof b, seed);
+  }
+  // The value's i-th 8-byte word (either form).
+  uint64_t word(size_t i) const noexcept {
+    uint64_t w;
+    std::memcpy(&w, raw_ + 8 * i, 8);
+    return w;
+  }
   void clear_inline(size_t n) noexcept {
     std::memset(raw_, 0, sizeof raw_);
     raw_[max_inline] = char(0x80 | n);

@@ -227,7 +227,69 @@ void fmt_f(std::string& dst, bool neg, const decimal& d, int prec) {
   }
 }
 
-// Go: strconv.AppendFloat(dst, v, fmt, prec, bitSize) for fmt in e E f g G.
+// Go: strconv's fmtX — %x/%X: -0x1.yyyyp±dd (hex digits of the mantissa, a decimal binary
+// exponent of at least two digits), or 0x0p+00; prec >= 0 rounds to that many hex digits
+// (half to even), -1 gives as many as needed.
+void fmt_x(std::string& dst, double v, char fmt, int prec, bool f32) {
+  const int mantbits = f32 ? 23 : 52, expbits = f32 ? 8 : 11, bias = f32 ? -127 : -1023;
+  uint64_t bits = 0;
+  if (f32) {
+    float x = float(v);
+    uint32_t b32;
+    std::memcpy(&b32, &x, 4);
+    bits = b32;
+  } else {
+    std::memcpy(&bits, &v, 8);
+  }
+  bool neg = (bits >> (expbits + mantbits)) != 0;
+  int exp = int(bits >> mantbits) & ((1 << expbits) - 1);
+  uint64_t mant = bits & ((uint64_t(1) << mantbits) - 1);
+  if (exp == 0) {
+    exp++;  // denormal
+  } else {
+    mant |= uint64_t(1) << mantbits;
+  }
+  exp += bias;
+  if (mant == 0) exp = 0;
+  // The leading 1 (if any) at bit 60.
+  mant <<= 60 - mantbits;
+  while (mant != 0 && (mant & (uint64_t(1) << 60)) == 0) {
+    mant <<= 1;
+    exp--;
+  }
+  if (prec >= 0 && prec < 15) {
+    unsigned shift = unsigned(prec * 4);
+    uint64_t extra = (mant << shift) & ((uint64_t(1) << 60) - 1);
+    mant >>= 60 - shift;
+    if ((extra | (mant & 1)) > (uint64_t(1) << 59)) mant++;
+    mant <<= 60 - shift;
+    if (mant & (uint64_t(1) << 61)) {  // carried into a new leading digit
+      mant >>= 1;
+      exp++;
+    }
+  }
+  const char* hex = fmt == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+  if (neg) dst += '-';
+  dst += '0';
+  dst += fmt;
+  dst += char('0' + ((mant >> 60) & 1));
+  mant <<= 4;  // drop the leading digit
+  if (prec < 0 && mant != 0) {
+    dst += '.';
+    for (; mant != 0; mant <<= 4) dst += hex[(mant >> 60) & 15];
+  } else if (prec > 0) {
+    dst += '.';
+    for (int i = 0; i < prec; i++, mant <<= 4) dst += hex[(mant >> 60) & 15];
+  }
+  dst += fmt == 'X' ? 'P' : 'p';
+  dst += exp < 0 ? '-' : '+';
+  if (exp < 0) exp = -exp;
+  std::string e = std::to_string(exp);
+  if (e.size() < 2) dst += '0';
+  dst += e;
+}
+
+// Go: strconv.AppendFloat(dst, v, fmt, prec, bitSize) for fmt in e E f g G x X.
 void append_float(std::string& dst, double v, char fmt, int prec, bool f32) {
   if (std::isnan(v)) {
     dst += "NaN";
@@ -235,6 +297,10 @@ void append_float(std::string& dst, double v, char fmt, int prec, bool f32) {
   }
   if (std::isinf(v)) {
     dst += v > 0 ? "+Inf" : "-Inf";
+    return;
+  }
+  if (fmt == 'x' || fmt == 'X') {
+    fmt_x(dst, v, fmt, prec, f32);
     return;
   }
   bool neg = std::signbit(v);
@@ -499,17 +565,18 @@ class printer final : public state {
     }
     if (f.sharp) {
       int digits = 0;
-      if (verb == U'v' || verb == U'g' || verb == U'G') {
+      if (verb == U'v' || verb == U'g' || verb == U'G' || verb == U'x') {  // not 'X', as in Go
         digits = prec;
         if (digits == -1) digits = 6;
       }
+      bool hexf = verb == U'x' || verb == U'X';
       std::string tail;
       bool has_point = false, saw_nonzero = false;
       for (size_t i = 1; i < num.size(); i++) {
         char c = num[i];
         if (c == '.') {
           has_point = true;
-        } else if (c == 'e' || c == 'E') {
+        } else if (c == 'p' || c == 'P' || (!hexf && (c == 'e' || c == 'E'))) {
           tail = num.substr(i);
           num.resize(i);
           break;
@@ -548,10 +615,7 @@ class printer final : public state {
     if (a != nullptr) {
       buf += a->type_name;
       buf += '=';
-      flags saved = f;
-      f = flags{};
-      format_arg(*a, U'v');
-      f = saved;
+      format_arg(*a, U'v');  // with the directive's flags, as Go's badVerb does ("%5." pads)
     } else {
       buf += "<nil>";
     }
@@ -605,6 +669,8 @@ class printer final : public state {
           case U'F':
           case U'e':
           case U'E': fmt_float(a.f, f32, verb, 6); return;
+          case U'x':
+          case U'X': fmt_float(a.f, f32, verb, -1); return;
           default: bad_verb(verb, &a); return;
         }
       }
@@ -658,7 +724,11 @@ class printer final : public state {
     bool found = false;
     num = 0;
     while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-      if (num > 1000000) return false;  // Go: tooLarge
+      if (num > 1000000) {  // Go: tooLarge — the rest of the format is used up
+        num = 0;
+        i = s.size();
+        return false;
+      }
       num = num * 10 + (s[i] - '0');
       found = true;
       i++;
@@ -683,11 +753,53 @@ class printer final : public state {
     return false;
   }
 
+  bool reordered = false;    // an explicit argument index was used (Go: pp.reordered)
+  bool good_arg_num = true;  // this directive's argument index is valid (Go: pp.goodArgNum)
+
+  // Go: parseArgNumber — "[n]" at the start of s: (n-1, the bytes it spans, ok).
+  static void parse_arg_number(std::string_view s, int& index, size_t& wid, bool& ok) {
+    index = 0;
+    wid = 1;
+    ok = false;
+    if (s.size() < 3) return;  // at least "[n]"
+    for (size_t k = 1; k < s.size(); k++) {
+      if (s[k] == ']') {
+        size_t j = 1;
+        int num = 0;
+        wid = k + 1;
+        if (!parse_num(s.substr(0, k), j, num) || j != k) return;
+        index = num - 1;  // one-based
+        ok = true;
+        return;
+      }
+    }
+  }
+
+  // Go: argNumber — an explicit index "[n]" at format[i] selects the next argument; returns
+  // whether one was there and well formed. A bad or out-of-range index marks the directive.
+  bool arg_number(size_t& argn, std::string_view format, size_t& i, size_t n) {
+    if (i >= format.size() || format[i] != '[') return false;
+    reordered = true;
+    int index;
+    size_t wid;
+    bool ok;
+    parse_arg_number(format.substr(i), index, wid, ok);
+    i += wid;
+    if (ok && index >= 0 && size_t(index) < n) {
+      argn = size_t(index);
+      return true;
+    }
+    good_arg_num = false;
+    return ok;
+  }
+
   // Go: doPrintf.
   void do_printf(std::string_view format, const arg* args, size_t n) {
     size_t argn = 0;
     size_t end = format.size();
+    reordered = false;
     for (size_t i = 0; i < end;) {
+      good_arg_num = true;
       size_t lasti = i;
       while (i < end && format[i] != '%') i++;
       if (i > lasti) buf.append(format.substr(lasti, i - lasti));
@@ -712,6 +824,8 @@ class printer final : public state {
           break;
         }
       }
+      // An explicit argument index ("%[2]d", "%[2]*[1]d").
+      bool after_index = arg_number(argn, format, i, n);
       // Width.
       if (i < end && format[i] == '*') {
         i++;
@@ -722,12 +836,16 @@ class printer final : public state {
           f.minus = true;
           f.zero = false;
         }
+        after_index = false;
       } else {
         f.wid_present = parse_num(format, i, f.wid);
+        if (after_index && f.wid_present) good_arg_num = false;  // "%[3]2d"
       }
-      // Precision.
-      if (i + 1 <= end && i < end && format[i] == '.') {
+      // Precision (Go: only when a verb can follow the '.').
+      if (i + 1 < end && format[i] == '.') {
         i++;
+        if (after_index) good_arg_num = false;  // "%[3].2d"
+        after_index = arg_number(argn, format, i, n);
         if (i < end && format[i] == '*') {
           i++;
           f.prec_present = int_from_arg(args, n, argn, f.prec);
@@ -736,11 +854,13 @@ class printer final : public state {
             f.prec_present = false;
           }
           if (!f.prec_present) buf += "%!(BADPREC)";
+          after_index = false;
         } else {
           f.prec_present = true;
           parse_num(format, i, f.prec);
         }
       }
+      if (!after_index) after_index = arg_number(argn, format, i, n);
       if (i >= end) {
         buf += "%!(NOVERB)";
         break;
@@ -749,6 +869,12 @@ class printer final : public state {
       i += size_t(size);
       if (verb == U'%') {
         buf += '%';
+        continue;
+      }
+      if (!good_arg_num) {
+        buf += "%!";
+        append_utf8(buf, verb);
+        buf += "(BADINDEX)";
         continue;
       }
       if (argn >= n) {
@@ -769,7 +895,8 @@ class printer final : public state {
       }
       format_arg(args[argn++], verb);
     }
-    if (argn < n) {
+    // Go skips the check once an index reordered the arguments.
+    if (!reordered && argn < n) {
       f = flags{};
       buf += "%!(EXTRA ";
       for (size_t k = argn; k < n; k++) {

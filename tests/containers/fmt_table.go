@@ -85,15 +85,15 @@ func main() {
 			emit(f, fmt.Sprintf(", char32_t(%d)", v), v)
 		}
 	}
-	floats := []float64{0, 1, -1, 0.5, 3.14159265358979, -2.5e-7, 1e6, 1e20, 1e21, 123456789.0, 1.0 / 3, 100, 0.000123, 1e-5, 5e-324, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN(), math.Copysign(0, -1)}
-	floatVerbs := []string{"%v", "%g", "%G", "%e", "%E", "%f", "%F", "%.2f", "%.0f", "%8.3f", "%-8.3f|", "%08.3f", "%+.2e", "% .3g", "%.3g", "%.10g", "%#g", "%#.3g", "%#.0f", "%#v", "%+v", "%10v", "%010v", "%d"}
+	floats := []float64{0, 1, -1, 0.5, 0.9999999, 1.5, 2.5, 15.96875, 1.0 / 1024, 4.9e-320, 3.14159265358979, -2.5e-7, 1e6, 1e20, 1e21, 123456789.0, 1.0 / 3, 100, 0.000123, 1e-5, 5e-324, math.MaxFloat64, math.Inf(1), math.Inf(-1), math.NaN(), math.Copysign(0, -1)}
+	floatVerbs := []string{"%v", "%g", "%G", "%e", "%E", "%f", "%F", "%.2f", "%.0f", "%8.3f", "%-8.3f|", "%08.3f", "%+.2e", "% .3g", "%.3g", "%.10g", "%#g", "%#.3g", "%#.0f", "%#v", "%+v", "%10v", "%010v", "%d", "%x", "%X", "%.3x", "%.0x", "%.1X", "%.13x", "%.20x", "%#x", "%#X", "%#.0x", "%#.3x", "%10.2x|", "%-12X|", "%+x", "% x", "%08.1x"}
 	for _, v := range floats {
 		for _, f := range floatVerbs {
 			emit(f, ", double("+cf(v)+")", v)
 		}
 	}
 	for _, v := range []float32{0.1, 1.0 / 3, 16777216, 3.4e38} {
-		for _, f := range []string{"%v", "%g", "%.3f", "%e"} {
+		for _, f := range []string{"%v", "%g", "%.3f", "%e", "%x", "%.2X"} {
 			emit(f, ", float("+cf(float64(v))+"f)", v)
 		}
 	}
@@ -126,5 +126,45 @@ func main() {
 	emit("%.*d|", `, "x", int64_t(42)`, "x", int64(42))
 	emit("%z", ", int64_t(3)", int64(3))
 	emit("%é", ", int64_t(3)", int64(3))
+	// Explicit argument indexes (after Go's own reorder tests), and their error forms.
+	i64 := func(xs ...int64) (string, []interface{}) {
+		var cpp strings.Builder
+		var g []interface{}
+		for _, x := range xs {
+			fmt.Fprintf(&cpp, ", int64_t(%d)", x)
+			g = append(g, x)
+		}
+		return cpp.String(), g
+	}
+	for _, c := range []struct {
+		f    string
+		args []int64
+	}{
+		{"%[1]d", []int64{1}}, {"%[2]d", []int64{2, 1}}, {"%[2]d %[1]d", []int64{1, 2}},
+		{"%[2]*[1]d", []int64{2, 5}}, {"%d %d %d %#[1]o %#o %#o", []int64{11, 12, 13}},
+		{"%[d", []int64{2, 1}}, {"%]d", []int64{2, 1}}, {"%[]d", []int64{2, 1}},
+		{"%[-3]d", []int64{2, 1}}, {"%[99]d", []int64{2, 1}}, {"%[3]", []int64{2, 1}},
+		{"%[1].2d", []int64{5, 6}}, {"%[1]2d", []int64{2, 1}}, {"%3.[2]d", []int64{7}},
+		{"%.[2]d", []int64{7}}, {"%d %d %d %#[1]o %#o %#o %#o", []int64{11, 12, 13}},
+		{"%[5]d %[2]d %d", []int64{1, 2, 3}}, {"%d %[3]d %d", []int64{1, 2}},
+		{"%.[]", []int64{0}}, {"%.-3d", []int64{42}}, {"%2147483648d", []int64{42}},
+		{"%-2147483648d", []int64{42}}, {"%.2147483648d", []int64{42}}, {"%[1]d %d", []int64{1, 2, 3}},
+		{"%[2]d", []int64{1, 2, 3}}, {"%[1]x %[1]X %[1]o", []int64{255}}, {"%5.", []int64{42}},
+		{"%[2]*[1]d|%-[3]*d|", []int64{7, 4, 3, 9}}, {"%[1]*d", []int64{3}}, {"%[01]d", []int64{8}},
+	} {
+		cpp, g := i64(c.args...)
+		emit(c.f, cpp, g...)
+	}
+	emit("%[3]*.[2]*[1]f", ", 12.0, int64_t(2), int64_t(6)", 12.0, int64(2), int64(6))
+	emit("%[1]*.[2]*[3]f", ", int64_t(6), int64_t(2), 12.0", int64(6), int64(2), 12.0)
+	emit("%[1]*[3]f", ", int64_t(10), int64_t(99), 12.0", int64(10), int64(99), 12.0)
+	emit("%.[1]*[3]f", ", int64_t(6), int64_t(99), 12.0", int64(6), int64(99), 12.0)
+	emit("%[1]*.[3]f", ", int64_t(6), int64_t(3), 12.0", int64(6), int64(3), 12.0)
+	emit("%[2]s %[1]v", `, "a", "b"`, "a", "b")
+	// A bad verb prints the argument with the directive's flags.
+	emit("%5z|", ", int64_t(42)", int64(42))
+	emit("%+-6z|", ", int64_t(42)", int64(42))
+	emit("%08.3z|", ", 3.5", 3.5)
+	emit("%10d|", `, "str"`, "str")
 	fmt.Println("};")
 }

@@ -3,7 +3,9 @@
 // object lifetimes, and a differential run against std::unordered_map.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "gort/map.hpp"
+#include "gort/string.hpp"
 
 namespace gort::rt {
 // Test-only view of a map's table.
@@ -521,6 +524,231 @@ TEST(Map, DifferentialAgainstUnorderedMap) {
       ASSERT_EQ(m.len(), ref.size());
     }
     for (auto& [k, v] : ref) ASSERT_EQ(m.get(k), v);
+  }
+}
+
+// A string-keyed bucket keeps Go's packed layout: 8 tophash bytes, 8 keys of 24 bytes, 8
+// values, the overflow pointer.
+static_assert(sizeof(gort::rt::bmap<gort::string, int64_t>) == 8 + 8 * 24 + 8 * 8 + 8);
+
+struct same_hash {
+  uint64_t operator()(const gort::string&, uint64_t) const noexcept { return 0x4200000000000000ULL; }
+};
+
+// Every key in one bucket chain: entries in every slot (each candidate slot's key compared,
+// the tophash bytes all alike) and in overflow buckets are found, replaced and deleted.
+TEST(Map, StringKeysInEverySlotAndOverflow) {
+  auto m = gort::make_map<gort::string, int64_t, same_hash>();
+  std::vector<gort::string> keys;
+  for (int i = 0; i < 30; i++) keys.emplace_back(std::string(size_t(i % 26), 'z') + std::to_string(i));
+  for (int i = 0; i < 30; i++) m.set(keys[i], i);
+  for (int i = 0; growing(m) && i < 100; i++) m.set(keys[0], 0);  // each write evacuates
+  ASSERT_FALSE(growing(m));
+  auto* h = map_test_access::h(m);
+  int chain = 0;
+  for (auto* b = h->buckets; b != nullptr; b = b->overflow) chain++;
+  EXPECT_GE(chain, 4);  // 30 entries, 8 a bucket
+  for (int i = 0; i < 30; i++) ASSERT_EQ(m.get(gort::string(keys[i].view())), i) << i;
+  EXPECT_FALSE(m.contains(gort::string("absent")));
+  for (int i = 0; i < 30; i += 3) m.erase(keys[i]);
+  for (int i = 0; i < 30; i++) ASSERT_EQ(m.contains(keys[i]), i % 3 != 0) << i;
+  for (int i = 0; i < 30; i += 3) m.set(keys[i], 100 + i);
+  for (int i = 0; i < 30; i++) ASSERT_EQ(m.get(keys[i]), i % 3 == 0 ? 100 + i : i) << i;
+  EXPECT_EQ(m.len(), 30u);
+}
+
+// Keys of the lengths where the representation and the hash change (0, 7, 8, 15, 16, 23,
+// 24, ...), inserted in one form and found, replaced and deleted through others.
+TEST(Map, StringKeysOfEveryLengthAndForm) {
+  auto m = gort::make_map<gort::string, int64_t>();
+  std::string pool(50, '-');
+  gort::string big = pool + std::string(200, 'q') + pool;
+  std::vector<std::string> raw;
+  for (size_t n : {0, 1, 7, 8, 9, 15, 16, 17, 22, 23, 24, 25, 40, 100}) {
+    for (int v = 0; v < 20; v++) {
+      std::string k(n, 'q');
+      if (n > 0) k[(v * 5) % n] = char('A' + v);
+      if (v == 0) k = std::string(n, 'q');
+      raw.push_back(k);
+    }
+  }
+  std::sort(raw.begin(), raw.end());
+  raw.erase(std::unique(raw.begin(), raw.end()), raw.end());
+  for (size_t i = 0; i < raw.size(); i++) m.set(gort::string(raw[i]), int64_t(i));
+  ASSERT_EQ(m.len(), raw.size());
+  for (size_t i = 0; i < raw.size(); i++) {
+    const std::string& k = raw[i];
+    ASSERT_EQ(m.get(gort::string::lit(k)), int64_t(i)) << k.size();
+    if (k == std::string(k.size(), 'q')) {
+      // A substring of a long string (shared when over 23 bytes).
+      ASSERT_EQ(m.get(big(50, 50 + int64_t(k.size()))), int64_t(i)) << k.size();
+    }
+    ASSERT_FALSE(m.contains(gort::string(k + '\0'))) << k.size();
+    if (!k.empty()) {
+      std::string shorter = k.substr(1);
+      bool present = std::binary_search(raw.begin(), raw.end(), shorter);
+      ASSERT_EQ(m.contains(gort::string(shorter)), present) << k.size();
+    }
+  }
+  for (size_t i = 0; i < raw.size(); i += 2) m.erase(gort::string::lit(raw[i]));
+  for (size_t i = 0; i < raw.size(); i++) ASSERT_EQ(m.contains(gort::string(raw[i])), i % 2 == 1) << raw[i].size();
+  int64_t sum = 0;
+  for (auto [k, v] : m) {
+    EXPECT_EQ(k.view(), raw[size_t(v)]);
+    sum += v;
+  }
+  int64_t want = 0;
+  for (size_t i = 1; i < raw.size(); i += 2) want += int64_t(i);
+  EXPECT_EQ(sum, want);
+}
+
+// The differential run with gort::string keys (short and long) and int64 values: growth,
+// deletes and ranges through the string probe (map_probe).
+TEST(Map, StringKeysDifferentialAgainstUnorderedMap) {
+  std::mt19937_64 rng(777);
+  for (int round = 0; round < 4; round++) {
+    auto m = gort::make_map<gort::string, int64_t>(round == 1 ? 300 : 0);
+    std::unordered_map<std::string, int64_t> ref;
+    const uint32_t keyspace = 64 + uint32_t(rng() % 3000);
+    auto key = [&](uint32_t x) {
+      std::string k = std::to_string(x);
+      k += std::string(x % 37, char('a' + x % 26));  // lengths 1 .. 40
+      return k;
+    };
+    for (int op = 0; op < 5000; op++) {
+      std::string k = key(uint32_t(rng() % keyspace));
+      switch (rng() % 8) {
+        case 0:
+        case 1:
+        case 2: {
+          int64_t v = int64_t(rng() >> 1);
+          m.set(gort::string(k), v);
+          ref[k] = v;
+          break;
+        }
+        case 3:
+        case 4:
+          m.erase(gort::string(k));
+          ref.erase(k);
+          break;
+        case 5:
+        case 6: {
+          auto [v, ok] = m.get_ok(gort::string(k));
+          auto it = ref.find(k);
+          ASSERT_EQ(ok, it != ref.end()) << k;
+          if (ok) {
+            ASSERT_EQ(v, it->second);
+          }
+          break;
+        }
+        case 7: {
+          if (rng() % 8 != 0) break;
+          size_t n = 0;
+          for (auto [rk, rv] : m) {
+            auto it = ref.find(std::string(rk.view()));
+            ASSERT_NE(it, ref.end());
+            ASSERT_EQ(it->second, rv);
+            n++;
+          }
+          ASSERT_EQ(n, ref.size());
+          break;
+        }
+      }
+      ASSERT_EQ(m.len(), ref.size());
+    }
+    for (auto& [k, v] : ref) ASSERT_EQ(m.get(gort::string(k)), v);
+  }
+}
+
+// The tophash scan: the SSE2 form (used on x86-64) and the portable SWAR form agree on every
+// mask's lowest slot and on the emptyRest test, for all kinds of tophash bytes.
+TEST(Map, TophashGroupFormsAgree) {
+  using gort::rt::mapdef::tophash_group;
+  using gort::rt::mapdef::tophash_group_swar;
+  std::mt19937_64 rng(99);
+  for (int t = 0; t < 20000; t++) {
+    uint8_t bytes[8];
+    for (auto& x : bytes) {
+      uint64_t r = rng();
+      x = (r & 3) == 0 ? uint8_t((r >> 8) % 5) : uint8_t(5 + (r >> 8) % 251);  // special or full
+      if (t % 3 == 0) x = uint8_t(5 + (r >> 16) % 3);  // frequent repeats
+    }
+    tophash_group g(bytes);
+    tophash_group_swar s(bytes);
+    unsigned want_rest = 0, want_empty = 0;
+    for (unsigned i = 0; i < 8; i++) {
+      want_rest |= unsigned(bytes[i] == 0) << i;
+      want_empty |= unsigned(bytes[i] <= 1) << i;
+    }
+    ASSERT_EQ(g.any_empty_rest(), want_rest != 0);
+    ASSERT_EQ(s.any_empty_rest(), want_rest != 0);
+    unsigned ge = g.empty(), se = s.empty();
+    ASSERT_EQ(ge != 0, want_empty != 0);
+    ASSERT_EQ(se != 0, want_empty != 0);
+    if (want_empty != 0) {
+      ASSERT_EQ(gort::rt::mapdef::first_slot(ge), gort::rt::mapdef::first_slot(want_empty));
+      ASSERT_EQ(gort::rt::mapdef::first_slot(se), gort::rt::mapdef::first_slot(want_empty));
+    }
+    for (uint8_t top : {uint8_t(5), uint8_t(6), uint8_t(7), bytes[t % 8], uint8_t(255)}) {
+      if (top < 5) continue;
+      unsigned want = 0;
+      for (unsigned i = 0; i < 8; i++) want |= unsigned(bytes[i] == top) << i;
+      ASSERT_EQ(g.match(tophash_group::needle(top)), want);
+      ASSERT_EQ(s.match(top), want);
+    }
+  }
+}
+
+// Deletes in one long chain: after each, the tophash bytes are exactly those of Go's
+// mapdelete (the slot becomes emptyOne; when nothing full follows, the run of empty slots
+// before it becomes emptyRest, across bucket boundaries), modelled on the chain's bytes laid
+// end to end.
+TEST(Map, DeleteMarksEmptyRestAsGoDoes) {
+  using gort::rt::mapdef::empty_one;
+  using gort::rt::mapdef::empty_rest;
+  std::mt19937_64 rng(4242);
+  for (int round = 0; round < 30; round++) {
+    auto m = gort::make_map<gort::string, int64_t, same_hash>();
+    int n = 1 + int(rng() % 40);
+    std::vector<gort::string> keys;
+    for (int i = 0; i < n; i++) keys.emplace_back("key" + std::to_string(i));
+    for (int i = 0; i < n; i++) m.set(keys[i], i);
+    for (int i = 0; growing(m) && i < 100; i++) m.set(keys[0], 0);
+    ASSERT_FALSE(growing(m));
+    auto* h = map_test_access::h(m);
+    auto chain_bytes = [&] {
+      std::vector<uint8_t> out;
+      for (auto* b = h->buckets; b != nullptr; b = b->overflow) out.insert(out.end(), b->tophash, b->tophash + 8);
+      return out;
+    };
+    auto slot_of = [&](const gort::string& k) {
+      size_t p = 0;
+      for (auto* b = h->buckets; b != nullptr; b = b->overflow, p += 8) {
+        for (unsigned i = 0; i < 8; i++) {
+          if (b->tophash[i] >= gort::rt::mapdef::min_top_hash && *b->key(i) == k) return p + i;
+        }
+      }
+      return size_t(-1);
+    };
+    std::vector<uint8_t> model = chain_bytes();
+    std::vector<int> order(static_cast<size_t>(n));
+    for (int i = 0; i < n; i++) order[size_t(i)] = i;
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int d : order) {
+      size_t p = slot_of(keys[size_t(d)]);
+      ASSERT_NE(p, size_t(-1));
+      m.erase(keys[size_t(d)]);
+      // Go's rule on the flat bytes.
+      model[p] = empty_one;
+      if (p + 1 == model.size() || model[p + 1] == empty_rest) {
+        for (size_t q = p + 1; q-- > 0;) {
+          if (model[q] != empty_one) break;
+          model[q] = empty_rest;
+        }
+      }
+      ASSERT_EQ(chain_bytes(), model) << "round " << round << " deleting " << d;
+    }
+    EXPECT_EQ(m.len(), 0u);
   }
 }
 

@@ -128,6 +128,86 @@ TEST(String, HashIgnoresTheRepresentation) {
   EXPECT_NE(gort::hash<gort::string>{}(gort::string("a"), 1), gort::hash<gort::string>{}(gort::string("a\0", 2), 1));
 }
 
+// True when s keeps its bytes inside the value (the inline form).
+bool stored_inline(const gort::string& s) {
+  auto* p = reinterpret_cast<const char*>(&s);
+  return s.data() >= p && s.data() < p + sizeof s;
+}
+
+// The same bytes made every way a string can be made: a copy, a literal (over `bytes`, which
+// must outlive the result), a substring of a longer string (shared or inline), a
+// concatenation, a builder's str(), string(b).
+std::vector<gort::string> every_form(const std::string& bytes, const std::string& pool) {
+  std::vector<gort::string> out;
+  out.emplace_back(bytes);
+  out.push_back(gort::string::lit(bytes));
+  gort::string big = pool + bytes + pool;
+  out.push_back(big(int64_t(pool.size()), int64_t(pool.size() + bytes.size())));
+  size_t h = bytes.size() / 2;
+  out.push_back(gort::string(bytes.substr(0, h)) + gort::string(bytes.substr(h)));
+  gort::strings::builder b;
+  b.write_string(bytes);
+  out.push_back(b.str());
+  out.emplace_back(gort::to_bytes(std::string_view(bytes)));
+  return out;
+}
+
+TEST(String, EqualityAndHashAcrossLengthsAndForms) {
+  const std::string pool(40, '#');
+  for (size_t n : {0, 1, 7, 8, 9, 15, 16, 17, 22, 23, 24, 25, 31, 32, 100}) {
+    std::string bytes;
+    for (size_t i = 0; i < n; i++) bytes += char('a' + (i * 7) % 26);
+    if (n > 3) bytes[n / 2] = '\0';  // embedded NUL bytes are bytes like any other
+    auto forms = every_form(bytes, pool);
+    for (size_t i = 0; i < forms.size(); i++) {
+      const gort::string& a = forms[i];
+      ASSERT_EQ(a.size(), n);
+      ASSERT_EQ(a.view(), std::string_view(bytes));
+      // The representation invariant the map's equality and hash rely on.
+      ASSERT_EQ(stored_inline(a), n <= gort::string::max_inline) << "form " << i << " length " << n;
+      for (size_t j = 0; j < forms.size(); j++) {
+        const gort::string& b = forms[j];
+        ASSERT_TRUE(a == b) << i << " vs " << j << " length " << n;
+        ASSERT_EQ(gort::hash<gort::string>{}(a, 5), gort::hash<gort::string>{}(b, 5)) << i << " vs " << j;
+        ASSERT_EQ(gort::hash<gort::string>{}(a, 0), gort::hash<gort::string>{}(b, 0)) << i << " vs " << j;
+      }
+      // One byte different, first or last: unequal, and (for these inputs) a different hash.
+      if (n > 0) {
+        for (size_t pos : {size_t(0), n - 1}) {
+          std::string other = bytes;
+          other[pos] = char(other[pos] ^ 1);
+          for (const gort::string& b : every_form(other, pool)) {
+            ASSERT_FALSE(a == b) << "length " << n << " pos " << pos;
+            ASSERT_NE(gort::hash<gort::string>{}(a, 5), gort::hash<gort::string>{}(b, 5)) << n << " " << pos;
+          }
+        }
+      }
+      // One byte longer or shorter with a NUL: unequal (the zero padding is not content).
+      const std::string longer = bytes + '\0';  // outlives the literal forms over it
+      for (const gort::string& b : every_form(longer, pool)) {
+        ASSERT_FALSE(a == b) << n;
+        ASSERT_NE(gort::hash<gort::string>{}(a, 5), gort::hash<gort::string>{}(b, 5)) << n;
+      }
+      if (n > 0 && bytes[n - 1] == '\0') {
+        ASSERT_FALSE(a == gort::string(bytes.substr(0, n - 1)));
+      }
+    }
+  }
+}
+
+TEST(String, SharedFormsCompareLengthThenBytes) {
+  gort::string big = std::string(60, 'x');
+  gort::string a = big(0, 30), b = big(0, 31), c = big(1, 31);
+  EXPECT_FALSE(a == b);  // the same pointer, different lengths
+  EXPECT_TRUE(a == c);   // different pointers, the same bytes
+  EXPECT_TRUE(a == gort::string(std::string(30, 'x')));
+  EXPECT_FALSE(a == gort::string(std::string(29, 'x') + "y"));
+  gort::string d = a;  // an identical value
+  EXPECT_TRUE(a == d);
+  EXPECT_TRUE(gort::string() == gort::string(""));
+  EXPECT_FALSE(gort::string() == gort::string("\0", 1));
+}
+
 TEST(Builder, ZeroCopyStrAndGoGrowth) {
   gort::strings::builder b;
   EXPECT_EQ(b.cap(), 0);
