@@ -355,8 +355,9 @@ TEST(Map, FloatKeysFollowGo) {
 
 TEST(Map, StringAndPointerKeys) {
   auto m = gort::make_map<std::string, int>();
-  for (int i = 0; i < 1000; i++) m.set("k" + std::to_string(i), i);
-  for (int i = 0; i < 1000; i++) ASSERT_EQ(m.get("k" + std::to_string(i)), i);
+  auto key = [](int i) { return std::string("k").append(std::to_string(i)); };
+  for (int i = 0; i < 1000; i++) m.set(key(i), i);
+  for (int i = 0; i < 1000; i++) ASSERT_EQ(m.get(key(i)), i);
   EXPECT_FALSE(m.contains("k1000"));
   int xs[4];
   auto p = gort::make_map<int*, int>();
