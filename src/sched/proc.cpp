@@ -62,19 +62,22 @@ void run_hook(m* mp) {
   }
 }
 
+// A goroutine about to run for the first time: give it a stack and the context that starts
+// it (if the OS refuses a stack, the process cannot go on: the goroutine was promised).
+[[gnu::noinline]] void prepare_first_run(m* mp, g* gp) {
+  try {
+    attach_stack(mp->pp, gp);
+  } catch (const std::bad_alloc&) {
+    fatal("runtime: cannot allocate goroutine stack");
+  }
+  gp->sp = make_context(gp->stk.hi, goroutine_main, gp);
+}
+
 // Switches from the running context (a g, or g0 when from is null) to `to` (g0 when null).
 // Returns when the context we left is resumed, after running the pending hook.
 void switch_context(m* mp, g* from, g* to, bool from_dying) {
-  if (to != nullptr && to->sp == nullptr) {
-    // Its first run: give it a stack now (if the OS refuses one, the process cannot go
-    // on: the goroutine was promised to run).
-    try {
-      attach_stack(mp->pp, to);
-    } catch (const std::bad_alloc&) {
-      fatal("runtime: cannot allocate goroutine stack");
-    }
-    to->sp = make_context(to->stk.hi, goroutine_main, to);
-  }
+  if (to != nullptr && to->sp == nullptr) [[unlikely]]
+    prepare_first_run(mp, to);
   void** save = from != nullptr ? &from->sp : &mp->g0_sp;
   void* target = to != nullptr ? to->sp : mp->g0_sp;
   void** fake = from_dying ? nullptr
