@@ -6,6 +6,9 @@
 // count the P caches.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -253,6 +256,86 @@ TEST(PCache, StatsCountThePCaches) {
     EXPECT_LE(end.heap_alloc, before.heap_alloc + gm::live_caches() * 64 * 112);
     EXPECT_LT(end.heap_alloc, mid.heap_alloc - std::uint64_t(n) * 100 + 64 * 112 * 4);
   });
+}
+
+TEST(PCache, ThreadExitReleasesOnlyItsOwnCache) {
+  std::size_t inside = 0, after = 0;
+  int ok_after = 0;
+  gort::run([&] {
+    gort::gomaxprocs(2);
+    gort::lock_os_thread();  // keeps the goroutine below off the main thread, which stays
+    gort::sync::wait_group wg;
+    wg.add(1);
+    gort::go([&] {
+      gort::lock_os_thread();  // exits locked: its thread ends with it
+      churn(50, 1);                             // the P's cache
+      gort::syscall([&] { churn(50, 2); });     // the thread's own, made here if new
+      inside = gm::live_caches();
+      wg.done();
+    });
+    wg.wait();
+    for (int i = 0; i < 400 && gm::live_caches() >= inside; i++)
+      gort::syscall([] { std::this_thread::sleep_for(std::chrono::milliseconds(5)); });
+    after = gm::live_caches();
+    // Both Ps' caches are still there and usable by whoever holds the Ps.
+    wg.add(4);
+    std::atomic<int> ok{0};
+    for (int k = 0; k < 4; k++)
+      gort::go([&, k] {
+        churn(100, unsigned(k));
+        if (gm::current_cache_is_p_cache()) ok++;
+        wg.done();
+      });
+    wg.wait();
+    ok_after = ok.load();
+    gort::unlock_os_thread();
+  });
+  EXPECT_EQ(after, inside - 1);
+  EXPECT_EQ(ok_after, 4);
+}
+
+TEST(PCache, ForkFromAGoroutineWhileTheOtherPAllocates) {
+  // The child's only thread keeps its P's cache and allocates from it; the other P's
+  // cache (in use by a thread the child does not have) is left alone, and frees of its
+  // objects are remote frees that work in the child.
+  int status = -1;
+  gort::run([&] {
+    gort::gomaxprocs(2);
+    std::atomic<bool> stop{false};
+    auto made = gort::make_chan<void*>(64);
+    gort::sync::wait_group wg;
+    wg.add(1);
+    gort::go([&] {
+      for (int i = 0; i < 64; i++) made.send(gort::mem::alloc(200));
+      unsigned r = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        churn(20, r++);
+        gort::yield();
+      }
+      wg.done();
+    });
+    std::vector<void*> theirs;
+    for (int i = 0; i < 64; i++) theirs.push_back(made.recv());
+    pid_t pid = fork();
+    if (pid == 0) {
+      bool ok = gm::current_cache_is_p_cache();
+      for (void* p : theirs) gort::mem::free(p);
+      for (int i = 0; i < 200; i++) {
+        auto* p = static_cast<unsigned char*>(gort::mem::alloc(std::size_t(16 + i * 8)));
+        std::memset(p, i & 0xff, std::size_t(16 + i * 8));
+        ok = ok && p[15] == (i & 0xff);
+        gort::mem::free(p);
+      }
+      _exit(ok ? 0 : 1);
+    }
+    ASSERT_GT(pid, 0);
+    gort::syscall([&] { waitpid(pid, &status, 0); });
+    for (void* p : theirs) gort::mem::free(p);
+    stop.store(true);
+    wg.wait();
+  });
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 }  // namespace
