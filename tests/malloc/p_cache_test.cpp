@@ -244,9 +244,12 @@ TEST(PCache, StatsCountThePCaches) {
     gort::mem_stats before = gort::read_mem_stats();
     fill(n / 4);
     gort::mem_stats mid = gort::read_mem_stats();
-    EXPECT_GE(mid.mallocs - before.mallocs, std::uint64_t(n));
-    EXPECT_GE(mid.heap_alloc - before.heap_alloc, std::uint64_t(n) * 100);
-    EXPECT_GE(mid.heap_objects - before.heap_objects, std::uint64_t(n));
+    // Small objects count when a cache loads them into its window (64 at most), so those
+    // another cache loaded before the first reading count there already.
+    const std::uint64_t early = gm::live_caches() * 64;
+    EXPECT_GE(mid.mallocs - before.mallocs + early, std::uint64_t(n));
+    EXPECT_GE(mid.heap_alloc - before.heap_alloc + early * 112, std::uint64_t(n) * 112);
+    EXPECT_GE(mid.heap_objects - before.heap_objects + early, std::uint64_t(n));
     EXPECT_GE(mid.mcache_inuse, gm::live_caches() * sizeof(gm::mcache));
     for (int i = 0; i < n; i++) gort::mem::free(objs.recv());
     gort::mem_stats end = gort::read_mem_stats();
