@@ -4,9 +4,9 @@
 //
 // Shape (Go's): mheap owns 64 MiB arenas and hands out runs of 8 KiB pages as mspans; a span
 // of a small size class is cut into equal objects; mcentral (one per span class, own lock)
-// keeps the spans not cached anywhere; an mcache (one per M, i.e. per OS thread, so a P's
-// goroutines always use the cache of the thread running them) owns one span per span class
-// and allocates from it without locks.
+// keeps the spans not cached anywhere; an mcache (one per P, used by the thread holding the
+// P, plus one per thread that allocates without a P; see mcache.cpp) owns one span per
+// span class and allocates from it without locks.
 //
 // Explicit free (the GC is not there yet) is where we differ from Go, which only frees by
 // sweeping: an mcache also keeps the spans it ran out of ("retained"), so that its own
@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "malloc/pcache.hpp"
 #include "malloc/size_classes.hpp"
 #include "os/lock.hpp"
 
@@ -185,7 +186,7 @@ struct span_cache_slot {
   std::uint32_t n;
 };
 
-// Go: mcache. Owned by one thread; stats are atomics only so that read_mem_stats may read
+// Go: mcache. Used by one thread at a time (mcache.cpp); stats are atomics only so that read_mem_stats may read
 // them from another thread (relaxed; the owner does plain load+store updates). As in Go,
 // small allocations are counted in bulk: each alloc_cache load adds the objects it offers,
 // and a span leaving the cache takes back the ones it did not hand out.
@@ -216,6 +217,10 @@ struct mcache {
   std::uint32_t span_cache_tick;  // scavenger tick last seen
   mcache* all_next;  // heap's list of live caches
   mcache* all_prev;
+  bool is_p_cache;   // a P's (new_p_cache), not a thread's own
+  // The thread a P's cache is bound to (its tls_own's address), null while unbound: the
+  // check of "one thread at a time" (mcache.cpp).
+  std::atomic<const void*> bound_thread;
 
   void init();
   void* next_free(int spc);            // Go: mcache.nextFree (slow path of the fast path)
@@ -286,6 +291,7 @@ void* malloc_aligned(std::size_t size, std::size_t align, bool zero);
 std::size_t usable_size(const void* p);  // 0 for null; aborts on a bad pointer
 bool owns(const void* p);            // p is inside an in-use span of this heap
 mcache* create_cache();               // the slow path of get_mcache
+std::size_t live_caches();            // caches in the heap's list (threads' and Ps')
 
 // Heap (mheap.cpp).
 void heap_init();

@@ -7,7 +7,8 @@
 
 namespace gort::malloc {
 
-// The calling thread's cache (mcache.cpp); initial-exec TLS, one %fs-relative load.
+// The cache the calling thread allocates from: its P's while it holds one, else its own
+// (mcache.cpp); initial-exec TLS, one %fs-relative load.
 extern constinit thread_local mcache* tls_cache [[gnu::tls_model("initial-exec")]];
 
 [[gnu::always_inline]] inline mcache* get_mcache() {

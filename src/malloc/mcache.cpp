@@ -1,17 +1,32 @@
-// mcache: the per-thread allocation cache (Go: mcache.go), its thread-local slot, thread
-// exit and fork handling.
+// mcache: the allocation caches (Go: mcache.go), the thread-local slot the fast paths read,
+// the binding of a P's cache to the thread that runs the P, thread exit and fork handling.
 //
-// Go keeps one mcache per P. gort keeps one per M (OS thread): a goroutine's allocation runs
-// start to end on the thread that called it (the allocator never parks or yields), so a
-// P's goroutines always use the cache of the thread running them, and plain threads (and
-// the LD_PRELOAD library, which has no scheduler) use the same path. The slot is read once
-// per call inside non-inlined allocator functions, so a goroutine that migrates between
-// calls never reuses another thread's cache.
+// Go keeps one mcache per P; so does gort while a thread runs goroutines, and every other
+// thread (plain threads, an M with no P: idle, or in a blocking call, and the LD_PRELOAD
+// library, which has no scheduler) gets a cache of its own, made at its first allocation.
+// The fast paths read one thread-local slot, tls_cache. The scheduler points it at the P's
+// cache whenever the thread gains a P (acquirep, exitsyscall's fast path) and back at the
+// thread's own cache (tls_own, possibly not made yet) whenever it loses one (releasep,
+// entersyscall before the call runs, procresize moving the caller to P 0). So memory held
+// in caches is bounded by GOMAXPROCS plus the threads that allocate without a P, not by
+// the number of Ms a program of blocking calls piles up.
 //
-// Invariants: only the owning thread touches alloc[], tiny*, and the spans it caches; stats
-// fields are atomics so read_mem_stats may read them. At thread exit (a pthread key
-// destructor) every cached span goes back to its mcentral and the stats are folded into the
-// heap's retired totals.
+// THE invariant: two threads never use one mcache at the same time. A thread's own cache
+// is used by that thread only. A P's cache is used only by the thread that holds the P:
+// the switch away from it happens on that thread before the P is published to anyone
+// else (its status store / CAS, release), and the switch to it after the thread took the
+// P (acquire), so the P's hand-off orders every use of the cache. An allocator call never
+// parks or yields, so a call that loaded the slot finishes on the same thread with the
+// same P. bind_cache checks the invariant (bound_thread) and stops the process if a P's
+// cache is bound twice.
+//
+// Other invariants: only the using thread touches alloc[], tiny*, and the spans it
+// caches; stats fields are atomics so read_mem_stats may read them. A P's cache lives as
+// long as the P (allp entries are never freed); when procresize kills a P, flush_p_cache
+// gives everything it holds back (spans to mcentral, page cache to the heap, magazines to
+// their spans). At thread exit (a pthread key destructor) the thread's own cache (never a
+// P's) goes back the same way and its stats are folded into the heap's retired totals.
+// fork: the child's only thread keeps whatever cache it had bound.
 #include <pthread.h>
 
 #include "malloc/malloc.hpp"
@@ -20,6 +35,8 @@
 namespace gort::malloc {
 
 constinit thread_local mcache* tls_cache [[gnu::tls_model("initial-exec")]] = nullptr;
+// The thread's own cache (null until its first allocation without a P).
+constinit thread_local mcache* tls_own [[gnu::tls_model("initial-exec")]] = nullptr;
 
 namespace {
 
@@ -28,7 +45,10 @@ pthread_key_t cache_key;
 
 void cache_destructor(void* arg) {
   auto* c = static_cast<mcache*>(arg);
+  // Only the thread's own cache: a P's cache stays with its P (an M gives its P back
+  // before its thread ends).
   tls_cache = nullptr;
+  tls_own = nullptr;
   c->release_all();
   heap_free_mcache(c);
 }
@@ -37,16 +57,13 @@ void fork_prepare() { heap_lock_all(); }
 void fork_parent() { heap_unlock_all(); }
 void fork_child() { heap_after_fork_child(); }
 
-}  // namespace
-
-[[gnu::noinline]] mcache* create_cache() {
-  mcache* c = heap_new_mcache();
-  if (c == nullptr) return nullptr;
-  tls_cache = c;  // before anything below can call malloc again on this thread
+// Once per process, before any object is in a magazine: the magazine key, the thread-exit
+// key and the fork handlers.
+void init_once(mcache* c) {
   int st = 0;
   if (once_state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
-    // Before any object is in a magazine: the key only has to be unguessable to programs
-    // (ASLR'd addresses and the cycle counter).
+    // The key only has to be unguessable to programs (ASLR'd addresses and the cycle
+    // counter).
     std::uint64_t k = __builtin_ia32_rdtsc() ^ reinterpret_cast<std::uintptr_t>(c) ^
                       (reinterpret_cast<std::uintptr_t>(&k) << 17);
     k *= 0x9e3779b97f4a7c15u;
@@ -61,8 +78,61 @@ void fork_child() { heap_after_fork_child(); }
 #endif
     }
   }
+}
+
+}  // namespace
+
+[[gnu::noinline]] mcache* create_cache() {
+  mcache* c = heap_new_mcache();
+  if (c == nullptr) return nullptr;
+  // Before anything below can call malloc again on this thread. Only reached with no
+  // cache bound (a thread holding a P has the P's), so the thread's own becomes current.
+  tls_own = c;
+  tls_cache = c;
+  init_once(c);
   pthread_setspecific(cache_key, c);
   return c;
+}
+
+mcache* new_p_cache() {
+  mcache* c = heap_new_mcache();
+  if (c == nullptr) fatal("out of memory allocating a P's mcache", nullptr);
+  c->is_p_cache = true;
+  init_once(c);
+  return c;
+}
+
+void bind_cache(mcache* c) {
+  if (tls_cache == c) return;
+  if (tls_cache != nullptr && tls_cache != tls_own) unbind_cache();  // moving to another P
+  // The check of the invariant (see the top of this file): plain loads and stores, as
+  // the P's hand-off orders them; a second thread binding a bound cache stops here.
+  const void* self = &tls_own;
+  if (c->bound_thread.load(std::memory_order_relaxed) != nullptr)
+    fatal("bind_cache: a P's mcache is in use by another thread", c);
+  c->bound_thread.store(self, std::memory_order_relaxed);
+  tls_cache = c;
+}
+
+void unbind_cache() {
+  mcache* c = tls_cache;
+  if (c != nullptr && c != tls_own) {
+    if (c->bound_thread.load(std::memory_order_relaxed) != &tls_own)
+      fatal("unbind_cache: the thread's P cache is bound to another thread", c);
+    c->bound_thread.store(nullptr, std::memory_order_relaxed);
+  }
+  tls_cache = tls_own;  // null until the thread's first allocation without a P
+}
+
+void flush_p_cache(mcache* c) {
+  if (c->bound_thread.load(std::memory_order_relaxed) != nullptr)
+    fatal("flush_p_cache: the P's mcache is in use", c);
+  c->release_all();
+}
+
+bool current_cache_is_p_cache() {
+  mcache* c = tls_cache;
+  return c != nullptr && c->is_p_cache;
 }
 
 void mcache::init() {

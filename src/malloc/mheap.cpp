@@ -531,6 +531,14 @@ void visit_caches(void (*fn)(const mcache&, void*), void* arg, retired_stats& re
   retired = heap.retired;
 }
 
+std::size_t live_caches() {
+  heap_init();
+  os::rt_lock_guard g(heap.lock);
+  std::size_t n = 0;
+  for (mcache* c = heap.caches; c != nullptr; c = c->all_next) n++;
+  return n;
+}
+
 void heap_stats(heap_stats_snapshot& o) {
   heap_init();
   os::rt_lock_guard g(heap.lock);

@@ -28,6 +28,7 @@ void acquirep(m* mp, p* pp) {
   if (pp->mp.load(std::memory_order_relaxed) != nullptr || (s != pstatus::idle))
     fatal("acquirep: invalid p state");
   mp->pp = pp;
+  malloc::bind_cache(pp->mcache);  // this thread owns pp now (see src/malloc/mcache.cpp)
   pp->mp.store(mp, std::memory_order_release);  // sysmon follows p->mp->curg
   pp->status.store(pstatus::running, std::memory_order_release);
 }
@@ -37,6 +38,7 @@ p* releasep(m* mp) {
   if (pp == nullptr || pp->mp.load(std::memory_order_relaxed) != mp ||
       pp->status.load(std::memory_order_relaxed) != pstatus::running)
     fatal("releasep: invalid p state");
+  malloc::unbind_cache();  // before pp can reach another thread
   mp->pp = nullptr;
   pp->mp.store(nullptr, std::memory_order_relaxed);
   pp->status.store(pstatus::idle, std::memory_order_release);

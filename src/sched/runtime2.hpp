@@ -23,6 +23,7 @@
 
 #include <pthread.h>
 
+#include "malloc/pcache.hpp"
 #include "os/lock.hpp"
 #include "sched/stack.hpp"
 
@@ -172,6 +173,7 @@ struct p {
   g* gfree = nullptr;  // dead Gs (without stacks)
   int32_t gfree_count = 0;
   stack_cache stackcache;  // free stacks for this P's next goroutines
+  malloc::mcache* mcache = nullptr;  // Go: p.mcache; the holding thread allocates from it
   std::atomic<int64_t> gcount{0};  // starts minus ends on this P (see schedt::ngoroutines)
   int64_t goidcache = 0;
   int64_t goidcacheend = 0;

@@ -101,6 +101,7 @@ p* procresize(int32_t nprocs) {
     if (sched.allp[i] == nullptr) {
       p* pp = new p;
       pp->id = i;
+      pp->mcache = malloc::new_p_cache();
       sched.allp[i] = pp;
     }
   }
@@ -148,6 +149,9 @@ p* procresize(int32_t nprocs) {
       runnable = pp;
     }
   }
+  // Dead Ps keep their caches (for a later grow) but hold nothing: nobody is bound to
+  // them (their Ms stopped, or left for a blocking call, and the caller moved to P 0).
+  for (int32_t i = nprocs; i < old; i++) malloc::flush_p_cache(sched.allp[i]->mcache);
   sched.gomaxprocs.store(nprocs, std::memory_order_release);
   return runnable;
 }

@@ -30,6 +30,9 @@ bool entersyscall(bool block) {
     return true;
   }
   pp->syscalltick.fetch_add(1, std::memory_order_relaxed);
+  // Our own cache from here on: sysmon may hand pp, and its cache, to another M while the
+  // call runs (what the call allocates comes from the thread's cache).
+  malloc::unbind_cache();
   mp->oldp = pp;
   mp->pp = nullptr;
   pp->mp.store(nullptr, std::memory_order_relaxed);
@@ -57,6 +60,7 @@ void exitsyscall() {
   if (oldp != nullptr &&
       oldp->status.compare_exchange_strong(s, pstatus::running, std::memory_order_acq_rel)) {
     mp->pp = oldp;
+    malloc::bind_cache(oldp->mcache);
     oldp->mp.store(mp, std::memory_order_release);
     oldp->syscalltick.fetch_add(1, std::memory_order_relaxed);
     gp->status.store(gstatus::running, std::memory_order_release);
