@@ -273,16 +273,6 @@ g* gfree_pop_batch(int32_t* n) {
   return head;
 }
 
-void gfput(p* pp, g* gp);
-
-// A G that never ran: back to the free list (or the pool, from a thread without a P).
-void gfput_or_free(p* pp, g* gp) {
-  if (pp != nullptr)
-    gfput(pp, gp);
-  else
-    free_g(gp);
-}
-
 void gfput(p* pp, g* gp) {
   gp->schedlink = pp->gfree;
   pp->gfree = gp;
@@ -299,6 +289,14 @@ void gfput(p* pp, g* gp) {
   }
 }
 
+// A G that never ran: back to the free list (or the pool, from a thread without a P).
+void gfput_or_free(p* pp, g* gp) {
+  if (pp != nullptr)
+    gfput(pp, gp);
+  else
+    free_g(gp);
+}
+
 g* gfget_global() {
   os::rt_lock_guard lk(sched.gflock);
   int32_t n;
@@ -308,21 +306,19 @@ g* gfget_global() {
 }
 
 g* gfget(p* pp) {
-  for (;;) {
-    if (pp->gfree == nullptr && global_gfree_count.load(std::memory_order_relaxed) > 0) {
-      os::rt_lock_guard lk(sched.gflock);
-      int32_t n;
-      if (g* batch = gfree_pop_batch(&n)) {
-        pp->gfree = batch;
-        pp->gfree_count = n;
-      }
+  if (pp->gfree == nullptr && global_gfree_count.load(std::memory_order_relaxed) > 0) {
+    os::rt_lock_guard lk(sched.gflock);
+    int32_t n;
+    if (g* batch = gfree_pop_batch(&n)) {
+      pp->gfree = batch;
+      pp->gfree_count = n;
     }
-    g* gp = pp->gfree;
-    if (gp == nullptr) return nullptr;
-    pp->gfree = gp->schedlink;
-    pp->gfree_count--;
-    return gp;
   }
+  g* gp = pp->gfree;
+  if (gp == nullptr) return nullptr;
+  pp->gfree = gp->schedlink;
+  pp->gfree_count--;
+  return gp;
 }
 
 // Gives gp a stack from this M's P (the warmest free one) and the context that starts it.
@@ -376,8 +372,7 @@ g* newproc_alloc(size_t size, size_t align, void** storage) {
   if (!sched.running.load(std::memory_order_acquire))
     throw runtime_error("gort::go called while no gort::run is active");
   p* pp = current_p();
-  g* gp = pp != nullptr ? gfget(pp) : nullptr;
-  if (gp == nullptr) gp = gfget_global();
+  g* gp = pp != nullptr ? gfget(pp) : gfget_global();  // gfget refills from the global list
   if (gp == nullptr) gp = malg();
   if (size <= g::kClosureBytes && align <= g::kClosureAlign) {
     // The stack comes when the goroutine first runs (switch_context), from the cache of
