@@ -166,6 +166,14 @@ void leave(m* mp, g* gp, switch_hook hook, void* arg, bool dying) {
   gp->mp.store(nullptr, std::memory_order_relaxed);
   bool inherit = false;
   g* next = fast_pick(mp, gp, &inherit, hook == hook_runnable_global);
+  if (next != nullptr && next->sp == nullptr && mp->pp->stackcache.n == 0) [[unlikely]] {
+    // Its first run needs a stack the P's cache does not have: a fresh one costs a
+    // syscall and a page fault, which must not happen while the hook's lock (a channel's,
+    // for a park) is still held, so go through g0: the hook runs first (and a dying
+    // goroutine's stack lands in the cache), then g0 starts `next`.
+    mp->pending_g = next;
+    next = nullptr;
+  }
   if (next != nullptr) {
     mp->curg.store(next, std::memory_order_release);
     next->mp.store(mp, std::memory_order_relaxed);

@@ -70,6 +70,36 @@ stack guarded_stack(size_t size) {
   return stack{base, base + guard, base + guard + size, true, true};
 }
 
+// A slab stack's base (its barrier's lowest address) from the pool, or 0 when the caller
+// should make a guarded stack of its own mapping instead. *fresh: never handed out before.
+uintptr_t take_slab_stack(stack_pool& p, size_t size, size_t barrier, bool force_guard,
+                          bool markers, bool* fresh) {
+  std::lock_guard<std::mutex> lk(p.mu);
+  if (force_guard || (!markers && p.guarded_live < kGuardedBudget)) {
+    p.guarded_live++;
+    return 0;
+  }
+  auto& fl = p.slab_free[size];
+  if (!fl.empty()) {
+    uintptr_t base = fl.back();
+    fl.pop_back();
+    p.slab_live++;
+    return base;
+  }
+  size_t stride = size + barrier;
+  auto& cur = p.slab_cursor[size];
+  if (cur.second == 0) {
+    cur.first = reinterpret_cast<uintptr_t>(reserve(stride * kStacksPerSlab));  // may throw
+    cur.second = kStacksPerSlab;
+  }
+  uintptr_t base = cur.first;
+  cur.first += stride;
+  cur.second--;
+  p.slab_live++;
+  *fresh = true;
+  return base;
+}
+
 }  // namespace
 
 stack stack_alloc(size_t size, bool force_guard) {
@@ -77,40 +107,17 @@ stack stack_alloc(size_t size, bool force_guard) {
   auto& p = pool();
   bool markers = guard_markers();
   size_t barrier = markers ? page_size() : kRedZoneSize;
-  {
-    std::lock_guard<std::mutex> lk(p.mu);
-    if (force_guard || (!markers && p.guarded_live < kGuardedBudget)) {
-      p.guarded_live++;
-    } else {
-      p.slab_live++;
-      size_t stride = size + barrier;
-      auto& fl = p.slab_free[size];
-      uintptr_t base;
-      if (!fl.empty()) {
-        base = fl.back();
-        fl.pop_back();
-      } else {
-        auto& cur = p.slab_cursor[size];
-        if (cur.second == 0) {
-          try {
-            cur.first = reinterpret_cast<uintptr_t>(reserve(stride * kStacksPerSlab));
-          } catch (...) {
-            p.slab_live--;
-            throw;
-          }
-          cur.second = kStacksPerSlab;
-        }
-        base = cur.first;
-        cur.first += stride;
-        cur.second--;
-        // A fresh slab stack: its guard marker stays for good (MADV_DONTNEED keeps it).
-        if (markers && madvise(reinterpret_cast<void*>(base), barrier, kMadvGuardInstall) != 0) {
-          p.slab_live--;
-          throw std::bad_alloc();
-        }
-      }
-      return stack{base, base + barrier, base + stride, markers, false};
+  bool fresh = false;
+  if (uintptr_t base = take_slab_stack(p, size, barrier, force_guard, markers, &fresh)) {
+    // A fresh slab stack gets its guard marker, which stays for good (MADV_DONTNEED keeps
+    // it), outside the pool's lock: other Ps starting goroutines must not wait on a syscall.
+    if (fresh && markers &&
+        madvise(reinterpret_cast<void*>(base), barrier, kMadvGuardInstall) != 0) {
+      std::lock_guard<std::mutex> lk(p.mu);
+      p.slab_live--;  // its slot is abandoned: it must never be used without a guard
+      throw std::bad_alloc();
     }
+    return stack{base, base + barrier, base + barrier + size, markers, false};
   }
   try {
     return guarded_stack(size);
