@@ -231,17 +231,35 @@ void handoffp(p* pp) {
 void injectglist(g* head) {
   if (head == nullptr) return;
   int n = 0;
-  g* tail = head;
   for (g* gp = head; gp != nullptr; gp = gp->schedlink) {
     gp->status.store(gstatus::runnable, std::memory_order_release);
-    tail = gp;
     n++;
   }
-  {
-    os::rt_lock_guard lk(sched.lock);
-    globrunqputbatch(head, tail, n);
+  // As Go 1.19: as many goroutines as there are idle Ps go to the global queue, each with
+  // an M started for it; the rest go to the caller's own run queue (all of them to the
+  // global queue when the caller has no P), where this M runs them next.
+  p* pp = current_p();
+  int to_global = pp == nullptr ? n : int(sched.npidle.load(std::memory_order_relaxed));
+  if (to_global > n) to_global = n;
+  g* rest = head;
+  if (to_global > 0) {
+    g* tail = head;
+    for (int i = 1; i < to_global; i++) tail = tail->schedlink;
+    rest = tail->schedlink;
+    tail->schedlink = nullptr;
+    {
+      os::rt_lock_guard lk(sched.lock);
+      globrunqputbatch(head, tail, to_global);
+    }
+    for (int i = 0; i < to_global && sched.npidle.load(std::memory_order_relaxed) > 0; i++)
+      startm(nullptr, false);
   }
-  for (; n > 0 && sched.npidle.load(std::memory_order_relaxed) > 0; n--) startm(nullptr, false);
+  while (rest != nullptr) {
+    g* gp = rest;
+    rest = gp->schedlink;
+    gp->schedlink = nullptr;
+    runqput(pp, gp, false);
+  }
 }
 
 void wake_netpoller(int64_t when) {
