@@ -2,6 +2,8 @@
 // net/fd_unix.go). See fd.hpp.
 #include "net/fd.hpp"
 
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <unistd.h>
 
@@ -126,6 +128,18 @@ int netfd::close(bool wait) {
   return 0;
 }
 
+ssize_t netfd::read_once(char* buf, size_t len, bool tcp) {
+  if (!tcp) return ::read(sysfd, buf, len);
+  iovec iov[2] = {{buf, len}, {&peek_, 1}};
+  ssize_t n = ::readv(sysfd, iov, 2);
+  if (n > ssize_t(len)) {
+    has_peek_ = true;
+    return ssize_t(len);
+  }
+  if (n > 0) drained_ = true;  // it took all there was, the extra byte found nothing
+  return n;
+}
+
 io_res netfd::read(char* buf, size_t len) {
   if (len == 0 && sotype == SOCK_STREAM) return {0, 0};
   if (!read_lock()) return {0, kErrClosed};
@@ -133,13 +147,33 @@ io_res netfd::read(char* buf, size_t len) {
     netfd* f;
     ~unlock() { f->read_unlock(); }
   } u{this};
-  bool skip = drained_ && sotype == SOCK_STREAM && (family == AF_INET || family == AF_INET6);
+  bool tcp = sotype == SOCK_STREAM && (family == AF_INET || family == AF_INET6);
+  bool skip = drained_ && tcp && pending_err_ == 0;
   drained_ = false;
+  // Closed and deadline checks come first, as in Go, even with a byte read ahead.
   if (int e = map_poll(skip ? rt::poll_wait_drained(pd_, 'r') : rt::poll_reset(pd_, 'r')))
     return {0, e};
   if (len > kMaxRW) len = kMaxRW;
+  if (has_peek_) {
+    // The byte read ahead, and whatever else is there now, without waiting.
+    buf[0] = peek_;
+    has_peek_ = false;
+    if (len == 1) return {1, 0};
+    for (;;) {
+      ssize_t n = read_once(buf + 1, len - 1, tcp);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) drained_ = true;
+      else if (n < 0) pending_err_ = errno;  // reported by the next read
+      return {1 + size_t(n > 0 ? n : 0), 0};
+    }
+  }
+  if (pending_err_ != 0) {
+    int e = pending_err_;
+    pending_err_ = 0;
+    return {0, e};
+  }
   for (;;) {
-    ssize_t n = ::read(sysfd, buf, len);
+    ssize_t n = read_once(buf, len, tcp);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
@@ -149,7 +183,6 @@ io_res netfd::read(char* buf, size_t len) {
       return {0, errno};
     }
     if (n == 0 && sotype == SOCK_STREAM) return {0, kErrEOF};
-    drained_ = size_t(n) < len;
     return {size_t(n), 0};
   }
 }

@@ -69,7 +69,18 @@ struct netfd {
   void destroy();
   static constexpr uint64_t kClosed = uint64_t(1) << 63;
   rt::poll_desc* pd_ = nullptr;
-  bool drained_ = false;  // TCP: the last read emptied the receive queue (under the read lock)
+  // TCP read-ahead (under the read lock). Each read asks the kernel for one byte more
+  // than the caller's buffer holds: when that byte does not come, the read emptied the
+  // receive queue (drained_), and the next read waits for the poller's next edge instead
+  // of first making a read() that fails with EAGAIN; when it comes, it waits in peek_ for
+  // the next read. An error met while reading ahead is kept for the next read.
+  bool drained_ = false;
+  bool has_peek_ = false;
+  char peek_ = 0;
+  int pending_err_ = 0;
+  // One read(v) of up to len bytes, read-ahead byte included for TCP; sets drained_ and
+  // the peek. Returns the bytes for the caller, or -1 with errno set.
+  ssize_t read_once(char* buf, size_t len, bool tcp);
   std::atomic<uint64_t> state_{0};
   // Read and write locks: bit 0 held, the rest counts waiters parked on the sema.
   struct io_lock {

@@ -783,6 +783,86 @@ TEST(Net, ReaderThatDrainedTheSocketWaitsForTheNextEdge) {
   });
 }
 
+TEST(Net, ReadsOfAnySizeReturnEveryByteInOrder) {
+  // A TCP read asks the kernel for one byte more than the caller's buffer, to learn
+  // whether it emptied the socket; the extra byte waits for the next read. Whatever the
+  // read sizes, the stream arrives whole and in order, and an exact-size read that
+  // emptied the socket still sees data, EOF and deadlines that come later.
+  gort::run([] {
+    auto [ln, c, s] = connect_pair();
+    ASSERT_TRUE(c && s);
+    std::string sent(20000, '\0');
+    for (size_t i = 0; i < sent.size(); i++) sent[i] = char('a' + (i * 7 + i / 13) % 26);
+    gort::sync::wait_group wg;
+    wg.go([s = s, &sent] { EXPECT_FALSE(s.write(sent).second); });
+    std::string got;
+    const size_t sizes[] = {1, 7, 100, 1, 512, 3, 4096};
+    for (size_t k = 0; got.size() < sent.size(); k++) {
+      char buf[4096];
+      size_t want = std::min(sizes[k % std::size(sizes)], sent.size() - got.size());
+      auto [n, err] = c.read(std::span<char>(buf, want));
+      ASSERT_FALSE(err) << err;
+      ASSERT_GE(n, 1u);
+      ASSERT_LE(n, want);
+      got.append(buf, n);
+    }
+    EXPECT_EQ(got, sent);
+    wg.wait();
+    // Exact-size reads: each empties the socket, the next waits for the next write.
+    char buf[512];
+    for (int i = 0; i < 20; i++) {
+      std::string msg(512, char('A' + i));
+      wg.go([s = s, msg, i] {
+        if (i % 2) gort::time::sleep(100us);
+        s.write(msg);
+      });
+      EXPECT_EQ(read_n(c, 512), msg);
+      wg.wait();
+    }
+    c.set_read_deadline(gort::time::now() + 10ms);
+    EXPECT_TRUE(c.read(buf).second.timeout());
+    c.set_read_deadline({});
+    s.write(std::string(512, 'z'));
+    s.close();  // data and FIN: the exact read takes the data, the next sees EOF
+    EXPECT_EQ(read_n(c, 512), std::string(512, 'z'));
+    auto [n, err] = c.read(buf);
+    EXPECT_EQ(n, 0u);
+    EXPECT_EQ(err, gort::io::eof);
+    c.close();
+    ln.close();
+  });
+}
+
+TEST(Net, DataBeforeAResetIsReadThenTheReset) {
+  // The peer writes and then resets the connection: reads in small pieces return every
+  // byte, then "connection reset by peer" (the error met while reading ahead is kept).
+  gort::run([] {
+    for (int round = 0; round < 10; round++) {
+      auto [ln, c, s] = connect_pair();
+      ASSERT_TRUE(c && s);
+      s.write(std::string(301, 'r'));  // the last byte is read ahead, with the reset
+      s.set_linger(0);
+      s.close();
+      gort::time::sleep(2ms);  // the RST is there before the first read
+      std::string got;
+      gort::error end;
+      for (;;) {
+        char buf[100];
+        auto [n, err] = c.read(buf);
+        got.append(buf, n);
+        if (err) {
+          end = err;
+          break;
+        }
+      }
+      EXPECT_EQ(got, std::string(301, 'r'));
+      EXPECT_TRUE(gort::errors::is(end, gort::os::errno_err(ECONNRESET))) << end;
+      c.close();
+      ln.close();
+    }
+  });
+}
+
 TEST(Net, ConcurrentReadersAndWritersShareOneConn) {
   // Go serialises reads (and writes) on one descriptor; several goroutines may call them.
   gort::run([] {
