@@ -11,8 +11,10 @@
 //
 // Stacks. A new goroutine whose closure fits in its G (sp still null) gets a stack in
 // switch_context, just before it first runs, from the running P's stack cache; an exiting
-// goroutine's hook gives its stack back to that cache once the switch has left it. Dead Gs
-// on the free lists hold no stacks.
+// goroutine's hook gives its stack back to that cache once the switch has left it. When
+// the cache is empty (a fresh stack: a syscall and a page fault), leave() switches to g0
+// first, so the leaving goroutine's hook (which may release a lock) runs before that cost.
+// Dead Gs on the free lists hold no stacks.
 #include <cstring>
 #include <new>
 
