@@ -3,9 +3,12 @@
 #include "sched/stack.hpp"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -17,6 +20,7 @@ namespace {
 constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 allowed
 constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
 constexpr int kMadvGuardInstall = 102;    // Linux 6.13 (not in older headers)
+constexpr int kMadvPopulateWrite = 23;    // Linux 5.14
 
 size_t page_size() {
   static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
@@ -70,55 +74,109 @@ stack guarded_stack(size_t size) {
   return stack{base, base + guard, base + guard + size, true, true};
 }
 
+// One madvise(advice) over `n` ranges of `len` bytes, `stride` apart from `first`.
+bool madvise_strided(uintptr_t first, size_t stride, size_t len, size_t n, int advice) {
+  std::vector<iovec> iov(n);
+  for (size_t i = 0; i < n; i++) iov[i] = {reinterpret_cast<void*>(first + i * stride), len};
+  return madvise_ranges(iov.data(), n, advice);
+}
+
+// Makes a new slab of kStacksPerSlab stacks ready to run on, outside the pool's lock so
+// that other Ps starting goroutines never wait on these syscalls: every stack's guard
+// marker (installed for good: MADV_DONTNEED keeps it), and every stack's top page mapped,
+// since each stack's first run touches it: one batched populate costs a fraction of a
+// page fault per page (0.5 us against 8 us on a VM, 0.3 us against 1 us on bare metal).
+// Throws std::bad_alloc when the OS refuses the reservation or a guard.
+uintptr_t new_slab(size_t size, size_t barrier, bool markers) {
+  size_t stride = size + barrier;
+  auto base = reinterpret_cast<uintptr_t>(reserve(stride * kStacksPerSlab));
+  if (markers && !madvise_strided(base, stride, barrier, kStacksPerSlab, kMadvGuardInstall)) {
+    for (size_t i = 0; i < kStacksPerSlab; i++) {
+      if (madvise(reinterpret_cast<void*>(base + i * stride), barrier, kMadvGuardInstall) != 0) {
+        munmap(reinterpret_cast<void*>(base), stride * kStacksPerSlab);
+        throw std::bad_alloc();
+      }
+    }
+  }
+  // Best effort: a page it could not map is faulted in on first touch.
+  madvise_strided(base + stride - page_size(), stride, page_size(), kStacksPerSlab,
+                  kMadvPopulateWrite);
+  return base;
+}
+
 // A slab stack's base (its barrier's lowest address) from the pool, or 0 when the caller
-// should make a guarded stack of its own mapping instead. *fresh: never handed out before.
+// should make a guarded stack of its own mapping instead.
 uintptr_t take_slab_stack(stack_pool& p, size_t size, size_t barrier, bool force_guard,
-                          bool markers, bool* fresh) {
-  std::lock_guard<std::mutex> lk(p.mu);
+                          bool markers) {
+  std::unique_lock<std::mutex> lk(p.mu);
   if (force_guard || (!markers && p.guarded_live < kGuardedBudget)) {
     p.guarded_live++;
     return 0;
   }
-  auto& fl = p.slab_free[size];
-  if (!fl.empty()) {
-    uintptr_t base = fl.back();
-    fl.pop_back();
-    p.slab_live++;
-    return base;
-  }
   size_t stride = size + barrier;
-  auto& cur = p.slab_cursor[size];
-  if (cur.second == 0) {
-    cur.first = reinterpret_cast<uintptr_t>(reserve(stride * kStacksPerSlab));  // may throw
-    cur.second = kStacksPerSlab;
+  for (;;) {
+    auto& fl = p.slab_free[size];
+    if (!fl.empty()) {
+      uintptr_t base = fl.back();
+      fl.pop_back();
+      p.slab_live++;
+      return base;
+    }
+    auto& cur = p.slab_cursor[size];
+    if (cur.second != 0) {
+      uintptr_t base = cur.first;
+      cur.first += stride;
+      cur.second--;
+      p.slab_live++;
+      return base;
+    }
+    lk.unlock();
+    uintptr_t slab = new_slab(size, barrier, markers);  // may throw
+    lk.lock();
+    auto& c = p.slab_cursor[size];
+    if (c.second == 0) {
+      c = {slab, kStacksPerSlab};
+    } else {  // another P made one meanwhile: ours waits on the free list
+      auto& fl2 = p.slab_free[size];
+      for (size_t i = kStacksPerSlab; i-- > 0;) fl2.push_back(slab + i * stride);
+    }
   }
-  uintptr_t base = cur.first;
-  cur.first += stride;
-  cur.second--;
-  p.slab_live++;
-  *fresh = true;
-  return base;
 }
 
 }  // namespace
+
+bool madvise_ranges(const iovec* ranges, size_t n, int advice) {
+  static std::mutex mu;
+  static pid_t pid = 0;  // the process pidfd refers to: a forked child opens its own
+  static int pidfd = -1;
+  static bool unsupported = false;
+  std::lock_guard<std::mutex> lk(mu);
+  if (unsupported) return false;
+  if (pid != getpid()) {
+    if (pidfd >= 0) close(pidfd);
+    pid = getpid();
+    pidfd = int(syscall(SYS_pidfd_open, pid, 0));
+  }
+  for (size_t done = 0; pidfd >= 0 && done < n;) {
+    size_t batch = std::min<size_t>(n - done, 1024);  // UIO_MAXIOV
+    size_t bytes = 0;
+    for (size_t i = done; i < done + batch; i++) bytes += ranges[i].iov_len;
+    long r = syscall(SYS_process_madvise, pidfd, ranges + done, batch, advice, 0);
+    if (r != long(bytes)) break;
+    done += batch;
+    if (done == n) return true;
+  }
+  unsupported = pidfd < 0 || errno == ENOSYS || errno == EPERM || errno == EBADF;
+  return false;
+}
 
 stack stack_alloc(size_t size, bool force_guard) {
   size = (size + page_size() - 1) & ~(page_size() - 1);
   auto& p = pool();
   bool markers = guard_markers();
   size_t barrier = markers ? page_size() : kRedZoneSize;
-  bool fresh = false;
-  if (uintptr_t base = take_slab_stack(p, size, barrier, force_guard, markers, &fresh)) {
-    // A fresh slab stack gets its guard marker, which stays for good (MADV_DONTNEED keeps
-    // it), outside the pool's lock: other Ps starting goroutines must not wait on a syscall.
-    if (fresh && markers &&
-        madvise(reinterpret_cast<void*>(base), barrier, kMadvGuardInstall) != 0) {
-      std::lock_guard<std::mutex> lk(p.mu);
-      p.slab_live--;  // its slot is abandoned: it must never be used without a guard
-      throw std::bad_alloc();
-    }
+  if (uintptr_t base = take_slab_stack(p, size, barrier, force_guard, markers))
     return stack{base, base + barrier, base + barrier + size, markers, false};
-  }
   try {
     return guarded_stack(size);
   } catch (...) {

@@ -23,6 +23,8 @@
 //    top is still zero (this catches overflows by frames smaller than the red zone);
 //  - the main goroutine's 8 MiB stack always has an mprotect guard page.
 #pragma once
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -51,6 +53,11 @@ inline constexpr size_t kRedZoneCheckBytes = 64;
 stack stack_alloc(size_t size, bool force_guard = false);
 // Returns the memory: unmapped (guarded) or released and pooled (slab).
 void stack_free(const stack& s);
+
+// madvise(advice) over n ranges of this process in one system call (process_madvise, which
+// Linux >= 6.13 accepts with any advice for the caller itself). False when the kernel
+// refuses it; the caller then goes one range at a time or does without.
+bool madvise_ranges(const iovec* ranges, size_t n, int advice);
 
 // A P's cache of free stacks, all of one usable size, most recently freed last.
 struct stack_cache {
