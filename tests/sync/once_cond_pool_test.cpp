@@ -101,16 +101,28 @@ TEST(Cond, SignalWakesTheLongestWaiterFirst) {
   gort::run([&] {
     gort::sync::mutex mu;
     gort::sync::cond c(mu);
-    int tickets = 0;
+    int tickets = 0, waiting = 0;
     gort::sync::wait_group wg;
+    // Holding mu with `waiting` at n means the n-th waiter is in c's queue: wait() queues
+    // the goroutine before it releases mu (as Go's notifyListAdd comes before Unlock).
+    auto until = [&](auto done) {
+      for (;;) {
+        {
+          std::lock_guard lk(mu);
+          if (done()) return;
+        }
+        gort::time::sleep(100us);
+      }
+    };
     for (int i = 0; i < 3; i++) {
       wg.go([&, i] {
         std::unique_lock lk(mu);
+        waiting++;
         while (tickets == 0) c.wait();
         tickets--;
         woke.push_back(i);
       });
-      gort::time::sleep(1ms);  // queue them in order 0, 1, 2
+      until([&] { return waiting == i + 1; });  // queued in order 0, 1, 2
     }
     for (int i = 0; i < 3; i++) {
       {
@@ -118,7 +130,7 @@ TEST(Cond, SignalWakesTheLongestWaiterFirst) {
         tickets++;
       }
       c.signal();
-      gort::time::sleep(1ms);
+      until([&] { return woke.size() == size_t(i) + 1; });  // one ticket taken per signal
     }
     wg.wait();
   });
