@@ -156,9 +156,11 @@ TEST(Run, GoroutinesThatHaveNotStartedHoldNoStack) {
 TEST(Run, ProgramEndsWhenMainReturnsEvenWithParkedGoroutines) {
   std::atomic<bool> reached{false};
   int rc = gort::run([&] {
-    gort::sync::wait_group never;
+    // Not on main's stack: main's frame is gone once it returns, and the waiter may only
+    // be starting then (a goroutine may run late; Go would have moved `never` to the heap).
+    static gort::sync::wait_group never;
     never.add(1);
-    gort::go([&] { never.wait(); });  // parked forever
+    gort::go([] { never.wait(); });  // parked forever
     gort::go([&] { gort::time::sleep(1h); });
     gort::time::sleep(1ms);
     reached = true;
