@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "sched/traceback.hpp"
 
 using namespace std::chrono_literals;
 
@@ -168,6 +169,23 @@ void goroutine_panics_with_42() {
 void goroutine_throws_with_gotraceback(const char* level) {
   setenv("GOTRACEBACK", level, 1);
   goroutine_throws();
+}
+
+// As goroutine_throws, but the throw waits until main is parked, so that the dump must
+// show it waiting (a slow start can get main preempted first, and it then shows as
+// runnable).
+void goroutine_throws_once_main_parked() {
+  setenv("GOTRACEBACK", "all", 1);
+  arm_watchdog();
+  gort::run([] {
+    gort::go([] {
+      while (gort::rt::format_all_goroutines(false).find("goroutine 1 [semacquire]:") ==
+             std::string::npos)
+        gort::time::sleep(std::chrono::milliseconds(1));
+      fatal_test_thrower();
+    });
+    block_forever();
+  });
 }
 
 // ---- stack overflow ----
@@ -377,7 +395,7 @@ TEST(FatalDeathTest, GotracebackNonePrintsThePanicAlone) {
 
 TEST(FatalDeathTest, GotracebackAllPrintsTheOtherGoroutinesToo) {
   SKIP_UNDER_TSAN_DUMP_RACE();
-  EXPECT_EXIT(goroutine_throws_with_gotraceback("all"), testing::ExitedWithCode(2),
+  EXPECT_EXIT(goroutine_throws_once_main_parked(), testing::ExitedWithCode(2),
               output({"^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n",
                       "goroutine 1 \\[semacquire\\]:"}));
 }

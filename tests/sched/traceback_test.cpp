@@ -227,7 +227,12 @@ void dump_from_a_goroutine_with_the_smallest_stack() {
   gort::run([] {
     gort::sync::wait_group wg;
     std::string d;
-    wg.go([&] { d = gort::debug::goroutine_dump(); });
+    wg.go([&] {
+      // Until main shows as parked (it may not have reached wg.wait() yet).
+      while ((d = gort::debug::goroutine_dump()).find("goroutine 1 [semacquire]:") ==
+             std::string::npos)
+        gort::time::sleep(std::chrono::milliseconds(1));
+    });
     wg.wait();
     std::fprintf(stderr, "%s", d.c_str());
   });
