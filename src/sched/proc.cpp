@@ -15,8 +15,6 @@
 // the cache is empty (a fresh stack: a syscall and a page fault), leave() switches to g0
 // first, so the leaving goroutine's hook (which may release a lock) runs before that cost.
 // Dead Gs on the free lists hold no stacks.
-#include <sys/mman.h>
-
 #include <cstring>
 #include <new>
 
@@ -210,16 +208,6 @@ void allgremove(g* gp) {
   }
 }
 
-// Maps the whole pages of [p, p+len) at once: one system call instead of a page fault per
-// page as the Gs are built (a fault's trap costs several times more, most of all in a VM).
-void populate(void* p, size_t len) {
-  constexpr uintptr_t kPage = 4096;
-  constexpr int kMadvPopulateWrite = 23;  // Linux 5.14; best effort before
-  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + kPage - 1) & ~(kPage - 1);
-  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + len) & ~(kPage - 1);
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, kMadvPopulateWrite);
-}
-
 // Gs come from a dense pool in chunks of 256 from gort::mem, never returned (Go never frees
 // Gs either).
 struct g_pool {
@@ -238,7 +226,7 @@ struct g_pool {
       constexpr size_t kChunk = 256;
       chunk = static_cast<char*>(gort::mem::alloc(sizeof(g) * kChunk, 64));
       left = kChunk;
-      populate(chunk, sizeof(g) * kChunk);
+      populate_pages(chunk, sizeof(g) * kChunk);  // mapped in one call, not a fault a page
     }
     left--;
     return new (chunk + sizeof(g) * left) g;

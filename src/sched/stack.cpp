@@ -166,17 +166,25 @@ bool madvise_ranges(const iovec* ranges, size_t n, int advice) {
     pid = getpid();
     pidfd = int(syscall(SYS_pidfd_open, pid, 0));
   }
+  long r = -1;
   for (size_t done = 0; pidfd >= 0 && done < n;) {
     size_t batch = std::min<size_t>(n - done, 1024);  // UIO_MAXIOV
     size_t bytes = 0;
     for (size_t i = done; i < done + batch; i++) bytes += ranges[i].iov_len;
-    long r = syscall(SYS_process_madvise, pidfd, ranges + done, batch, advice, 0);
+    r = syscall(SYS_process_madvise, pidfd, ranges + done, batch, advice, 0);
     if (r != long(bytes)) break;
     done += batch;
     if (done == n) return true;
   }
-  unsupported = pidfd < 0 || errno == ENOSYS || errno == EPERM || errno == EBADF;
+  // Refused for good (no such call, or a seccomp filter); not for one advice it lacks.
+  unsupported = pidfd < 0 || (r < 0 && (errno == ENOSYS || errno == EPERM || errno == EBADF));
   return false;
+}
+
+void populate_pages(void* p, size_t len) {
+  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + page_size() - 1) & ~(page_size() - 1);
+  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + len) & ~(page_size() - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, kMadvPopulateWrite);
 }
 
 stack stack_alloc(size_t size, bool force_guard) {

@@ -23,10 +23,10 @@
 //    top is still zero (this catches overflows by frames smaller than the red zone);
 //  - the main goroutine's 8 MiB stack always has an mprotect guard page.
 #pragma once
-#include <sys/uio.h>
-
 #include <cstddef>
 #include <cstdint>
+
+struct iovec;
 
 namespace gort::rt {
 
@@ -58,6 +58,9 @@ void stack_free(const stack& s);
 // Linux >= 6.13 accepts with any advice for the caller itself). False when the kernel
 // refuses it; the caller then goes one range at a time or does without.
 bool madvise_ranges(const iovec* ranges, size_t n, int advice);
+// Maps the whole pages inside [p, p+len) now (MADV_POPULATE_WRITE): one system call instead
+// of a page fault per page on first touch. Best effort.
+void populate_pages(void* p, size_t len);
 
 // A P's cache of free stacks, all of one usable size, most recently freed last.
 struct stack_cache {
