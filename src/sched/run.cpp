@@ -85,7 +85,7 @@ void reset_after_run() {
     pp->status.store(pstatus::idle);
     pidleput(pp);
   }
-  sched.runqhead = sched.runqtail = nullptr;
+  sched.runq_head = sched.runq_tail = 0;
   sched.runqsize.store(0);
   {
     os::rt_lock_guard lk2(sched.allglock);

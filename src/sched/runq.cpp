@@ -3,6 +3,10 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
+
+#include "sched/fatal.hpp"
+
 namespace gort::rt {
 namespace {
 
@@ -24,10 +28,8 @@ bool runqputslow(p* pp, g* gp, uint32_t h, uint32_t t) {
                                             std::memory_order_relaxed))
     return false;
   batch[n] = gp;
-  for (uint32_t i = 0; i < n; i++) batch[i]->schedlink = batch[i + 1];
-  batch[n]->schedlink = nullptr;
   os::rt_lock_guard lk(sched.lock);
-  globrunqputbatch(batch[0], batch[n], int32_t(n + 1));
+  globrunqputarray(batch, n + 1);
   return true;
 }
 
@@ -133,31 +135,53 @@ g* runqsteal(p* pp, p* p2, bool steal_runnext) {
   return gp;
 }
 
+namespace {
+
+// Room for n more in the global ring (sched.lock held).
+void globrunq_reserve(uint64_t n) {
+  uint64_t size = sched.runq_tail - sched.runq_head;
+  if (size + n <= sched.runq_cap) return;
+  uint64_t cap = sched.runq_cap != 0 ? sched.runq_cap : 256;
+  while (cap < size + n) cap *= 2;
+  if (cap > (uint64_t{1} << 31)) fatal("global run queue: too many runnable goroutines");
+  auto** buf = static_cast<g**>(std::malloc(cap * sizeof(g*)));
+  if (buf == nullptr) fatal("out of memory growing the global run queue");
+  for (uint64_t i = 0; i < size; i++)
+    buf[i] = sched.runq_buf[(sched.runq_head + i) & (sched.runq_cap - 1)];
+  std::free(sched.runq_buf);
+  sched.runq_buf = buf;
+  sched.runq_cap = uint32_t(cap);
+  sched.runq_head = 0;
+  sched.runq_tail = size;
+}
+
+g*& globrunq_slot(uint64_t pos) { return sched.runq_buf[pos & (sched.runq_cap - 1)]; }
+
+}  // namespace
+
 void globrunqput(g* gp) {
-  gp->schedlink = nullptr;
-  if (sched.runqtail != nullptr)
-    sched.runqtail->schedlink = gp;
-  else
-    sched.runqhead = gp;
-  sched.runqtail = gp;
+  globrunq_reserve(1);
+  globrunq_slot(sched.runq_tail++) = gp;
   add_runqsize(1);
 }
 
 void globrunqputhead(g* gp) {
-  gp->schedlink = sched.runqhead;
-  sched.runqhead = gp;
-  if (sched.runqtail == nullptr) sched.runqtail = gp;
+  globrunq_reserve(1);
+  globrunq_slot(--sched.runq_head) = gp;
   add_runqsize(1);
 }
 
 void globrunqputbatch(g* head, g* tail, int32_t n) {
   tail->schedlink = nullptr;
-  if (sched.runqtail != nullptr)
-    sched.runqtail->schedlink = head;
-  else
-    sched.runqhead = head;
-  sched.runqtail = tail;
+  globrunq_reserve(uint64_t(n));
+  for (g* gp = head; gp != nullptr; gp = gp->schedlink) globrunq_slot(sched.runq_tail++) = gp;
   add_runqsize(n);
+}
+
+void globrunqputarray(g* const* gs, uint32_t n) {
+  globrunq_reserve(n);
+  for (uint32_t i = 0; i < n; i++) globrunq_slot(sched.runq_tail++) = gs[i];
+  add_runqsize(int32_t(n));
 }
 
 g* globrunqget(p* pp, int32_t max) {
@@ -170,16 +194,8 @@ g* globrunqget(p* pp, int32_t max) {
   if (n > int32_t(p::kRunqSize / 2)) n = p::kRunqSize / 2;
   add_runqsize(-n);
 
-  g* gp = sched.runqhead;
-  sched.runqhead = gp->schedlink;
-  if (sched.runqhead == nullptr) sched.runqtail = nullptr;
-  n--;
-  for (; n > 0; n--) {
-    g* g1 = sched.runqhead;
-    sched.runqhead = g1->schedlink;
-    if (sched.runqhead == nullptr) sched.runqtail = nullptr;
-    runqput(pp, g1, false);
-  }
+  g* gp = globrunq_slot(sched.runq_head++);
+  for (n--; n > 0; n--) runqput(pp, globrunq_slot(sched.runq_head++), false);
   return gp;
 }
 

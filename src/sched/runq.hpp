@@ -4,7 +4,8 @@
 // Local queue invariants: head and tail only grow (slot = index % 256); only the owning P's
 // m pushes (release-store of tail); the owner and thieves pop with a CAS on head; runnext is
 // a one-slot queue in front, taken by CAS. A full ring spills half of itself plus the new g
-// to the global queue in one batch. The global queue is a FIFO list under sched.lock.
+// to the global queue in one batch. The global queue is a FIFO ring of g pointers under
+// sched.lock (see schedt::runq_buf).
 #pragma once
 #include "sched/runtime2.hpp"
 
@@ -24,7 +25,8 @@ g* runqsteal(p* pp, p* p2, bool steal_runnext);
 // Global queue; sched.lock must be held.
 void globrunqput(g* gp);
 void globrunqputhead(g* gp);
-void globrunqputbatch(g* head, g* tail, int32_t n);
+void globrunqputbatch(g* head, g* tail, int32_t n);  // a list through schedlink
+void globrunqputarray(g* const* gs, uint32_t n);
 // Takes a batch for pp (at most max, 0: no limit beyond Go's rules); returns one to run and
 // moves the rest into pp's local queue.
 g* globrunqget(p* pp, int32_t max);

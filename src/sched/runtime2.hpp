@@ -208,9 +208,14 @@ struct schedt {
   std::atomic<int32_t> npidle{0};
   std::atomic<int32_t> nmspinning{0};
 
-  g* runqhead = nullptr;
-  g* runqtail = nullptr;
-  std::atomic<int32_t> runqsize{0};
+  // The global run queue (Go: sched.runq, a list through g.schedlink): here a ring of g
+  // pointers, so that a batch moving in or out under sched.lock is a copy of pointers and
+  // touches no g (a list walk there missed in cache on every g another P had just made,
+  // while every other P waited for the lock). Grows by doubling; never shrinks.
+  g** runq_buf = nullptr;
+  uint32_t runq_cap = 0;  // a power of two
+  uint64_t runq_head = 0, runq_tail = 0;  // positions; slot = position % runq_cap
+  std::atomic<int32_t> runqsize{0};  // runq_tail - runq_head, readable without the lock
 
   // Free Gs shared by all Ps, as batches (chains through schedlink, batches through the
   // first g's gfree_batch_next) so that a P refills its cache in O(1) without touching

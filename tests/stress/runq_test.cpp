@@ -55,16 +55,12 @@ std::vector<rt::g*> drain_global() {
   std::vector<rt::g*> out;
   rt::sched.lock.lock();
   int32_t size = rt::sched.runqsize.load();
-  for (rt::g* gp = rt::sched.runqhead; gp != nullptr;) {
-    rt::g* next = gp->schedlink;
-    gp->schedlink = nullptr;
-    out.push_back(gp);
-    gp = next;
-  }
-  rt::sched.runqhead = rt::sched.runqtail = nullptr;
+  for (uint64_t pos = rt::sched.runq_head; pos != rt::sched.runq_tail; pos++)
+    out.push_back(rt::sched.runq_buf[pos & (rt::sched.runq_cap - 1)]);
+  rt::sched.runq_head = rt::sched.runq_tail = 0;
   rt::sched.runqsize.store(0);
   rt::sched.lock.unlock();
-  EXPECT_EQ(size_t(size), out.size()) << "sched.runqsize disagrees with the global list";
+  EXPECT_EQ(size_t(size), out.size()) << "sched.runqsize disagrees with the global ring";
   return out;
 }
 
@@ -234,6 +230,59 @@ TEST_F(RunqTest, FullRingSpillsHalfPlusTheNewGToTheGlobalQueue) {
 }
 
 // One owner pushes (sometimes with next) and pops; three thieves steal from the owner's P
+
+// The global queue is FIFO whatever way gs come in (one, a list, an array, at the head) and
+// however often its ring grows and wraps; globrunqget hands out Go's amounts, first g to
+// run and the rest into the local queue, in order.
+TEST_F(RunqTest, GlobalQueueStaysFifoAcrossGrowthAndWraps) {
+  constexpr int kN = 3000;
+  gpool gs(kN + 1);
+  rt::p pp;
+  int next_in = 1, next_out = 1;
+  std::vector<int64_t> got;
+  int32_t saved_procs = rt::sched.gomaxprocs.exchange(2);  // the scheduler is at rest: 0
+  rt::sched.lock.lock();
+  rt::globrunqputhead(gs[0]);  // goes before everything put later at the tail
+  while (next_in < kN) {
+    // Put a few in every way, then take some out, so head and tail both move round.
+    rt::globrunqput(gs[next_in++]);
+    if (next_in + 3 <= kN) {
+      gs[next_in]->schedlink = gs[next_in + 1];
+      gs[next_in + 1]->schedlink = gs[next_in + 2];
+      rt::globrunqputbatch(gs[next_in], gs[next_in + 2], 3);
+      next_in += 3;
+    }
+    if (next_in + 5 <= kN) {
+      rt::g* arr[5];
+      for (int k = 0; k < 5; k++) arr[k] = gs[next_in + k];
+      rt::globrunqputarray(arr, 5);
+      next_in += 5;
+    }
+    if (next_in % 4 == 0) {
+      rt::g* gp = rt::globrunqget(&pp, 1);
+      ASSERT_NE(gp, nullptr);
+      got.push_back(gp->goid);
+      next_out++;
+    }
+  }
+  EXPECT_EQ(rt::sched.runqsize.load(), kN - (next_out - 1));
+  rt::sched.lock.unlock();
+  // The rest: what is left over gomaxprocs Ps, plus one, capped at half a local ring.
+  while (rt::sched.runqsize.load() > 0) {
+    int32_t before = rt::sched.runqsize.load();
+    rt::sched.lock.lock();
+    rt::g* gp = rt::globrunqget(&pp, 0);
+    rt::sched.lock.unlock();
+    ASSERT_NE(gp, nullptr);
+    got.push_back(gp->goid);
+    std::vector<rt::g*> local = drain_local(&pp);
+    int32_t want = std::min({before / 2 + 1, before, int32_t(rt::p::kRunqSize / 2)});
+    EXPECT_EQ(int32_t(local.size()) + 1, want);
+    for (rt::g* g1 : local) got.push_back(g1->goid);
+  }
+  rt::sched.gomaxprocs.store(saved_procs);
+  EXPECT_EQ(got, iota_ids(0, kN));
+}
 // and from one another into their own P, and drain it. Every g must come out exactly once.
 TEST_F(RunqTest, StressOwnerAndThievesLoseAndDuplicateNothing) {
   constexpr int kThieves = 3;
