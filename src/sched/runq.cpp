@@ -138,24 +138,26 @@ g* runqsteal(p* pp, p* p2, bool steal_runnext) {
 namespace {
 
 // Room for n more in the global ring (sched.lock held).
-void globrunq_reserve(uint64_t n) {
-  uint64_t size = sched.runq_tail - sched.runq_head;
-  if (size + n <= sched.runq_cap) return;
-  uint64_t cap = sched.runq_cap != 0 ? sched.runq_cap : 256;
-  while (cap < size + n) cap *= 2;
-  if (cap > (uint64_t{1} << 31)) fatal("global run queue: too many runnable goroutines");
-  auto** buf = static_cast<g**>(std::malloc(cap * sizeof(g*)));
+[[gnu::noinline]] void globrunq_grow(uint32_t n) {
+  uint32_t size = sched.runq_tail - sched.runq_head;
+  uint64_t want = uint64_t(sched.runq_mask) + 1;
+  while (want < size + uint64_t(n)) want *= 2;
+  if (want > (uint64_t{1} << 31)) fatal("global run queue: too many runnable goroutines");
+  auto** buf = static_cast<g**>(std::malloc(want * sizeof(g*)));
   if (buf == nullptr) fatal("out of memory growing the global run queue");
-  for (uint64_t i = 0; i < size; i++)
-    buf[i] = sched.runq_buf[(sched.runq_head + i) & (sched.runq_cap - 1)];
-  std::free(sched.runq_buf);
+  for (uint32_t i = 0; i < size; i++) buf[i] = sched.runq_buf[(sched.runq_head + i) & sched.runq_mask];
+  if (sched.runq_buf != sched.runq_initial) std::free(sched.runq_buf);
   sched.runq_buf = buf;
-  sched.runq_cap = uint32_t(cap);
+  sched.runq_mask = uint32_t(want - 1);
   sched.runq_head = 0;
   sched.runq_tail = size;
 }
 
-g*& globrunq_slot(uint64_t pos) { return sched.runq_buf[pos & (sched.runq_cap - 1)]; }
+inline void globrunq_reserve(uint32_t n) {
+  if (uint64_t(sched.runq_tail - sched.runq_head) + n > uint64_t(sched.runq_mask) + 1) globrunq_grow(n);
+}
+
+g*& globrunq_slot(uint32_t pos) { return sched.runq_buf[pos & sched.runq_mask]; }
 
 }  // namespace
 
@@ -173,7 +175,7 @@ void globrunqputhead(g* gp) {
 
 void globrunqputbatch(g* head, g* tail, int32_t n) {
   tail->schedlink = nullptr;
-  globrunq_reserve(uint64_t(n));
+  globrunq_reserve(uint32_t(n));
   for (g* gp = head; gp != nullptr; gp = gp->schedlink) globrunq_slot(sched.runq_tail++) = gp;
   add_runqsize(n);
 }

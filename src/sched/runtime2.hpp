@@ -212,10 +212,12 @@ struct schedt {
   // pointers, so that a batch moving in or out under sched.lock is a copy of pointers and
   // touches no g (a list walk there missed in cache on every g another P had just made,
   // while every other P waited for the lock). Grows by doubling; never shrinks.
-  g** runq_buf = nullptr;
-  uint32_t runq_cap = 0;  // a power of two
-  uint64_t runq_head = 0, runq_tail = 0;  // positions; slot = position % runq_cap
+  static constexpr uint32_t kRunqInitial = 256;
+  g** runq_buf = runq_initial;  // runq_initial until it first grows
+  uint32_t runq_mask = kRunqInitial - 1;  // capacity - 1 (a power of two)
+  uint32_t runq_head = 0, runq_tail = 0;  // positions, wrapping; slot = position & runq_mask
   std::atomic<int32_t> runqsize{0};  // runq_tail - runq_head, readable without the lock
+  g* runq_initial[kRunqInitial] = {};
 
   // Free Gs shared by all Ps, as batches (chains through schedlink, batches through the
   // first g's gfree_batch_next) so that a P refills its cache in O(1) without touching

@@ -55,8 +55,8 @@ std::vector<rt::g*> drain_global() {
   std::vector<rt::g*> out;
   rt::sched.lock.lock();
   int32_t size = rt::sched.runqsize.load();
-  for (uint64_t pos = rt::sched.runq_head; pos != rt::sched.runq_tail; pos++)
-    out.push_back(rt::sched.runq_buf[pos & (rt::sched.runq_cap - 1)]);
+  for (uint32_t pos = rt::sched.runq_head; pos != rt::sched.runq_tail; pos++)
+    out.push_back(rt::sched.runq_buf[pos & rt::sched.runq_mask]);
   rt::sched.runq_head = rt::sched.runq_tail = 0;
   rt::sched.runqsize.store(0);
   rt::sched.lock.unlock();
