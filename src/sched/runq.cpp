@@ -176,7 +176,8 @@ void globrunqputhead(g* gp) {
 void globrunqputbatch(g* head, g* tail, int32_t n) {
   tail->schedlink = nullptr;
   globrunq_reserve(uint32_t(n));
-  for (g* gp = head; gp != nullptr; gp = gp->schedlink) globrunq_slot(sched.runq_tail++) = gp;
+  g* gp = head;
+  for (int32_t i = 0; i < n; i++, gp = gp->schedlink) globrunq_slot(sched.runq_tail++) = gp;
   add_runqsize(n);
 }
 
