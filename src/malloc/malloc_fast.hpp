@@ -55,13 +55,15 @@ inline mcache* peek_mcache() { return tls_cache; }
   if (__builtin_expect(c != nullptr && size - 1 < max_small_size && !noscan, 1)) {
     int spc = make_span_class(size_to_class(size), false);
     if (use_magazines) {
-      magazine& g = c->mag[spc];
-      if (g.n != 0) {
-        std::uint64_t k = --g.n;
-        void* p = g.p[k];
+      std::size_t uspc = std::size_t(spc);
+      magazine& g = c->mag[uspc];
+      std::uint64_t k = g.room;
+      void* p = g.p[k];
+      if (p != nullptr) {
+        g.room = k + 1;
         *static_cast<std::uint64_t*>(p) = 0;  // a live object carries no key
-        c->mag_spans[spc].s[k]->mag_objs--;
-        auto& n = c->nmalloc[spc >> 1];
+        c->mag_spans[uspc].s[k]->mag_objs--;
+        auto& n = c->nmalloc[uspc >> 1];
         n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         if (zero) std::memset(p, 0, size);
         return p;
@@ -109,13 +111,15 @@ inline mcache* peek_mcache() { return tls_cache; }
       free_slow(p, s, c);  // in the magazine already (a double free), or user data
       return;
     }
-    magazine& g = c->mag[s->spanclass];
-    if (g.n < std::uint64_t(magazine_size)) {
+    std::size_t spc = s->spanclass;
+    magazine& g = c->mag[spc];
+    if (g.room != 0) {
       *w0 = mag_key;
-      c->mag_spans[s->spanclass].s[g.n] = s;
-      g.p[g.n++] = p;
+      std::uint64_t k = --g.room;
+      c->mag_spans[spc].s[k] = s;
+      g.p[k] = p;
       s->mag_objs++;
-      auto& n = c->nfree[s->spanclass];
+      auto& n = c->nfree[spc];
       n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       return;
     }

@@ -137,6 +137,8 @@ bool current_cache_is_p_cache() {
 
 void mcache::init() {
   for (auto& s : alloc) s = &empty_mspan;
+  for (int spc = 0; spc < num_span_classes; spc++)
+    mag[spc].room = magazine_capacity(class_to_size[spc >> 1]);
 }
 
 namespace {
@@ -318,16 +320,17 @@ void* mcache::next_free(int spc) {
 }
 
 bool mcache::in_magazine(int spc, const void* p) const {
-  for (std::uint64_t i = 0; i < mag[spc].n; i++)
-    if (mag[spc].p[i] == p) return true;
+  const magazine& g = mag[spc];
+  for (std::uint64_t i = g.room; g.p[i] != nullptr; i++)
+    if (g.p[i] == p) return true;
   return false;
 }
 
 void mcache::flush_magazines() {
   for (int spc = 0; spc < num_span_classes; spc++) {
     magazine& g = mag[spc];
-    while (g.n != 0) {
-      void* p = g.p[--g.n];
+    while (!g.empty()) {
+      void* p = g.p[g.room++];
       std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
       *static_cast<std::uint64_t*>(p) = 0;
       mspan* s = span_of(a);  // owned by this cache: the object keeps it here

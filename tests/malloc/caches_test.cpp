@@ -168,6 +168,33 @@ TEST(Magazine, UserDataEqualToTheKeyIsNotADoubleFree) {
   });
 }
 
+// A magazine takes up to its class's capacity (30 small objects, fewer for large classes:
+// 64 KiB per class, at least 4); the frees past it go to the span's bitmap, and the
+// magazine's objects come back last-freed first.
+TEST(Magazine, HoldsItsCapacityThenFreesToTheSpan) {
+  EXPECT_EQ(gm::magazine_capacity(48), 30u);
+  EXPECT_EQ(gm::magazine_capacity(4096), 16u);
+  EXPECT_EQ(gm::magazine_capacity(32768), 4u);
+  on_fresh_thread([] {
+    for (std::size_t size : {48u, 4096u, 32768u}) {
+      std::uint32_t cap = gm::magazine_capacity(gm::class_to_size[gm::size_to_class(size)]);
+      std::vector<void*> v;
+      for (std::uint32_t i = 0; i < cap + 3; i++) v.push_back(gort::mem::alloc(size));
+      for (void* p : v) gort::mem::free(p);
+      // The first cap frees filled the magazine; the last 3 cleared their alloc bits.
+      for (std::uint32_t i = cap; i < cap + 3; i++) {
+        auto a = reinterpret_cast<std::uintptr_t>(v[i]);
+        gm::mspan* s = gm::span_of(a);
+        std::uint32_t idx = s->obj_index(a);
+        EXPECT_EQ(s->alloc_bits[idx / 64].load() & (std::uint64_t{1} << (idx % 64)), 0u) << size;
+      }
+      for (std::uint32_t i = 0; i < cap; i++)
+        ASSERT_EQ(gort::mem::alloc(size), v[cap - 1 - i]) << "size " << size << " pop " << i;
+      for (std::uint32_t i = 0; i < cap; i++) gort::mem::free(v[i]);
+    }
+  });
+}
+
 #endif  // magazines are off under ASan; the tests below hold either way
 
 // Objects in a magazine stay allocated in their span's bitmap, so the bitmap never hands
