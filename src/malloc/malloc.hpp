@@ -65,6 +65,7 @@ inline constexpr int max_objs_per_span = 1024;  // class 1: 8192 / 8
 inline constexpr int bitmap_words = max_objs_per_span / 64;
 
 inline constexpr std::uintptr_t owner_uncached = 1;
+inline constexpr std::uint16_t cross_retain_max = 8;  // see mcache::retain
 inline constexpr std::uintptr_t owner_tiny_bit = 1, owner_retained_bit = 2;
 
 constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
@@ -114,6 +115,12 @@ struct alignas(64) mspan {
   std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits; starts in this line
   // Written by frees from other threads.
   alignas(64) std::atomic<std::uint64_t> free_bits[bitmap_words];  // not yet folded in
+  // Written by the owner at retain / take_retained only (see mcache::retain): the live
+  // count when it was last retained, and whether a retained stretch of it saw remote frees
+  // and no local ones (a producer/consumer span, which goes back to mcentral when it runs
+  // out instead of being retained). Cleared when the span is set up for a class.
+  std::uint32_t live_at_retain;
+  bool cross;
 
   int sizeclass() const { return spanclass >> 1; }
   bool owned_by(const mcache* c) const {
@@ -217,6 +224,7 @@ struct mcache {
   // to the heap at once. Linked through mspan::next/prev.
   mspan* retained_head[num_span_classes];
   mspan* retained_tail[num_span_classes];
+  std::uint16_t nretained[num_span_classes];
   std::uintptr_t tiny;        // Go: tiny; current 16-byte block (0 if none)
   std::uintptr_t tinyoffset;  // Go: tinyoffset
   mspan* tinyspan;            // span of the tiny block (its refcount holds one ref for us)

@@ -155,6 +155,7 @@ void mcache::unlink_retained(mspan* s) {
   int spc = s->spanclass;
   if (s->prev) s->prev->next = s->next; else retained_head[spc] = s->next;
   if (s->next) s->next->prev = s->prev; else retained_tail[spc] = s->prev;
+  nretained[spc]--;
   s->next = s->prev = nullptr;
 }
 
@@ -167,19 +168,35 @@ void mcache::retain(int spc, mspan* s) {
     free_span(s);  // to the page cache or the heap
     return;
   }
+  // A span that only other threads free into (a producer's, in a producer/consumer
+  // program) goes back to mcentral once this class already keeps cross_retain_max spans,
+  // so that any thread's refill finds the room those frees make; retained, it would wait
+  // for this thread to look at it again, which a producer blocked on a full queue does
+  // not. Short lists stay (larson's threads free each other's objects but keep a couple
+  // of spans per class: sending them through mcentral cost 2x there). Not while the
+  // magazine holds objects of it.
+  if (s->cross && s->mag_objs == 0 && nretained[spc] >= cross_retain_max) {
+    central(spc).uncache_span(s);
+    return;
+  }
   s->live = live;
+  s->live_at_retain = live;
   s->owner.store(tag(this, spc) | owner_retained_bit, std::memory_order_relaxed);
   s->next = nullptr;
   s->prev = retained_tail[spc];
   if (s->prev) s->prev->next = s; else retained_head[spc] = s;
   retained_tail[spc] = s;
+  nretained[spc]++;
 }
 
 mspan* mcache::take_retained(int spc) {
   // Look at a few from the front (rotating the rest), so a refill costs O(1).
   for (int k = 0; k < 4 && retained_head[spc] != nullptr; k++) {
     mspan* s = retained_head[spc];
-    if (s->collect_remote() != 0) s->live = s->count_alloc();
+    if (s->collect_remote() != 0) {
+      if (s->live == s->live_at_retain) s->cross = true;  // remote frees only, this stretch
+      s->live = s->count_alloc();
+    }
     unlink_retained(s);
     if (s->nelems - s->live >= room_needed(s)) {
       s->owner.store(tag(this, spc), std::memory_order_relaxed);
@@ -190,6 +207,7 @@ mspan* mcache::take_retained(int spc) {
     s->prev = retained_tail[spc];
     if (s->prev) s->prev->next = s; else retained_head[spc] = s;
     retained_tail[spc] = s;
+    nretained[spc]++;
   }
   return nullptr;
 }
@@ -216,6 +234,7 @@ void mcache::retained_changed(mspan* s) {
     s->next = retained_head[spc];
     if (s->next) s->next->prev = s; else retained_tail[spc] = s;
     retained_head[spc] = s;
+    nretained[spc]++;
   }
 }
 

@@ -402,6 +402,7 @@ void heap_init() {
 
 void init_span_class(mspan* s, std::uint8_t spanclass, bool count) {
   s->spanclass = spanclass;
+  s->cross = false;
   int cls = spanclass >> 1;
   if (cls == 0) {
     s->elemsize = s->npages * page_size;

@@ -5,6 +5,7 @@
 // the key is user data unless the object really is in the magazine).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -196,6 +197,30 @@ TEST(Magazine, HoldsItsCapacityThenFreesToTheSpan) {
 }
 
 #endif  // magazines are off under ASan; the tests below hold either way
+
+// A producer whose objects another thread frees keeps at most cross_retain_max such spans
+// per class: the rest go back to mcentral, where any thread finds the room (a producer
+// blocked on a full queue would otherwise sit on spans that are entirely free).
+TEST(Retained, SpansFreedOnlyByOtherThreadsGoBackToMcentral) {
+  constexpr std::size_t size = 48;
+  constexpr int per_round = 40 * (8192 / 48);  // about 40 spans' worth
+  const int spc = gm::make_span_class(gm::size_to_class(size), false);
+  on_fresh_thread([spc] {
+    std::uint16_t most = 0;
+    for (int round = 0; round < 4; round++) {
+      std::vector<void*> v;
+      for (int i = 0; i < per_round; i++) v.push_back(gort::mem::alloc(size));
+      if (round >= 2) most = std::max(most, gm::peek_mcache()->nretained[spc]);
+      std::thread consumer([&v] {
+        for (void* p : v) gort::mem::free(p);
+      });
+      consumer.join();
+    }
+    // Round 0 fills spans that round 1 finds freed by the consumer alone (marked cross);
+    // from then on, retaining stops at the bound.
+    EXPECT_LE(most, gm::cross_retain_max);
+  });
+}
 
 // Objects in a magazine stay allocated in their span's bitmap, so the bitmap never hands
 // them out as well; every pointer handed out is distinct.
