@@ -65,7 +65,7 @@ inline constexpr int max_objs_per_span = 1024;  // class 1: 8192 / 8
 inline constexpr int bitmap_words = max_objs_per_span / 64;
 
 inline constexpr std::uintptr_t owner_uncached = 1;
-inline constexpr std::uint16_t cross_retain_max = 8;  // see mcache::retain
+inline constexpr std::uint32_t cross_retain_max = 8;  // see mcache::retain
 inline constexpr std::uintptr_t owner_tiny_bit = 1, owner_retained_bit = 2;
 
 constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
@@ -224,7 +224,7 @@ struct mcache {
   // to the heap at once. Linked through mspan::next/prev.
   mspan* retained_head[num_span_classes];
   mspan* retained_tail[num_span_classes];
-  std::uint16_t nretained[num_span_classes];
+  std::uint32_t nretained[num_span_classes];  // spans on each retained list
   std::uintptr_t tiny;        // Go: tiny; current 16-byte block (0 if none)
   std::uintptr_t tinyoffset;  // Go: tinyoffset
   mspan* tinyspan;            // span of the tiny block (its refcount holds one ref for us)
@@ -255,6 +255,7 @@ struct mcache {
   void retained_free(mspan* s);         // this thread freed an object of retained span s
   void retained_changed(mspan* s);      // its live count hit 0 or the room threshold
   void unlink_retained(mspan* s);
+  void link_retained(int spc, mspan* s, bool front);
   void flush_magazines();               // their objects go back to the spans' bitmaps
   bool in_magazine(int spc, const void* p) const;
   // Takes back empty span s (owned by this thread, on no list): keeps it in the page cache

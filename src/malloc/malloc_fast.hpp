@@ -55,7 +55,7 @@ inline mcache* peek_mcache() { return tls_cache; }
   if (__builtin_expect(c != nullptr && size - 1 < max_small_size && !noscan, 1)) {
     int spc = make_span_class(size_to_class(size), false);
     if (use_magazines) {
-      std::size_t uspc = std::size_t(spc);
+      std::size_t uspc = std::size_t(spc);  // unsigned: no sign extension in the indexing
       magazine& g = c->mag[uspc];
       std::uint64_t k = g.room;
       void* p = g.p[k];

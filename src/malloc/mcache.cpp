@@ -159,6 +159,21 @@ void mcache::unlink_retained(mspan* s) {
   s->next = s->prev = nullptr;
 }
 
+void mcache::link_retained(int spc, mspan* s, bool front) {
+  if (front) {
+    s->prev = nullptr;
+    s->next = retained_head[spc];
+    if (s->next) s->next->prev = s; else retained_tail[spc] = s;
+    retained_head[spc] = s;
+  } else {
+    s->next = nullptr;
+    s->prev = retained_tail[spc];
+    if (s->prev) s->prev->next = s; else retained_head[spc] = s;
+    retained_tail[spc] = s;
+  }
+  nretained[spc]++;
+}
+
 void mcache::retain(int spc, mspan* s) {
   s->collect_remote();
   s->alloc_cache = 0;
@@ -182,11 +197,7 @@ void mcache::retain(int spc, mspan* s) {
   s->live = live;
   s->live_at_retain = live;
   s->owner.store(tag(this, spc) | owner_retained_bit, std::memory_order_relaxed);
-  s->next = nullptr;
-  s->prev = retained_tail[spc];
-  if (s->prev) s->prev->next = s; else retained_head[spc] = s;
-  retained_tail[spc] = s;
-  nretained[spc]++;
+  link_retained(spc, s, false);
 }
 
 mspan* mcache::take_retained(int spc) {
@@ -204,10 +215,7 @@ mspan* mcache::take_retained(int spc) {
       s->alloc_cache = 0;
       return s;
     }
-    s->prev = retained_tail[spc];
-    if (s->prev) s->prev->next = s; else retained_head[spc] = s;
-    retained_tail[spc] = s;
-    nretained[spc]++;
+    link_retained(spc, s, false);
   }
   return nullptr;
 }
@@ -231,10 +239,7 @@ void mcache::retained_changed(mspan* s) {
   } else if (s->nelems - s->live == room_needed(s) && retained_head[s->spanclass] != s) {
     int spc = s->spanclass;  // has room again: to the front
     unlink_retained(s);
-    s->next = retained_head[spc];
-    if (s->next) s->next->prev = s; else retained_tail[spc] = s;
-    retained_head[spc] = s;
-    nretained[spc]++;
+    link_retained(spc, s, true);
   }
 }
 

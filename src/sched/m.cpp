@@ -249,7 +249,7 @@ void injectglist(g* head) {
     tail->schedlink = nullptr;
     {
       os::rt_lock_guard lk(sched.lock);
-      globrunqputbatch(head, tail, to_global);
+      globrunqputbatch(head, to_global);
     }
     for (int i = 0; i < to_global && sched.npidle.load(std::memory_order_relaxed) > 0; i++)
       startm(nullptr, false);

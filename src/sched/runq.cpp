@@ -173,8 +173,7 @@ void globrunqputhead(g* gp) {
   add_runqsize(1);
 }
 
-void globrunqputbatch(g* head, g* tail, int32_t n) {
-  tail->schedlink = nullptr;
+void globrunqputbatch(g* head, int32_t n) {
   globrunq_reserve(uint32_t(n));
   g* gp = head;
   for (int32_t i = 0; i < n; i++, gp = gp->schedlink) globrunq_slot(sched.runq_tail++) = gp;

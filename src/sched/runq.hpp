@@ -25,7 +25,7 @@ g* runqsteal(p* pp, p* p2, bool steal_runnext);
 // Global queue; sched.lock must be held.
 void globrunqput(g* gp);
 void globrunqputhead(g* gp);
-void globrunqputbatch(g* head, g* tail, int32_t n);  // a list through schedlink
+void globrunqputbatch(g* head, int32_t n);  // the first n of a list through schedlink
 void globrunqputarray(g* const* gs, uint32_t n);
 // Takes a batch for pp (at most max, 0: no limit beyond Go's rules); returns one to run and
 // moves the rest into pp's local queue.

@@ -206,7 +206,7 @@ TEST(Retained, SpansFreedOnlyByOtherThreadsGoBackToMcentral) {
   constexpr int per_round = 40 * (8192 / 48);  // about 40 spans' worth
   const int spc = gm::make_span_class(gm::size_to_class(size), false);
   on_fresh_thread([spc] {
-    std::uint16_t most = 0;
+    std::uint32_t most = 0;
     for (int round = 0; round < 4; round++) {
       std::vector<void*> v;
       for (int i = 0; i < per_round; i++) v.push_back(gort::mem::alloc(size));

@@ -249,7 +249,7 @@ TEST_F(RunqTest, GlobalQueueStaysFifoAcrossGrowthAndWraps) {
     if (next_in + 3 <= kN) {
       gs[next_in]->schedlink = gs[next_in + 1];
       gs[next_in + 1]->schedlink = gs[next_in + 2];
-      rt::globrunqputbatch(gs[next_in], gs[next_in + 2], 3);
+      rt::globrunqputbatch(gs[next_in], 3);
       next_in += 3;
     }
     if (next_in + 5 <= kN) {
