@@ -3,19 +3,51 @@
 
 #include <sched.h>
 
+#include <cstdint>
+
 #include "os/clock.hpp"
 
 namespace gort::os {
 
+namespace {
+
+constexpr uint32_t kGoSpinPauses = 30;  // Go: active_spin_cnt
+constexpr uint32_t kMaxSpinPauses = 240;
+constexpr int64_t kSpinRoundNs = 1000;
+
+std::atomic<uint32_t> spin_pauses{0};  // 0 until calibrated
+
+// Times 128 PAUSEs three times and keeps the fastest (a trial the thread was descheduled
+// in only looks slower, which the floor of 30 catches).
+uint32_t calibrate_spin() {
+  int64_t best = INT64_MAX;
+  for (int trial = 0; trial < 3; trial++) {
+    int64_t t0 = nanotime();
+    procyield(128);
+    int64_t dt = nanotime() - t0;
+    if (dt < best) best = dt;
+  }
+  int64_t per_round = best > 0 ? kSpinRoundNs * 128 / best : kMaxSpinPauses;
+  if (per_round < int64_t(kGoSpinPauses)) return kGoSpinPauses;
+  if (per_round > int64_t(kMaxSpinPauses)) return kMaxSpinPauses;
+  return uint32_t(per_round);
+}
+
+}  // namespace
+
+uint32_t spin_round_pauses() {
+  uint32_t n = spin_pauses.load(std::memory_order_relaxed);
+  if (__builtin_expect(n != 0, 1)) return n;
+  n = calibrate_spin();  // racing first callers each calibrate; any result will do
+  spin_pauses.store(n, std::memory_order_relaxed);
+  return n;
+}
+
 void rt_mutex::lock_slow() {
-  // As Go's runtime lock: four rounds of 30 PAUSEs between attempts (polling the line more
-  // often makes it bounce between cores and slows the holder), one sched_yield, then sleep.
+  // As Go's runtime lock: four spin rounds between attempts (polling the line more often
+  // makes it bounce between cores and slows the holder), one sched_yield, then sleep.
   for (int i = 0; i < 4; i++) {
-    for (int k = 0; k < 30; k++) {
-#if defined(__x86_64__)
-      __builtin_ia32_pause();
-#endif
-    }
+    spin_round();
     uint32_t expected = 0;
     if (state_.load(std::memory_order_relaxed) == 0 &&
         state_.compare_exchange_weak(expected, 1, std::memory_order_acquire))

@@ -36,7 +36,7 @@ void mutex::lock_slow() {
       if (!awoke && !(old & kWoken) && (old >> kWaiterShift) != 0 &&
           state_.compare_exchange_strong(old, old | kWoken, std::memory_order_relaxed))
         awoke = true;
-      os::procyield(30);
+      os::spin_round();  // Go: procyield(active_spin_cnt)
       iter++;
       old = state_.load(std::memory_order_relaxed);
       continue;
