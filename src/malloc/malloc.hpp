@@ -321,6 +321,9 @@ std::size_t live_caches();            // caches in the heap's list (threads' and
 void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
+// The first run of n clear bits (free pages) in bits[0..nwords*64), bit 0 of word 0 first:
+// its bit index, or ~0 if there is none. The page allocator's search inside a chunk.
+std::size_t first_free_run(const std::uint64_t* bits, std::size_t nwords, std::size_t n);
 // Geometry of a new or reused span; counts it in the heap's span totals when `count`.
 void init_span_class(mspan* s, std::uint8_t spanclass, bool count = true);
 void uncount_span(const mspan* s);  // takes s out of the heap's span totals

@@ -111,6 +111,34 @@ constinit mheap heap{};
 heap_arena* arena_index[arena_l2_entries];
 mspan* flat_spans[flat_pages];
 
+std::size_t first_free_run(const std::uint64_t* bits, std::size_t nwords, std::size_t n) {
+  std::size_t run = 0, run_start = 0;
+  for (std::size_t i = 0; i < nwords; i++) {
+    std::uint64_t x = bits[i];
+    if (x == ~std::uint64_t{0}) {
+      run = 0;
+      continue;
+    }
+    // Walk the word run by run (used or free), lowest page first, as summarize does: a
+    // fragmented chunk costs a few steps per run, not one per page.
+    int pos = 0;
+    while (pos < 64) {
+      std::uint64_t rest = x >> pos;  // bit 0 = page pos; bits past 63 read as free
+      if (rest & 1) {
+        pos += __builtin_ctzll(~rest);  // ~rest != 0: x is not all used
+        run = 0;
+        continue;
+      }
+      int len = rest == 0 ? 64 - pos : __builtin_ctzll(rest);
+      if (run == 0) run_start = i * 64 + std::size_t(pos);
+      run += std::size_t(len);
+      if (run >= n) return run_start;
+      pos += len;
+    }
+  }
+  return ~std::size_t{0};
+}
+
 namespace {
 
 alignas(64) constinit mcentral centrals[num_span_classes]{};
@@ -183,24 +211,9 @@ void summarize(heap_arena* a, std::size_t chunk) {
 
 // First free run of n pages inside a chunk (the summary says one exists); page index.
 std::size_t find_in_chunk(const heap_arena* a, std::size_t chunk, std::size_t n) {
-  std::size_t base = chunk * chunk_pages, run = 0, run_start = 0;
-  for (std::size_t i = 0; i < chunk_pages;) {
-    std::uint64_t x = a->alloc[(base + i) / 64] >> (i % 64);
-    if (i % 64 == 0 && x == 0) {
-      if (run == 0) run_start = i;
-      run += 64;
-      i += 64;
-    } else if (x & 1) {
-      run = 0;
-      i++;
-    } else {
-      if (run == 0) run_start = i;
-      run++;
-      i++;
-    }
-    if (run >= n) return base + run_start;
-  }
-  return ~std::size_t{0};
+  std::size_t base = chunk * chunk_pages;
+  std::size_t i = first_free_run(a->alloc + base / 64, chunk_pages / 64, n);
+  return i == ~std::size_t{0} ? i : base + i;
 }
 
 // Marks n pages starting at page `first` of arena sorted[ai] (may continue into the next,

@@ -351,6 +351,40 @@ TEST(PageAlloc, RandomSpansNeverOverlapAndFirstFit) {
   heap_free_span(c);
 }
 
+// The search inside a chunk walks runs of pages, a word at a time: it must find the same
+// run as a page-by-page search, on bitmaps from empty to full and from long runs to
+// single-page holes (word edges included).
+TEST(PageAlloc, FirstFreeRunMatchesAPageByPageSearch) {
+  using gort::malloc::first_free_run;
+  constexpr std::size_t kWords = 8;  // one 512-page chunk
+  auto naive = [](const std::uint64_t* bits, std::size_t n) {
+    std::size_t run = 0;
+    for (std::size_t i = 0; i < kWords * 64; i++) {
+      run = (bits[i / 64] >> (i % 64)) & 1 ? 0 : run + 1;
+      if (run >= n) return i + 1 - run;
+    }
+    return ~std::size_t{0};
+  };
+  std::mt19937_64 rng(11);
+  for (int trial = 0; trial < 4000; trial++) {
+    std::uint64_t bits[kWords];
+    int density = trial % 5;  // 0: empty .. 4: full, with runs in between
+    for (auto& w : bits) {
+      switch (density) {
+        case 0: w = 0; break;
+        case 1: w = rng() & rng() & rng(); break;  // mostly free
+        case 2: w = rng(); break;
+        case 3: w = rng() | rng() | rng(); break;  // mostly used
+        default: w = rng() % 4 == 0 ? rng() : ~std::uint64_t{0}; break;
+      }
+    }
+    if (trial % 7 == 0) bits[rng() % kWords] = 0;  // a whole free word
+    std::size_t n = 1 + rng() % (trial % 3 == 0 ? 200 : 12);
+    ASSERT_EQ(first_free_run(bits, kWords, n), naive(bits, n))
+        << "trial " << trial << " n " << n;
+  }
+}
+
 }  // namespace
 
 namespace {
