@@ -20,6 +20,7 @@
 
 #include "os/clock.hpp"
 #include "os/thread.hpp"
+#include "os/vm.hpp"
 #include "gort/errors.hpp"
 #include "gort/mem.hpp"
 #include "sched/context.hpp"
@@ -226,7 +227,7 @@ struct g_pool {
       constexpr size_t kChunk = 256;
       chunk = static_cast<char*>(gort::mem::alloc(sizeof(g) * kChunk, 64));
       left = kChunk;
-      populate_pages(chunk, sizeof(g) * kChunk);  // mapped in one call, not a fault a page
+      os::populate_pages(chunk, sizeof(g) * kChunk);  // mapped in one call, not a fault a page
     }
     left--;
     return new (chunk + sizeof(g) * left) g;

@@ -3,16 +3,16 @@
 #include "sched/stack.hpp"
 
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <mutex>
 #include <new>
 #include <unordered_map>
 #include <vector>
+
+#include "os/vm.hpp"
 
 namespace gort::rt {
 namespace {
@@ -21,7 +21,6 @@ constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 all
 constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
 constexpr size_t kPopulateBatch = 16;     // top pages the first slab maps at a time
 constexpr int kMadvGuardInstall = 102;    // Linux 6.13 (not in older headers)
-constexpr int kMadvPopulateWrite = 23;    // Linux 5.14
 
 size_t page_size() {
   static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
@@ -80,7 +79,7 @@ stack guarded_stack(size_t size) {
 bool madvise_strided(uintptr_t first, size_t stride, size_t len, size_t n, int advice) {
   std::vector<iovec> iov(n);
   for (size_t i = 0; i < n; i++) iov[i] = {reinterpret_cast<void*>(first + i * stride), len};
-  return madvise_ranges(iov.data(), n, advice);
+  return os::madvise_ranges(iov.data(), n, advice);
 }
 
 // Reserves a new slab of kStacksPerSlab stacks and installs every stack's guard marker
@@ -101,7 +100,7 @@ uintptr_t new_slab(size_t size, size_t barrier, bool markers, bool mapped) {
   }
   if (mapped)
     madvise_strided(base + stride - page_size(), stride, page_size(), kStacksPerSlab,
-                    kMadvPopulateWrite);
+                    os::kMadvPopulateWrite);
   return base;
 }
 
@@ -154,39 +153,6 @@ uintptr_t take_slab_stack(stack_pool& p, size_t size, size_t barrier, bool force
 
 }  // namespace
 
-bool madvise_ranges(const iovec* ranges, size_t n, int advice) {
-  static std::mutex mu;
-  static pid_t pid = 0;  // the process pidfd refers to: a forked child opens its own
-  static int pidfd = -1;
-  static bool unsupported = false;
-  std::lock_guard<std::mutex> lk(mu);
-  if (unsupported) return false;
-  if (pid != getpid()) {
-    if (pidfd >= 0) close(pidfd);
-    pid = getpid();
-    pidfd = int(syscall(SYS_pidfd_open, pid, 0));
-  }
-  long r = -1;
-  for (size_t done = 0; pidfd >= 0 && done < n;) {
-    size_t batch = std::min<size_t>(n - done, 1024);  // UIO_MAXIOV
-    size_t bytes = 0;
-    for (size_t i = done; i < done + batch; i++) bytes += ranges[i].iov_len;
-    r = syscall(SYS_process_madvise, pidfd, ranges + done, batch, advice, 0);
-    if (r != long(bytes)) break;
-    done += batch;
-    if (done == n) return true;
-  }
-  // Refused for good (no such call, or a seccomp filter); not for one advice it lacks.
-  unsupported = pidfd < 0 || (r < 0 && (errno == ENOSYS || errno == EPERM || errno == EBADF));
-  return false;
-}
-
-void populate_pages(void* p, size_t len) {
-  uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + page_size() - 1) & ~(page_size() - 1);
-  uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + len) & ~(page_size() - 1);
-  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, kMadvPopulateWrite);
-}
-
 stack stack_alloc(size_t size, bool force_guard) {
   size = (size + page_size() - 1) & ~(page_size() - 1);
   auto& p = pool();
@@ -200,7 +166,7 @@ stack stack_alloc(size_t size, bool force_guard) {
     if (populate != 0) {
       size_t stride = size + barrier;
       madvise_strided(base + stride - page_size(), stride, page_size(), populate,
-                      kMadvPopulateWrite);
+                      os::kMadvPopulateWrite);
     }
     return stack{base, base + barrier, base + barrier + size, markers, false};
   }

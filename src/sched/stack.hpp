@@ -54,14 +54,6 @@ stack stack_alloc(size_t size, bool force_guard = false);
 // Returns the memory: unmapped (guarded) or released and pooled (slab).
 void stack_free(const stack& s);
 
-// madvise(advice) over n ranges of this process in one system call (process_madvise, which
-// Linux >= 6.13 accepts with any advice for the caller itself). False when the kernel
-// refuses it; the caller then goes one range at a time or does without.
-bool madvise_ranges(const iovec* ranges, size_t n, int advice);
-// Maps the whole pages inside [p, p+len) now (MADV_POPULATE_WRITE): one system call instead
-// of a page fault per page on first touch. Best effort.
-void populate_pages(void* p, size_t len);
-
 // A P's cache of free stacks, all of one usable size, most recently freed last.
 struct stack_cache {
   static constexpr int kMax = 32;  // beyond this, half goes to the global list

@@ -2,6 +2,8 @@
 // objects, alignment, zeroing, reuse, frees on other threads and goroutines, statistics,
 // the scavenger's free_os_memory, and the arena index.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -230,6 +232,35 @@ TEST(Mem, FreeOSMemoryReleasesFreePages) {
   char* p = static_cast<char*>(gort::mem::alloc(256 << 10));
   EXPECT_TRUE(all_zero(p, 256 << 10));
   gort::mem::free(p);
+}
+
+// Many separate free runs go back to the OS in batched calls: every freed run leaves
+// memory (mincore says not resident), and the live objects between them keep their pages
+// and contents.
+TEST(Mem, FreeOSMemoryReleasesEverySeparateRunAndNothingLive) {
+  constexpr std::size_t kSize = 96 << 10;  // large objects, 12 pages each
+  constexpr int kObjects = 600;            // 300 separate runs: more than one batch
+  std::vector<unsigned char*> v;
+  for (int i = 0; i < kObjects; i++) {
+    v.push_back(static_cast<unsigned char*>(gort::mem::alloc(kSize)));
+    std::memset(v.back(), i % 251 + 1, kSize);
+  }
+  for (int i = 0; i < kObjects; i += 2) gort::mem::free(v[i]);
+  gort::debug::free_os_memory();
+  const std::size_t page = std::size_t(sysconf(_SC_PAGESIZE));
+  auto resident_pages = [&](const unsigned char* p) {
+    std::vector<unsigned char> vec(kSize / page);
+    EXPECT_EQ(mincore(const_cast<unsigned char*>(p), kSize, vec.data()), 0);
+    int n = 0;
+    for (unsigned char b : vec) n += b & 1;
+    return n;
+  };
+  for (int i = 0; i < kObjects; i += 2) ASSERT_EQ(resident_pages(v[i]), 0) << "freed object " << i;
+  for (int i = 1; i < kObjects; i += 2) {
+    ASSERT_EQ(resident_pages(v[i]), int(kSize / page)) << "live object " << i;
+    for (std::size_t k = 0; k < kSize; k += 512) ASSERT_EQ(v[i][k], i % 251 + 1) << i;
+    gort::mem::free(v[i]);
+  }
 }
 
 TEST(Mem, FreesOnAnotherThreadAreReused) {
