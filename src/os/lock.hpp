@@ -19,13 +19,13 @@ inline void procyield(uint32_t n) {
 }
 
 // The PAUSEs in one round of a lock spin (Go: procyield(30) in lock_futex.go and in
-// sync.Mutex's spin). Go's 30 is a count, tuned on Intel cores whose PAUSE takes about 140
-// cycles, so a round lasts about a microsecond and a waiter looks at the lock's line about
-// once a microsecond. A PAUSE costs a few times less on other cores (19 ns on this
-// project's AMD EPYC VM), where 30 of them make the waiters pull the line away from the
-// holder twice as often and slow it down (the chan-buf workload: 88 -> 62 ns per item with
-// a microsecond round). So the count is calibrated once, to about 1 us, between Go's 30
-// and 240.
+// sync.Mutex's spin). Go's 30 is a count, and a PAUSE lasts very different times on
+// different cores: about 140 cycles on Intel cores since Skylake (a round of 1-2 us), 19 ns
+// on this project's AMD EPYC VM (0.57 us). Between looks at the lock's line a waiter leaves
+// the holder alone; looking twice as often pulled the line away from the holder so much
+// that chan-buf ran at 88 ns per item against 62 with a 1.1 us round (and 142 with rounds
+// of 4 PAUSEs). So the count is calibrated once, to a round of about 1 us, clamped to Go's
+// 30 at least and 240 at most.
 uint32_t spin_round_pauses();
 inline void spin_round() { procyield(spin_round_pauses()); }
 
