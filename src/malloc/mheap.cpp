@@ -113,30 +113,40 @@ constinit mheap heap{};
 heap_arena* arena_index[arena_l2_entries];
 mspan* flat_spans[flat_pages];
 
+// Calls f(used, pos, len) for each run of equal bits of x (a page-bitmap word, not all
+// ones), lowest page first, until f returns true; returns whether it did. A fragmented word
+// costs a few steps per run, not one per page.
+template <class F>
+inline bool walk_runs(std::uint64_t x, F&& f) {
+  int pos = 0;
+  while (pos < 64) {
+    std::uint64_t rest = x >> pos;  // bit 0 = page pos; bits past 63 read as free
+    bool used = rest & 1;
+    // ~rest != 0 for a used run: x is not all ones, or pos > 0 brought in zeros.
+    int len = used ? __builtin_ctzll(~rest) : rest == 0 ? 64 - pos : __builtin_ctzll(rest);
+    if (f(used, pos, len)) return true;
+    pos += len;
+  }
+  return false;
+}
+
 std::size_t first_free_run(const std::uint64_t* bits, std::size_t nwords, std::size_t n) {
   std::size_t run = 0, run_start = 0;
   for (std::size_t i = 0; i < nwords; i++) {
-    std::uint64_t x = bits[i];
-    if (x == ~std::uint64_t{0}) {
+    if (bits[i] == ~std::uint64_t{0}) {
       run = 0;
       continue;
     }
-    // Walk the word run by run (used or free), lowest page first, as summarize does: a
-    // fragmented chunk costs a few steps per run, not one per page.
-    int pos = 0;
-    while (pos < 64) {
-      std::uint64_t rest = x >> pos;  // bit 0 = page pos; bits past 63 read as free
-      if (rest & 1) {
-        pos += __builtin_ctzll(~rest);  // ~rest != 0: x is not all used
+    bool found = walk_runs(bits[i], [&](bool used, int pos, int len) {
+      if (used) {
         run = 0;
-        continue;
+        return false;
       }
-      int len = rest == 0 ? 64 - pos : __builtin_ctzll(rest);
       if (run == 0) run_start = i * 64 + std::size_t(pos);
       run += std::size_t(len);
-      if (run >= n) return run_start;
-      pos += len;
-    }
+      return run >= n;
+    });
+    if (found) return run_start;
   }
   return ~std::size_t{0};
 }
@@ -189,23 +199,17 @@ void summarize(heap_arena* a, std::size_t chunk) {
       in_start = false;
       continue;
     }
-    // A mixed word: walk it run by run (used or free), lowest page first.
-    int pos = 0;
-    while (pos < 64) {
-      std::uint64_t rest = x >> pos;  // bit 0 = page pos; bits past 63 read as free
-      if (rest & 1) {
-        int len = __builtin_ctzll(~rest);  // ~rest != 0: x is not all used
+    walk_runs(x, [&](bool used, int, int len) {
+      if (used) {
         if (run > max) max = run;
         run = 0;
         in_start = false;
-        pos += len;
       } else {
-        int len = rest == 0 ? 64 - pos : __builtin_ctzll(rest);
         run = std::uint16_t(run + len);
         if (in_start) start = std::uint16_t(start + len);
-        pos += len;
       }
-    }
+      return false;
+    });
   }
   if (run > max) max = run;
   a->sum[chunk] = {start, max, run};
