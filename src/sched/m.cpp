@@ -57,7 +57,10 @@ p* pidleget() {
   if (pp != nullptr) {
     sched.pidle = pp->link;
     sched.npidle.fetch_sub(1, std::memory_order_relaxed);
-    if (sched.sysmonwait.load(std::memory_order_relaxed)) wake_sysmon();
+    // gort's addition to Go's pidleget: a sleeping sysmon wakes to watch the goroutine
+    // this P will run (Go's sleeps until its next timer, so a goroutine that starts after
+    // every P was idle may run unpreempted until then).
+    if (sched.sysmonwait.load(std::memory_order_relaxed)) wake_sysmon_to_watch();
   }
   return pp;
 }

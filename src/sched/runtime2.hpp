@@ -234,6 +234,9 @@ struct schedt {
 
   std::atomic<bool> sysmonwait{false};
   os::note sysmonnote;
+  // Set by wake_sysmon (a syscall, a start of the world): sysmon, woken, watches at its
+  // shortest interval again. A wake by wake_sysmon_to_watch leaves it backed off.
+  std::atomic<bool> sysmon_reset{false};
 
   std::atomic<int64_t> lastpoll{0};   // 0: an M is blocked in netpoll
   std::atomic<int64_t> pollUntil{0};  // when that M will wake

@@ -88,7 +88,12 @@ m* mget();                        // sched.lock
 void mremove(m* mp);              // sched.lock; no-op if mp is not idle
 void resetspinning(m* mp);
 void injectglist(g* head);
+// Wakes a sleeping sysmon and resets its interval to 20 us (Go: the wake-ups in
+// entersyscall, exitsyscall and startTheWorld, after which a P may need retaking soon).
 void wake_sysmon();
+// Wakes a sleeping sysmon so that it watches the goroutine a P is about to run, at the
+// interval it had backed off to (see pidleget).
+void wake_sysmon_to_watch();
 void startlockedm(m* mp, g* gp);
 void stoplockedm(m* mp);
 // The scheduler loop on an M's g0. Returns only on m0 when a gort::run ends.

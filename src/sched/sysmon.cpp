@@ -166,9 +166,16 @@ void* sysmon_main(void*) {
         if (sched.deadlock_suspect.exchange(false) && sched.running.load())
           checkdead();  // unlocks before a fatal error
         sched.lock.unlock();
-        idle = 0;
-        delay = 20'000;
-        continue;
+        // As Go: back to the shortest interval only after a syscall's wake-up (a P may
+        // need retaking soon); a timer's, or a P leaving the idle list, keeps the backed-off
+        // interval, so that a server whose Ps keep going idle and busy again does not
+        // have sysmon polling every 20 us.
+        if (sched.sysmon_reset.exchange(false, std::memory_order_relaxed)) {
+          idle = 0;
+          delay = 20'000;
+        }
+        now = os::nanotime();
+        running = sched.running.load(std::memory_order_acquire);
       }
     }
     if (!running) continue;
@@ -215,6 +222,12 @@ int64_t coarse_nanotime() {
 }
 
 void wake_sysmon() {
+  if (!sched.sysmonwait.load(std::memory_order_acquire)) return;
+  sched.sysmon_reset.store(true, std::memory_order_relaxed);
+  sched.sysmonnote.wakeup();
+}
+
+void wake_sysmon_to_watch() {
   if (!sched.sysmonwait.load(std::memory_order_acquire)) return;
   sched.sysmonnote.wakeup();
 }
