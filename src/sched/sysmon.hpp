@@ -2,7 +2,9 @@
 // scheduler. Each round it retakes Ps from Ms stuck in blocking calls, flags goroutines that
 // ran 10 ms without a break for preemption at their next safe point, polls the network if
 // nobody did for 10 ms, prints GODEBUG=schedtrace lines, and serves SIGQUIT dumps. It
-// sleeps 20 us doubling to 10 ms when idle, and on a note when every P is idle.
+// sleeps 20 us, doubling to 10 ms after 50 rounds with nothing to retake, and on a note
+// when every P is idle; as in Go, only a syscall's wake-up (wake_sysmon) sets the interval
+// back to 20 us, so Ps turning idle and busy again do not keep it polling.
 #pragma once
 
 namespace gort::rt {
