@@ -512,12 +512,15 @@ namespace {
 
 // Outlives main's stack, which main's goexit unwinds.
 gort::sync::wait_group* first_finished = new gort::sync::wait_group;
+std::atomic<bool> main_defer_ran{false};
 
 void main_goexits_while_others_run() {
   gort::run([] {
     first_finished->add(1);
     gort::go([] {
-      gort::time::sleep(20ms);
+      // Keeps sleeping until main is gone. (A fixed 20 ms sleep raced with main under
+      // TSan, where each of the first two gort::go calls of a process took 10-22 ms.)
+      while (!main_defer_ran.load()) gort::time::sleep(1ms);
       std::fputs("first finished\n", stderr);
       first_finished->done();
     });
@@ -526,7 +529,10 @@ void main_goexits_while_others_run() {
       gort::yield();
       std::fputs("second finished\n", stderr);
     });
-    GORT_DEFER(std::fputs("main's defer ran\n", stderr));
+    GORT_DEFER({
+      std::fputs("main's defer ran\n", stderr);
+      main_defer_ran.store(true);
+    });
     gort::goexit();
   });
 }
