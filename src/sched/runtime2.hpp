@@ -77,6 +77,15 @@ struct timer {
   int32_t heap_index = -1;
 };
 
+// One slot of a P's timer heap: the timer and a copy of its `when`, so that sifting
+// compares within the heap's own array instead of loading every child timer (one cold
+// line each: a sleeping goroutine's timer lives in its g). Go 1.23 made the same move
+// (timerWhen). Invariant: while t is in the heap, when == t->when.
+struct timer_slot {
+  int64_t when;
+  timer* t;
+};
+
 struct g {
   void* sp = nullptr;  // saved context while switched out
   stack stk;
@@ -181,7 +190,7 @@ struct p {
   // Timers (Go 1.14-1.22 design): a 4-ary min-heap by `when` under timers_lock;
   // timer0when is the heap top's when (0: empty), read by other Ms without the lock.
   os::rt_mutex timers_lock;
-  std::vector<timer*> timers;
+  std::vector<timer_slot> timers;
   std::atomic<int64_t> timer0when{0};
 
   p* link = nullptr;  // idle list

@@ -1,5 +1,6 @@
 // timers: 4-ary min-heap per P, ordered by when; parent of i is (i-1)/4, children 4i+1..4i+4.
-// Each timer records its heap (pp) and position (heap_index) so deletion is O(log n).
+// Each timer records its heap (pp) and position (heap_index) so deletion is O(log n); each
+// slot carries a copy of its timer's when (timer_slot), so sifting reads only the heap.
 #include "sched/timers.hpp"
 
 #include "os/clock.hpp"
@@ -8,62 +9,67 @@
 namespace gort::rt {
 namespace {
 
-void set_at(p* pp, size_t i, timer* t) {
-  pp->timers[i] = t;
-  t->heap_index = int32_t(i);
+void set_at(p* pp, size_t i, timer_slot x) {
+  pp->timers[i] = x;
+  x.t->heap_index = int32_t(i);
 }
 
 void siftup(p* pp, size_t i) {
   auto& h = pp->timers;
-  timer* t = h[i];
+  timer_slot x = h[i];
   while (i > 0) {
     size_t parent = (i - 1) / 4;
-    if (t->when >= h[parent]->when) break;
+    if (x.when >= h[parent].when) break;
     set_at(pp, i, h[parent]);
     i = parent;
   }
-  set_at(pp, i, t);
+  set_at(pp, i, x);
 }
 
 void siftdown(p* pp, size_t i) {
   auto& h = pp->timers;
   size_t n = h.size();
-  timer* t = h[i];
+  timer_slot x = h[i];
   for (;;) {
     size_t c = 4 * i + 1;
     if (c >= n) break;
     size_t best = c;
+    int64_t best_when = h[c].when;
     size_t end = c + 4 < n ? c + 4 : n;
-    for (size_t k = c + 1; k < end; k++)
-      if (h[k]->when < h[best]->when) best = k;
-    if (h[best]->when >= t->when) break;
+    for (size_t k = c + 1; k < end; k++) {
+      if (h[k].when < best_when) {
+        best = k;
+        best_when = h[k].when;
+      }
+    }
+    if (best_when >= x.when) break;
     set_at(pp, i, h[best]);
     i = best;
   }
-  set_at(pp, i, t);
+  set_at(pp, i, x);
 }
 
 void update_timer0(p* pp) {
-  pp->timer0when.store(pp->timers.empty() ? 0 : pp->timers[0]->when, std::memory_order_release);
+  pp->timer0when.store(pp->timers.empty() ? 0 : pp->timers[0].when, std::memory_order_release);
 }
 
 // Removes the timer at index i. timers_lock held.
 void remove_at(p* pp, size_t i) {
   auto& h = pp->timers;
-  timer* t = h[i];
-  timer* last = h.back();
+  timer* t = h[i].t;
+  timer_slot last = h.back();
   h.pop_back();
   if (i < h.size()) {
     set_at(pp, i, last);
     siftdown(pp, i);
-    siftup(pp, size_t(last->heap_index));
+    siftup(pp, size_t(last.t->heap_index));
   }
   t->heap_index = -1;
   t->pp.store(nullptr, std::memory_order_release);
 }
 
 void push(p* pp, timer* t) {
-  pp->timers.push_back(t);
+  pp->timers.push_back(timer_slot{t->when, t});
   t->pp.store(pp, std::memory_order_release);
   siftup(pp, pp->timers.size() - 1);
 }
@@ -87,7 +93,7 @@ void addtimer(timer* t) {
       continue;
     }
     push(pp, t);
-    bool first = pp->timers[0] == t;
+    bool first = pp->timers[0].t == t;
     int64_t when = t->when;  // once unlocked, t may fire and be re-armed at once
     if (first) update_timer0(pp);
     pp->timers_lock.unlock();
@@ -134,8 +140,8 @@ int64_t checktimers(p* pp, int64_t now, int64_t* next, bool* ran) {
   }
   pp->timers_lock.lock();
   while (!pp->timers.empty()) {
-    timer* t = pp->timers[0];
-    if (t->when > now) break;
+    if (pp->timers[0].when > now) break;
+    timer* t = pp->timers[0].t;
     auto f = t->f;
     void* arg = t->arg;
     uintptr_t seq = t->seq;
@@ -143,6 +149,7 @@ int64_t checktimers(p* pp, int64_t now, int64_t* next, bool* ran) {
       // Drop missed ticks: when += period * (1 + (now - when) / period).
       t->when += t->period * (1 + (now - t->when) / t->period);
       if (t->when < 0) t->when = INT64_MAX;  // overflow
+      pp->timers[0].when = t->when;
       siftdown(pp, 0);
     } else {
       remove_at(pp, 0);
@@ -166,9 +173,9 @@ void movetimers(p* from, p* to) {
   os::rt_mutex& second = from->id < to->id ? to->timers_lock : from->timers_lock;
   first.lock();
   second.lock();
-  std::vector<timer*> moving;
+  std::vector<timer_slot> moving;
   moving.swap(from->timers);
-  for (timer* t : moving) push(to, t);
+  for (const timer_slot& x : moving) push(to, x.t);
   update_timer0(from);
   update_timer0(to);
   second.unlock();
@@ -177,13 +184,26 @@ void movetimers(p* from, p* to) {
 
 void cleartimers(p* pp) {
   pp->timers_lock.lock();
-  for (timer* t : pp->timers) {
-    t->heap_index = -1;
-    t->pp.store(nullptr, std::memory_order_relaxed);
+  for (const timer_slot& x : pp->timers) {
+    x.t->heap_index = -1;
+    x.t->pp.store(nullptr, std::memory_order_relaxed);
   }
   pp->timers.clear();
   update_timer0(pp);
   pp->timers_lock.unlock();
+}
+
+bool timer_heap_valid(p* pp) {
+  os::rt_lock_guard lk(pp->timers_lock);
+  const auto& h = pp->timers;
+  for (size_t i = 0; i < h.size(); i++) {
+    const timer* t = h[i].t;
+    if (t->when != h[i].when || t->heap_index != int32_t(i) ||
+        t->pp.load(std::memory_order_relaxed) != pp)
+      return false;
+    if (i > 0 && h[(i - 1) / 4].when > h[i].when) return false;
+  }
+  return pp->timer0when.load(std::memory_order_relaxed) == (h.empty() ? 0 : h[0].when);
 }
 
 }  // namespace gort::rt

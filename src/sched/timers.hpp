@@ -30,4 +30,8 @@ void movetimers(p* from, p* to);
 // Drops every timer of pp (end of a gort::run).
 void cleartimers(p* pp);
 
+// For tests: pp's heap is in order, each slot's when and position match its timer's, and
+// timer0when is the top's when (checked under the heap's lock).
+bool timer_heap_valid(p* pp);
+
 }  // namespace gort::rt
