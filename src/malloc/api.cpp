@@ -39,9 +39,8 @@ struct sums {
 void add_cache(const malloc::mcache& c, void* arg) {
   auto* s = static_cast<sums*>(arg);
   for (int i = 0; i < malloc::num_size_classes; i++) {
-    s->nmalloc[i] += c.nmalloc[i].load(std::memory_order_relaxed);
-    s->nfree[i] += c.nfree[i << 1].load(std::memory_order_relaxed) +
-                   c.nfree[i << 1 | 1].load(std::memory_order_relaxed);
+    s->nmalloc[i] += c.mallocs_of(i);
+    s->nfree[i] += c.frees_of(i);
   }
   s->ntiny += c.ntiny.load(std::memory_order_relaxed);
   s->nlarge_alloc += c.nlarge_alloc.load(std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 //  * Every free is checked: a pointer outside any in-use span, inside an object, or to an
 //    object that is not allocated stops the process with a message (never corrupts).
 //  * ASan builds poison every object that is not allocated.
+#include <cerrno>
 #include <cstring>
 
 #include "malloc/malloc.hpp"
@@ -156,7 +157,9 @@ void mcache::drop_tiny() {
   tiny_unref(s, idx, this, nullptr);
 }
 
-void* mallocgc_slow(std::size_t size, bool noscan, bool zero) {
+namespace {
+
+void* slow_alloc(std::size_t size, bool noscan, bool zero) {
   mcache* c = get_mcache();
   if (__builtin_expect(c == nullptr, 0)) return nullptr;
   if (size == 0) size = 1;  // Go returns &zerobase; we hand out a distinct object
@@ -165,6 +168,14 @@ void* mallocgc_slow(std::size_t size, bool noscan, bool zero) {
     return small_alloc(c, size_to_class(size), noscan, size, zero);
   }
   return large_alloc(c, size, noscan, zero, 1);
+}
+
+}  // namespace
+
+void* mallocgc_slow(std::size_t size, bool noscan, bool zero) {
+  void* p = slow_alloc(size, noscan, zero);
+  if (__builtin_expect(p == nullptr, 0)) errno = ENOMEM;  // see mallocgc
+  return p;
 }
 
 void* malloc_aligned(std::size_t size, std::size_t align, bool zero) {
@@ -205,14 +216,13 @@ void free_slow(void* p, mspan* s, mcache* c) {
     if (c != nullptr) c->free_span(s); else heap_free_span(s);
     return;
   }
-  std::uint32_t idx = s->obj_index(a);
+  mspan::position pos = s->locate(a);
   if (s->tiny_refs != nullptr) {
-    tiny_unref(s, idx, c, p);
+    tiny_unref(s, pos.idx, c, p);
     return;
   }
-  if (s->start + std::uintptr_t(idx) * s->elemsize != a)
-    bad_free("free: pointer into the middle of an object", p);
-  free_object(s, idx, c);
+  if (!pos.at_start) bad_free("free: pointer into the middle of an object", p);
+  free_object(s, pos.idx, c);
 }
 
 std::size_t usable_size(const void* p) {

@@ -74,6 +74,26 @@ constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
 
 struct mcache;
 
+// size_to_class8/128 with each class already turned into its span class (scan), so that
+// malloc's fast path indexes its cache with the table's byte as it is.
+template <std::size_t N>
+struct spanclass_table {
+  std::uint8_t v[N];
+  constexpr explicit spanclass_table(const std::uint8_t (&classes)[N]) : v{} {
+    for (std::size_t i = 0; i < N; i++) v[i] = make_span_class(classes[i], false);
+  }
+};
+inline constexpr spanclass_table size_to_spc8{size_to_class8};
+inline constexpr spanclass_table size_to_spc128{size_to_class128};
+// make_span_class(size_to_class(size), false), for 0 < size <= max_small_size.
+constexpr std::uint8_t size_to_scan_spanclass(std::size_t size) {
+  if (size <= small_size_max - 8) return size_to_spc8.v[(size + small_size_div - 1) / small_size_div];
+  return size_to_spc128.v[(size - small_size_max + large_size_div - 1) / large_size_div];
+}
+static_assert(size_to_scan_spanclass(16) == make_span_class(size_to_class(16), false) &&
+              size_to_scan_spanclass(1017) == make_span_class(size_to_class(1017), false) &&
+              size_to_scan_spanclass(max_small_size) == make_span_class(size_to_class(max_small_size), false));
+
 enum : std::uint8_t { span_dead = 0, span_in_use = 1 };
 enum : std::uint8_t { list_none = 0, list_partial = 1, list_full = 2 };
 
@@ -97,10 +117,19 @@ struct alignas(64) mspan {
 
   // Set when the span is created or changes hands; read by every free.
   alignas(64) std::uintptr_t start;  // Go: startAddr
-  std::size_t elemsize;       // object size (whole span for class 0)
-  std::uint32_t div_mul;      // Go: divMul; index = (offset * div_mul) >> 32
-  std::uint32_t nelems;       // objects in the span
-  std::uint32_t live;         // retained spans: allocated objects as the owner counts them
+  // Go's divMul, widened to 64 bits: ceil(2^64 / elemsize) (0 for class 0). For every
+  // offset inside a span (below 2^32), offset / elemsize is the high half of the 128-bit
+  // product offset * div_magic, and the offset is a multiple of elemsize exactly when the
+  // low half is below div_magic (Lemire, Kaser and Kurz, "Faster remainder by direct
+  // computation", 2019): one multiply gives free both the index and the interior-pointer
+  // check. See locate().
+  std::uint64_t div_magic;
+  std::uint32_t elemsize;     // object size (0 for class 0: a large span's size is npages)
+  std::uint16_t nelems;       // objects in the span (at most max_objs_per_span)
+  std::uint16_t live;         // retained spans: allocated objects as the owner counts them
+  // The live count at which a retained span has room again (nelems minus 1/8 of it, at
+  // least one object), precomputed so the free fast path makes one compare.
+  std::uint16_t room_mark;
   std::uint8_t spanclass;     // Go: spanclass = sizeclass<<1 | noscan
   std::atomic<std::uint8_t> state;
   // Set (release) by a remote free after its free_bits OR, cleared by the owner's fold
@@ -130,9 +159,17 @@ struct alignas(64) mspan {
   bool noscan() const { return spanclass & 1; }
   std::uint32_t nwords() const { return (nelems + 63) / 64; }
   std::uintptr_t limit() const { return start + npages * page_size; }
-  std::uint32_t obj_index(std::uintptr_t p) const {
-    return std::uint32_t((std::uint64_t(p - start) * div_mul) >> 32);
+  // Where address p (inside this small span) falls: its object's index, and whether p is
+  // that object's start.
+  struct position {
+    std::uint32_t idx;
+    bool at_start;
+  };
+  position locate(std::uintptr_t p) const {
+    unsigned __int128 prod = static_cast<unsigned __int128>(p - start) * div_magic;
+    return {std::uint32_t(prod >> 64), std::uint64_t(prod) < div_magic};
   }
+  std::uint32_t obj_index(std::uintptr_t p) const { return locate(p).idx; }
   // Go: allocCount, counted from the bitmap (the owner's view; the caller owns the span).
   std::uint32_t count_alloc() const;
   bool has_remote() const;  // some free_bits word is set
@@ -185,9 +222,11 @@ constexpr std::uint32_t magazine_capacity(std::size_t elemsize) {
   return std::uint32_t(n > std::size_t(magazine_max) ? magazine_max : n < 4 ? 4 : n);
 }
 struct alignas(64) magazine {
-  std::uint64_t room;  // free slots; the objects are p[room..cap)
+  // Free slots; the objects are p[room..cap). Written by the owner only (relaxed), read
+  // by read_mem_stats from other threads for the magazine's occupancy.
+  std::atomic<std::uint64_t> room;
   void* p[magazine_max + 1];  // p[cap] is always null
-  bool empty() const { return p[room] == nullptr; }
+  bool empty() const { return p[room.load(std::memory_order_relaxed)] == nullptr; }
 };
 struct alignas(64) magazine_spans {  // each entry's span, for its mag_objs (no lookup on a pop)
   mspan* s[magazine_max + 1];
@@ -212,10 +251,17 @@ struct span_cache_slot {
 // them from another thread (relaxed; the owner does plain load+store updates). As in Go,
 // small allocations are counted in bulk: each alloc_cache load adds the objects it offers,
 // and a span leaving the cache takes back the ones it did not hand out.
+//
+// Counting a magazine's traffic: a pop counts one in mag_pops; a push counts nothing, as
+// every object pushed is since popped (mag_pops), still in the magazine (its occupancy,
+// read when stats are read) or flushed back to its span (counted in nfree by the flush),
+// so frees = nfree + mag_pops + occupancy (frees_of) and the free fast path saves a
+// counter update.
 struct mcache {
   mspan* alloc[num_span_classes];
   std::atomic<std::uint64_t> nmalloc[num_size_classes];  // small objects allocated by class
   std::atomic<std::uint64_t> nfree[num_span_classes];    // small objects freed here by span class
+  std::atomic<std::uint64_t> mag_pops[num_span_classes]; // objects handed out by a magazine
   magazine mag[num_span_classes];
   magazine_spans mag_spans[num_span_classes];
   // Spans this cache ran out of but keeps (gort's addition to Go's mcache: with explicit
@@ -267,6 +313,10 @@ struct mcache {
   void flush_span_cache(bool all);  // all, or those older than a scavenger tick
   // Objects counted in nmalloc but still waiting in alloc_cache (owner thread only).
   std::uint64_t unused_in_cache(int sizeclass) const;
+  // Small objects of a size class this cache has handed out / taken back so far (any
+  // thread may ask; relaxed reads, exact for the owner).
+  std::uint64_t mallocs_of(int sizeclass) const;
+  std::uint64_t frees_of(int sizeclass) const;
 };
 
 // Go: mcentral. One per span class, cache-line padded, its own lock.

@@ -38,38 +38,38 @@ inline mcache* peek_mcache() { return tls_cache; }
   s->freeindex = idx + 1;
   auto& w = s->alloc_bits[idx / 64];
   w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << (idx % 64), std::memory_order_relaxed);
-  return reinterpret_cast<void*>(s->start + std::uintptr_t(idx) * s->elemsize);
+  return reinterpret_cast<void*>(s->start + (idx * s->elemsize));  // 32-bit: offsets in a span are < 2^32
 }
 
 // Go: nextFreeFast, falling back to mcache.nextFree.
 [[gnu::always_inline]] inline void* alloc_from(mcache* c, int spc) {
-  mspan* s = c->alloc[spc];
+  mspan* s = c->alloc[unsigned(spc)];
   std::uint64_t cache = s->alloc_cache;
   if (__builtin_expect(cache == 0, 0)) return c->next_free(spc);
   return take_cached(s, cache);
 }
 
-// Go: mallocgc. Null when out of memory.
+// Go: mallocgc. Null when out of memory, with errno = ENOMEM (set by the slow paths, so
+// that the fast paths need no test and make no call).
 [[gnu::always_inline]] inline void* mallocgc(std::size_t size, bool noscan, bool zero) {
   mcache* c = tls_cache;
   if (__builtin_expect(c != nullptr && size - 1 < max_small_size && !noscan, 1)) {
-    int spc = make_span_class(size_to_class(size), false);
+    std::size_t uspc = size_to_scan_spanclass(size);  // unsigned: no extension when indexing
     if (use_magazines) {
-      std::size_t uspc = std::size_t(spc);  // unsigned: no sign extension in the indexing
       magazine& g = c->mag[uspc];
-      std::uint64_t k = g.room;
+      std::uint64_t k = g.room.load(std::memory_order_relaxed);
       void* p = g.p[k];
       if (p != nullptr) {
-        g.room = k + 1;
+        g.room.store(k + 1, std::memory_order_relaxed);
         *static_cast<std::uint64_t*>(p) = 0;  // a live object carries no key
         c->mag_spans[uspc].s[k]->mag_objs--;
-        auto& n = c->nmalloc[uspc >> 1];
+        auto& n = c->mag_pops[uspc];
         n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         if (zero) std::memset(p, 0, size);
         return p;
       }
     }
-    void* p = alloc_from(c, spc);
+    void* p = alloc_from(c, int(uspc));
     if (__builtin_expect(p == nullptr, 0)) return nullptr;
     GORT_UNPOISON(p, size);
     if (zero) std::memset(p, 0, size);
@@ -86,53 +86,54 @@ inline mcache* peek_mcache() { return tls_cache; }
   mcache* c = tls_cache;
   // One compare: a small, non-tiny span this thread caches or keeps aside (a null c
   // matches no owner).
-  std::uintptr_t owner = s != nullptr ? s->owner.load(std::memory_order_relaxed) : 0;
-  if (__builtin_expect(s == nullptr || (owner & ~owner_retained_bit) != reinterpret_cast<std::uintptr_t>(c), 0)) {
-    free_slow(p, s, c);
+  if (__builtin_expect(s == nullptr || (s->owner.load(std::memory_order_relaxed) & ~owner_retained_bit) !=
+                                           reinterpret_cast<std::uintptr_t>(c), 0))
+    goto slow;
+  {
+    // Local free: the span is cached by this thread, so its alloc bits are ours to write.
+    // (Values are reloaded from the span's line rather than kept, so that the fast path
+    // needs no callee-saved registers.)
+    mspan::position pos = s->locate(a);
+    if (__builtin_expect(!pos.at_start, 0)) goto slow;  // reports the interior pointer
+    std::atomic<std::uint64_t>& word = s->alloc_bits[pos.idx / 64];
+    std::uint64_t m = std::uint64_t{1} << (pos.idx % 64);
+    // free_bits is read only when the span has remote frees pending (the slow path checks
+    // them), so a local free costs no cache miss on the free_bits lines.
+    if (__builtin_expect((word.load(std::memory_order_relaxed) & m) == 0 ||
+                             s->remote.load(std::memory_order_relaxed) != 0, 0))
+      goto slow;  // reports an error, or frees with the remote frees in view
+    if (use_magazines) {
+      // The key is looked at only when the span has objects in the magazine, so a free of
+      // a cold object in a span with none (most, in a large heap) never loads the object.
+      auto* w0 = static_cast<std::uint64_t*>(p);
+      std::uint8_t in_mag = s->mag_objs;
+      if (__builtin_expect(in_mag != 0 && *w0 == mag_key, 0))
+        goto slow;  // in the magazine already (a double free), or user data
+      std::size_t spc = s->spanclass;
+      magazine& g = c->mag[spc];
+      std::uint64_t room = g.room.load(std::memory_order_relaxed);
+      if (room != 0) {  // not counted here: see mcache (frees_of)
+        std::uint64_t k = room - 1;
+        g.room.store(k, std::memory_order_relaxed);
+        g.p[k] = p;
+        c->mag_spans[spc].s[k] = s;
+        s->mag_objs = std::uint8_t(in_mag + 1);
+        *w0 = mag_key;
+        return;
+      }
+    }
+    GORT_POISON(p, s->elemsize);
+    word.store(word.load(std::memory_order_relaxed) & ~m, std::memory_order_relaxed);
+    auto& n = c->nfree[s->spanclass];
+    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
+      std::uint16_t live = --s->live;
+      if (__builtin_expect(live == 0 || live == s->room_mark, 0)) c->retained_changed(s);
+    }
     return;
   }
-  // Local free: the span is cached by this thread, so its alloc bits are ours to write.
-  std::uint32_t idx = s->obj_index(a);
-  std::uint32_t w = idx / 64;
-  std::uint64_t m = std::uint64_t{1} << (idx % 64);
-  std::uint64_t bits = s->alloc_bits[w].load(std::memory_order_relaxed);
-  // free_bits is read only when the span has remote frees pending (the slow path checks
-  // them), so a local free costs no cache miss on the free_bits lines.
-  if (__builtin_expect(s->start + std::uintptr_t(idx) * s->elemsize != a || (bits & m) == 0 ||
-                           s->remote.load(std::memory_order_relaxed) != 0, 0)) {
-    free_slow(p, s, c);  // reports an error, or frees with the remote frees in view
-    return;
-  }
-  if (use_magazines) {
-    // The key is looked at only when the span has objects in the magazine, so a free of a
-    // cold object in a span with none (most, in a large heap) never loads the object.
-    auto* w0 = static_cast<std::uint64_t*>(p);
-    if (__builtin_expect(s->mag_objs != 0 && *w0 == mag_key, 0)) {
-      free_slow(p, s, c);  // in the magazine already (a double free), or user data
-      return;
-    }
-    std::size_t spc = s->spanclass;
-    magazine& g = c->mag[spc];
-    if (g.room != 0) {
-      *w0 = mag_key;
-      std::uint64_t k = --g.room;
-      c->mag_spans[spc].s[k] = s;
-      g.p[k] = p;
-      s->mag_objs++;
-      auto& n = c->nfree[spc];
-      n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      return;
-    }
-  }
-  GORT_POISON(p, s->elemsize);
-  s->alloc_bits[w].store(bits & ~m, std::memory_order_relaxed);
-  auto& n = c->nfree[s->spanclass];
-  n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  if (owner & owner_retained_bit) {
-    std::uint32_t live = --s->live;
-    if (__builtin_expect(live == 0 || s->nelems - live == (s->nelems / 8 > 0 ? s->nelems / 8 : 1), 0))
-      c->retained_changed(s);
-  }
+slow:
+  free_slow(p, s, c);
 }
 
 }  // namespace gort::malloc

@@ -29,6 +29,8 @@
 // fork: the child's only thread keeps whatever cache it had bound.
 #include <pthread.h>
 
+#include <cerrno>
+
 #include "malloc/malloc.hpp"
 #include "malloc/malloc_fast.hpp"
 
@@ -138,12 +140,10 @@ bool current_cache_is_p_cache() {
 void mcache::init() {
   for (auto& s : alloc) s = &empty_mspan;
   for (int spc = 0; spc < num_span_classes; spc++)
-    mag[spc].room = magazine_capacity(class_to_size[spc >> 1]);
+    mag[spc].room.store(magazine_capacity(class_to_size[spc >> 1]), std::memory_order_relaxed);
 }
 
 namespace {
-
-std::uint32_t room_needed(const mspan* s) { return s->nelems / 8 > 0 ? s->nelems / 8 : 1; }
 
 std::uintptr_t tag(const mcache* c, int spc) {
   return reinterpret_cast<std::uintptr_t>(c) | (spc == tiny_span_class ? owner_tiny_bit : 0);
@@ -194,7 +194,7 @@ void mcache::retain(int spc, mspan* s) {
     central(spc).uncache_span(s);
     return;
   }
-  s->live = live;
+  s->live = std::uint16_t(live);
   s->live_at_retain = live;
   s->owner.store(tag(this, spc) | owner_retained_bit, std::memory_order_relaxed);
   link_retained(spc, s, false);
@@ -206,10 +206,10 @@ mspan* mcache::take_retained(int spc) {
     mspan* s = retained_head[spc];
     if (s->collect_remote() != 0) {
       if (s->live == s->live_at_retain) s->cross = true;  // remote frees only, this stretch
-      s->live = s->count_alloc();
+      s->live = std::uint16_t(s->count_alloc());
     }
     unlink_retained(s);
-    if (s->nelems - s->live >= room_needed(s)) {
+    if (s->live <= s->room_mark) {
       s->owner.store(tag(this, spc), std::memory_order_relaxed);
       s->freeindex = 0;
       s->alloc_cache = 0;
@@ -236,7 +236,7 @@ void mcache::retained_changed(mspan* s) {
     } else {
       central(s->spanclass).uncache_span(s);
     }
-  } else if (s->nelems - s->live == room_needed(s) && retained_head[s->spanclass] != s) {
+  } else if (s->live == s->room_mark && retained_head[s->spanclass] != s) {
     int spc = s->spanclass;  // has room again: to the front
     unlink_retained(s);
     link_retained(spc, s, true);
@@ -332,7 +332,10 @@ void* mcache::next_free(int spc) {
   mspan* s = alloc[spc];
   if (s == &empty_mspan || !s->refill_cache()) {
     s = refill(spc);
-    if (s == nullptr || !s->refill_cache(true)) return nullptr;
+    if (s == nullptr || !s->refill_cache(true)) {
+      errno = ENOMEM;  // see mallocgc
+      return nullptr;
+    }
   }
   std::uint64_t cache = s->alloc_cache;
   // Count every object this cache window offers as allocated now (Go counts a whole span
@@ -345,7 +348,7 @@ void* mcache::next_free(int spc) {
 
 bool mcache::in_magazine(int spc, const void* p) const {
   const magazine& g = mag[spc];
-  for (std::uint64_t i = g.room; g.p[i] != nullptr; i++)
+  for (std::uint64_t i = g.room.load(std::memory_order_relaxed); g.p[i] != nullptr; i++)
     if (g.p[i] == p) return true;
   return false;
 }
@@ -354,7 +357,11 @@ void mcache::flush_magazines() {
   for (int spc = 0; spc < num_span_classes; spc++) {
     magazine& g = mag[spc];
     while (!g.empty()) {
-      void* p = g.p[g.room++];
+      std::uint64_t k = g.room.load(std::memory_order_relaxed);
+      void* p = g.p[k];
+      g.room.store(k + 1, std::memory_order_relaxed);
+      auto& n = nfree[spc];  // the push was not counted (see frees_of)
+      n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
       *static_cast<std::uint64_t*>(p) = 0;
       mspan* s = span_of(a);  // owned by this cache: the object keeps it here
@@ -390,6 +397,23 @@ void mcache::release_all() {
     }
   }
   flush_span_cache(true);
+}
+
+std::uint64_t mcache::mallocs_of(int sizeclass) const {
+  return nmalloc[sizeclass].load(std::memory_order_relaxed) +
+         mag_pops[sizeclass << 1].load(std::memory_order_relaxed) +
+         mag_pops[sizeclass << 1 | 1].load(std::memory_order_relaxed);
+}
+
+std::uint64_t mcache::frees_of(int sizeclass) const {
+  std::uint64_t n = 0;
+  for (int spc = sizeclass << 1; spc <= (sizeclass << 1 | 1); spc++) {
+    std::uint64_t occupancy = magazine_capacity(class_to_size[sizeclass]) -
+                              mag[spc].room.load(std::memory_order_relaxed);
+    n += nfree[spc].load(std::memory_order_relaxed) + mag_pops[spc].load(std::memory_order_relaxed) +
+         occupancy;
+  }
+  return n;
 }
 
 std::uint64_t mcache::unused_in_cache(int sizeclass) const {

@@ -424,14 +424,16 @@ void init_span_class(mspan* s, std::uint8_t spanclass, bool count) {
   s->cross = false;
   int cls = spanclass >> 1;
   if (cls == 0) {
-    s->elemsize = s->npages * page_size;
+    s->elemsize = 0;
     s->nelems = 1;
-    s->div_mul = 0;
+    s->room_mark = 0;
+    s->div_magic = 0;
     if (count) heap.nspans_large.fetch_add(1, std::memory_order_relaxed);
   } else {
     s->elemsize = class_to_size[cls];
-    s->nelems = std::uint32_t(s->npages * page_size / s->elemsize);
-    s->div_mul = std::uint32_t(~std::uint32_t{0} / s->elemsize + 1);
+    s->nelems = std::uint16_t(s->npages * page_size / s->elemsize);
+    s->room_mark = std::uint16_t(s->nelems - (s->nelems / 8 > 0 ? s->nelems / 8 : 1));
+    s->div_magic = ~std::uint64_t{0} / s->elemsize + 1;
     if (count) heap.nspans_small.fetch_add(1, std::memory_order_relaxed);
   }
 }
@@ -530,9 +532,8 @@ void heap_free_mcache(mcache* c) {
   os::rt_lock_guard g(heap.lock);
   auto& r = heap.retired;
   for (int i = 0; i < num_size_classes; i++) {
-    r.nmalloc[i] += c->nmalloc[i].load(std::memory_order_relaxed);
-    r.nfree[i] += c->nfree[i << 1].load(std::memory_order_relaxed) +
-                  c->nfree[i << 1 | 1].load(std::memory_order_relaxed);
+    r.nmalloc[i] += c->mallocs_of(i);
+    r.nfree[i] += c->frees_of(i);
   }
   r.ntiny += c->ntiny.load(std::memory_order_relaxed);
   r.nlarge_alloc += c->nlarge_alloc.load(std::memory_order_relaxed);

@@ -24,11 +24,8 @@ namespace gm = gort::malloc;
 
 namespace {
 
-inline void* do_malloc(std::size_t n, bool zero) {
-  void* p = gm::mallocgc(n, false, zero);
-  if (__builtin_expect(p == nullptr, 0)) errno = ENOMEM;
-  return p;
-}
+// mallocgc's slow paths set errno when they fail, so the fast paths test nothing more.
+inline void* do_malloc(std::size_t n, bool zero) { return gm::mallocgc(n, false, zero); }
 
 inline void* do_aligned(std::size_t align, std::size_t n) {
   void* p = gm::malloc_aligned(n, align, false);

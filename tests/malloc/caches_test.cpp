@@ -263,3 +263,34 @@ TEST(Magazine, ThreadExitReturnsItsObjects) {
 }
 
 }  // namespace
+
+namespace {
+
+// The free path's one multiply (mspan::locate, div_magic) gives every offset inside a
+// span of every class its object's index and whether it is that object's first byte,
+// exactly as a division would; and the fast path's span-class table agrees with the size
+// classes for every small size.
+TEST(SpanGeometry, LocateMatchesDivisionForEveryOffsetOfEveryClass) {
+  for (int cls = 1; cls < gm::num_size_classes; cls++) {
+    gm::mspan s{};
+    s.start = gm::arena_base_hint;
+    s.npages = gm::class_to_npages[cls];
+    gm::init_span_class(&s, gm::make_span_class(cls, false), false);
+    const std::size_t size = gm::class_to_size[cls];
+    ASSERT_EQ(s.elemsize, size);
+    ASSERT_EQ(s.nelems, s.npages * gm::page_size / size);
+    for (std::size_t off = 0; off < s.npages * gm::page_size; off++) {
+      gm::mspan::position pos = s.locate(s.start + off);
+      ASSERT_EQ(pos.idx, off / size) << "class " << cls << " offset " << off;
+      ASSERT_EQ(pos.at_start, off % size == 0) << "class " << cls << " offset " << off;
+    }
+  }
+}
+
+TEST(SpanGeometry, ScanSpanClassTableMatchesSizeClasses) {
+  for (std::size_t size = 1; size <= gm::max_small_size; size++)
+    ASSERT_EQ(gm::size_to_scan_spanclass(size), gm::make_span_class(gm::size_to_class(size), false))
+        << "size " << size;
+}
+
+}  // namespace
