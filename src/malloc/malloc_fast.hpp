@@ -20,9 +20,8 @@ inline mcache* peek_mcache() { return tls_cache; }
 
 // Go: spanOf. Null for addresses outside every arena or in a page of no in-use span.
 [[gnu::always_inline]] inline mspan* span_of(std::uintptr_t p) {
-  std::uintptr_t off = p - flat_base;  // below the window wraps round: not in it
-  if (__builtin_expect(off < flat_pages * page_size, 1))
-    return __atomic_load_n(&flat_spans[off >> page_shift], __ATOMIC_ACQUIRE);
+  std::uintptr_t page = (p - flat_base) >> page_shift;  // below the window wraps round: not in it
+  if (__builtin_expect(page < flat_pages, 1)) return __atomic_load_n(&flat_spans[page], __ATOMIC_ACQUIRE);
   if (__builtin_expect(p >> heap_addr_bits, 0)) return nullptr;
   heap_arena* a = __atomic_load_n(&arena_index[p >> arena_shift], __ATOMIC_ACQUIRE);
   if (__builtin_expect(a == nullptr, 0)) return nullptr;
