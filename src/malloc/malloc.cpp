@@ -54,8 +54,10 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
   } else {
     if ((s->alloc_bits[w].load(std::memory_order_relaxed) & m) == 0)
       bad_free("free: double free or free of an object that is not allocated", obj);
-    // In its owner's magazine (see malloc.hpp): already freed there.
-    if (use_magazines && *static_cast<std::uint64_t*>(obj) == mag_key)
+    // In its owner's magazine (see malloc.hpp): already freed there. Only a span with
+    // objects in the magazine can hold it, so the object is read only then.
+    if (use_magazines && s->mag_objs.load(std::memory_order_relaxed) != 0 &&
+        *static_cast<std::uint64_t*>(obj) == mag_key)
       bad_free("free: double free of an object", obj);
     GORT_POISON(obj, s->elemsize);
     // A remote free into a full span that no cache holds takes its mcentral's lock around

@@ -135,7 +135,10 @@ struct alignas(64) mspan {
   // Set (release) by a remote free after its free_bits OR, cleared by the owner's fold
   // before it reads free_bits: when 0, the owner need not read the free_bits lines.
   std::atomic<std::uint8_t> remote;
-  std::uint8_t mag_objs;  // objects of this span in its owner's magazine (owner only)
+  // Objects of this span in its owner's magazine. Written by the owner only (relaxed);
+  // read by frees on other threads too, which look for the magazine key in the object only
+  // when it is nonzero (so a remote free does not load a line another core wrote last).
+  std::atomic<std::uint8_t> mag_objs;
   // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
   // span), or the caching mcache's address, plus 1 for the tiny span class and plus 2 for
   // a span the cache keeps aside (retained), so that the free fast path's single compare
@@ -197,9 +200,10 @@ extern mspan empty_mspan;
 // reads the key only when the span's mag_objs count says some of its objects are in the
 // magazine (so a free of a cold object in another span never loads the object); finding
 // the key, it looks for the object in the magazine (a double free). A free on another
-// thread that finds the key reports a double free at once (a live object has no key: the
-// pop clears it; a live object whose first word the program set to the per-process
-// random key is the only false alarm). Off under ASan, whose builds keep every free object
+// thread also reads the key only when mag_objs is nonzero, and finding it reports a double
+// free at once (a live object has no key: the pop clears it; a live object whose first
+// word the program set to the per-process random key, in a span with objects in the
+// magazine, is the only false alarm). Off under ASan, whose builds keep every free object
 // poisoned. (Scanning the entries on every free instead measured slower.)
 //
 // Capacity: up to 30 objects, within 64 KiB per class (at least 4 objects), so a cache

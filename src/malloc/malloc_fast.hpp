@@ -61,7 +61,8 @@ inline mcache* peek_mcache() { return tls_cache; }
       if (p != nullptr) {
         g.room.store(k + 1, std::memory_order_relaxed);
         *static_cast<std::uint64_t*>(p) = 0;  // a live object carries no key
-        c->mag_spans[uspc].s[k]->mag_objs--;
+        auto& mo = c->mag_spans[uspc].s[k]->mag_objs;
+        mo.store(std::uint8_t(mo.load(std::memory_order_relaxed) - 1), std::memory_order_relaxed);
         auto& n = c->mag_pops[uspc];
         n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         if (zero) std::memset(p, 0, size);
@@ -105,7 +106,7 @@ inline mcache* peek_mcache() { return tls_cache; }
       // The key is looked at only when the span has objects in the magazine, so a free of
       // a cold object in a span with none (most, in a large heap) never loads the object.
       auto* w0 = static_cast<std::uint64_t*>(p);
-      std::uint8_t in_mag = s->mag_objs;
+      std::uint8_t in_mag = s->mag_objs.load(std::memory_order_relaxed);
       if (__builtin_expect(in_mag != 0 && *w0 == mag_key, 0))
         goto slow;  // in the magazine already (a double free), or user data
       std::size_t spc = s->spanclass;
@@ -116,7 +117,7 @@ inline mcache* peek_mcache() { return tls_cache; }
         g.room.store(k, std::memory_order_relaxed);
         g.p[k] = p;
         c->mag_spans[spc].s[k] = s;
-        s->mag_objs = std::uint8_t(in_mag + 1);
+        s->mag_objs.store(std::uint8_t(in_mag + 1), std::memory_order_relaxed);
         *w0 = mag_key;
         return;
       }

@@ -190,7 +190,7 @@ void mcache::retain(int spc, mspan* s) {
   // not. Short lists stay (larson's threads free each other's objects but keep a couple
   // of spans per class: sending them through mcentral cost 2x there). Not while the
   // magazine holds objects of it.
-  if (s->cross && s->mag_objs == 0 && nretained[spc] >= cross_retain_max) {
+  if (s->cross && s->mag_objs.load(std::memory_order_relaxed) == 0 && nretained[spc] >= cross_retain_max) {
     central(spc).uncache_span(s);
     return;
   }
@@ -364,8 +364,8 @@ void mcache::flush_magazines() {
       n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
       *static_cast<std::uint64_t*>(p) = 0;
-      mspan* s = span_of(a);  // owned by this cache: the object keeps it here
-      s->mag_objs--;
+      mspan* s = mag_spans[spc].s[k];  // owned by this cache: the object keeps it here
+      s->mag_objs.store(std::uint8_t(s->mag_objs.load(std::memory_order_relaxed) - 1), std::memory_order_relaxed);
       std::uint32_t idx = s->obj_index(a);
       GORT_POISON(p, s->elemsize);
       auto& w = s->alloc_bits[idx / 64];

@@ -127,10 +127,10 @@ TEST(Magazine, LastFreedObjectComesBackFirst) {
     gort::mem::free(a);
     gort::mem::free(b);
     gm::mspan* s = gm::span_of(reinterpret_cast<std::uintptr_t>(a));
-    EXPECT_EQ(s->mag_objs, 2);  // the span knows it has objects in the magazine
+    EXPECT_EQ(s->mag_objs.load(), 2);  // the span knows it has objects in the magazine
     EXPECT_EQ(gort::mem::alloc(48), b);  // LIFO
     EXPECT_EQ(gort::mem::alloc(48), a);
-    EXPECT_EQ(s->mag_objs, 0);
+    EXPECT_EQ(s->mag_objs.load(), 0);
     gort::mem::free(a);
     gort::mem::free(b);
     gort::mem::free(keep);
@@ -158,13 +158,32 @@ TEST(Magazine, UserDataEqualToTheKeyIsNotADoubleFree) {
     gm::mspan* s = gm::span_of(a);
     ASSERT_EQ(gm::span_of(reinterpret_cast<std::uintptr_t>(other)), s);
     gort::mem::free(other);  // now the span has an object in the magazine: keys are read
-    ASSERT_EQ(s->mag_objs, 1);
+    ASSERT_EQ(s->mag_objs.load(), 1);
     *p = gm::mag_key;  // a live object that happens to start with the key
     gort::mem::free(p);  // not a double free: freed through its span's bitmap instead
     std::uint32_t idx = s->obj_index(a);
     EXPECT_EQ(s->alloc_bits[idx / 64].load() & (std::uint64_t{1} << (idx % 64)), 0u);
     EXPECT_FALSE(gm::peek_mcache()->in_magazine(s->spanclass, p));
-    EXPECT_EQ(s->mag_objs, 1);
+    EXPECT_EQ(s->mag_objs.load(), 1);
+    gort::mem::free(keep);
+  });
+}
+
+// A free on another thread reads the object's first word (the magazine key) only when the
+// span has objects in its owner's magazine: a live object that starts with the key, in a
+// span with none, is freed remotely like any other (the object's line, which the owner
+// wrote last, is not loaded).
+TEST(Magazine, RemoteFreeLooksForTheKeyOnlyInSpansWithMagazineObjects) {
+  on_fresh_thread([] {
+    void* keep = gort::mem::alloc(64);
+    auto* p = static_cast<std::uint64_t*>(gort::mem::alloc(64));
+    auto a = reinterpret_cast<std::uintptr_t>(p);
+    gm::mspan* s = gm::span_of(a);
+    ASSERT_EQ(s->mag_objs.load(), 0);
+    *p = gm::mag_key;
+    std::thread([p] { gort::mem::free(p); }).join();
+    std::uint32_t idx = s->obj_index(a);
+    EXPECT_NE(s->free_bits[idx / 64].load() & (std::uint64_t{1} << (idx % 64)), 0u);
     gort::mem::free(keep);
   });
 }
