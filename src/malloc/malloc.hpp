@@ -211,9 +211,11 @@ extern mspan empty_mspan;
 // matters when a thread allocates and frees many classes at random (larson): with 7
 // entries a magazine ran full or empty every few operations and the branches that test
 // for it mispredicted (larson 0.35 -> 0.24 s CPU in A/B; pairs16, mixed within noise).
-// A magazine fills from the top down: `room` counts the free slots, the objects are
-// p[room..cap), and p[cap] stays null, so neither a push (room != 0) nor a pop
-// (p[room] != null) needs the capacity on its fast path.
+// A magazine is an array of {object, its span} entries that fills downwards: the cache's
+// mag_top[spc] points at the newest object, the entry above the oldest is always null and
+// the entry below the last free slot holds the full marker. So a pop reads the entry at
+// mag_top (null: empty) and a push the one below it (the marker: full), and neither needs
+// a count, a capacity or the magazine's address on its fast path.
 #if defined(GORT_ASAN)
 inline constexpr bool use_magazines = false;
 #else
@@ -225,15 +227,17 @@ constexpr std::uint32_t magazine_capacity(std::size_t elemsize) {
   std::size_t n = elemsize != 0 ? magazine_bytes / elemsize : magazine_max;
   return std::uint32_t(n > std::size_t(magazine_max) ? magazine_max : n < 4 ? 4 : n);
 }
-struct alignas(64) magazine {
-  // Free slots; the objects are p[room..cap). Written by the owner only (relaxed), read
-  // by read_mem_stats from other threads for the magazine's occupancy.
-  std::atomic<std::uint64_t> room;
-  void* p[magazine_max + 1];  // p[cap] is always null
-  bool empty() const { return p[room.load(std::memory_order_relaxed)] == nullptr; }
+struct magazine_entry {
+  void* p;   // the object; null above the oldest, mag_full_marker below the last free slot
+  mspan* s;  // its span, for mag_objs (no lookup on a pop)
 };
-struct alignas(64) magazine_spans {  // each entry's span, for its mag_objs (no lookup on a pop)
-  mspan* s[magazine_max + 1];
+inline void* const mag_full_marker = reinterpret_cast<void*>(1);
+// e[magazine_max + 1] is the null end; a class of capacity cap uses e[magazine_max + 1 -
+// cap .. magazine_max] and has its full marker just below.
+struct alignas(64) magazine {
+  magazine_entry e[magazine_max + 2];
+  magazine_entry* end() { return &e[magazine_max + 1]; }
+  const magazine_entry* end() const { return &e[magazine_max + 1]; }
 };
 extern std::uint64_t mag_key;  // random per process, nonzero
 
@@ -266,8 +270,10 @@ struct mcache {
   std::atomic<std::uint64_t> nmalloc[num_size_classes];  // small objects allocated by class
   std::atomic<std::uint64_t> nfree[num_span_classes];    // small objects freed here by span class
   std::atomic<std::uint64_t> mag_pops[num_span_classes]; // objects handed out by a magazine
+  // Each class's newest magazine object (its magazine's end when empty). Written by the
+  // owner only (relaxed); read_mem_stats reads it from other threads for the occupancy.
+  std::atomic<magazine_entry*> mag_top[num_span_classes];
   magazine mag[num_span_classes];
-  magazine_spans mag_spans[num_span_classes];
   // Spans this cache ran out of but keeps (gort's addition to Go's mcache: with explicit
   // free, keeping them makes this thread's frees into them lock- and atomic-free). FIFO;
   // a span that frees bring back to 1/8 free moves to the front; an empty one goes back

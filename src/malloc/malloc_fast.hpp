@@ -55,13 +55,12 @@ inline mcache* peek_mcache() { return tls_cache; }
   if (__builtin_expect(c != nullptr && size - 1 < max_small_size && !noscan, 1)) {
     std::size_t uspc = size_to_scan_spanclass(size);  // unsigned: no extension when indexing
     if (use_magazines) {
-      magazine& g = c->mag[uspc];
-      std::uint64_t k = g.room.load(std::memory_order_relaxed);
-      void* p = g.p[k];
+      magazine_entry* top = c->mag_top[uspc].load(std::memory_order_relaxed);
+      void* p = top->p;
       if (p != nullptr) {
-        g.room.store(k + 1, std::memory_order_relaxed);
+        c->mag_top[uspc].store(top + 1, std::memory_order_relaxed);
         *static_cast<std::uint64_t*>(p) = 0;  // a live object carries no key
-        auto& mo = c->mag_spans[uspc].s[k]->mag_objs;
+        auto& mo = top->s->mag_objs;
         mo.store(std::uint8_t(mo.load(std::memory_order_relaxed) - 1), std::memory_order_relaxed);
         auto& n = c->mag_pops[uspc];
         n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -110,13 +109,11 @@ inline mcache* peek_mcache() { return tls_cache; }
       if (__builtin_expect(in_mag != 0 && *w0 == mag_key, 0))
         goto slow;  // in the magazine already (a double free), or user data
       std::size_t spc = s->spanclass;
-      magazine& g = c->mag[spc];
-      std::uint64_t room = g.room.load(std::memory_order_relaxed);
-      if (room != 0) {  // not counted here: see mcache (frees_of)
-        std::uint64_t k = room - 1;
-        g.room.store(k, std::memory_order_relaxed);
-        g.p[k] = p;
-        c->mag_spans[spc].s[k] = s;
+      magazine_entry* slot = c->mag_top[spc].load(std::memory_order_relaxed) - 1;
+      if (slot->p != mag_full_marker) {  // not counted here: see mcache (frees_of)
+        slot->p = p;
+        slot->s = s;
+        c->mag_top[spc].store(slot, std::memory_order_relaxed);
         s->mag_objs.store(std::uint8_t(in_mag + 1), std::memory_order_relaxed);
         *w0 = mag_key;
         return;

@@ -139,8 +139,13 @@ bool current_cache_is_p_cache() {
 
 void mcache::init() {
   for (auto& s : alloc) s = &empty_mspan;
-  for (int spc = 0; spc < num_span_classes; spc++)
-    mag[spc].room.store(magazine_capacity(class_to_size[spc >> 1]), std::memory_order_relaxed);
+  for (int spc = 0; spc < num_span_classes; spc++) {
+    magazine& g = mag[spc];
+    std::uint32_t cap = magazine_capacity(class_to_size[spc >> 1]);
+    for (auto& e : g.e) e = {nullptr, nullptr};
+    g.e[magazine_max - cap].p = mag_full_marker;
+    mag_top[spc].store(g.end(), std::memory_order_relaxed);
+  }
 }
 
 namespace {
@@ -347,24 +352,23 @@ void* mcache::next_free(int spc) {
 }
 
 bool mcache::in_magazine(int spc, const void* p) const {
-  const magazine& g = mag[spc];
-  for (std::uint64_t i = g.room.load(std::memory_order_relaxed); g.p[i] != nullptr; i++)
-    if (g.p[i] == p) return true;
+  for (const magazine_entry* e = mag_top[spc].load(std::memory_order_relaxed); e->p != nullptr; e++)
+    if (e->p == p) return true;
   return false;
 }
 
 void mcache::flush_magazines() {
   for (int spc = 0; spc < num_span_classes; spc++) {
-    magazine& g = mag[spc];
-    while (!g.empty()) {
-      std::uint64_t k = g.room.load(std::memory_order_relaxed);
-      void* p = g.p[k];
-      g.room.store(k + 1, std::memory_order_relaxed);
+    for (;;) {
+      magazine_entry* top = mag_top[spc].load(std::memory_order_relaxed);
+      void* p = top->p;
+      if (p == nullptr) break;
+      mspan* s = top->s;  // owned by this cache: the object keeps it here
+      mag_top[spc].store(top + 1, std::memory_order_relaxed);
       auto& n = nfree[spc];  // the push was not counted (see frees_of)
       n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
       *static_cast<std::uint64_t*>(p) = 0;
-      mspan* s = mag_spans[spc].s[k];  // owned by this cache: the object keeps it here
       s->mag_objs.store(std::uint8_t(s->mag_objs.load(std::memory_order_relaxed) - 1), std::memory_order_relaxed);
       std::uint32_t idx = s->obj_index(a);
       GORT_POISON(p, s->elemsize);
@@ -408,8 +412,7 @@ std::uint64_t mcache::mallocs_of(int sizeclass) const {
 std::uint64_t mcache::frees_of(int sizeclass) const {
   std::uint64_t n = 0;
   for (int spc = sizeclass << 1; spc <= (sizeclass << 1 | 1); spc++) {
-    std::uint64_t occupancy = magazine_capacity(class_to_size[sizeclass]) -
-                              mag[spc].room.load(std::memory_order_relaxed);
+    std::uint64_t occupancy = std::uint64_t(mag[spc].end() - mag_top[spc].load(std::memory_order_relaxed));
     n += nfree[spc].load(std::memory_order_relaxed) + mag_pops[spc].load(std::memory_order_relaxed) +
          occupancy;
   }
