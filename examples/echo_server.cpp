@@ -23,7 +23,7 @@ void serve(const net::listener& ln, gort::sync::wait_group& conns) {
   for (;;) {
     auto [c, err] = ln.accept();
     if (err) return;  // the listener was closed
-    conns.go([c] {
+    conns.go([c = c] {
       char buf[4096];
       for (;;) {
         auto [n, rerr] = c.read(buf);

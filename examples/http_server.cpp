@@ -55,7 +55,7 @@ void serve(const net::listener& ln, gort::sync::wait_group& conns) {
       return;
     }
     delay = 0ms;
-    conns.go([c] { handle(c); });
+    conns.go([c = c] { handle(c); });
   }
 }
 

@@ -55,7 +55,7 @@ std::vector<int> scan(const gort::context::context& ctx, const std::string& host
 int main(int argc, char** argv) {
   return gort::run([&] {
     auto [ctx, cancel] = gort::context::with_timeout(gort::context::background(), 2s);
-    gort::defer stop = [&] { cancel(); };
+    gort::defer stop = [&cancel = cancel] { cancel(); };
     int timed_out = 0;
     if (argc > 1 && std::strcmp(argv[1], "--selftest") == 0) {
       std::vector<net::listener> mine;

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
         kill(child, SIGKILL);
         return 1;
       }
-      gort::go([c, &reading] {
+      gort::go([c = c, &reading] {
         char buf[512];
         reading.fetch_add(1, std::memory_order_relaxed);
         for (;;) {

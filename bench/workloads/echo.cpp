@@ -32,7 +32,7 @@ int main() {
       for (;;) {
         auto [c, aerr] = ln.accept();
         if (aerr) return;
-        gort::go([c] {
+        gort::go([c = c] {
           char buf[kSize];
           for (;;) {
             auto [n, rerr] = c.read(buf);

@@ -123,7 +123,8 @@ std::pair<std::vector<addr>, error> resolve(const net_kind& k, std::string_view 
       servent se, *res = nullptr;
       char buf[1024];
       std::string proto = k.base;
-      gort::blocking([&] { getservbyname_r(hp.port.c_str(), proto.c_str(), &se, buf, sizeof buf, &res); });
+      const std::string& service = hp.port;  // a structured binding cannot be captured before C++20 in Clang 14
+      gort::blocking([&] { getservbyname_r(service.c_str(), proto.c_str(), &se, buf, sizeof buf, &res); });
       if (res == nullptr)
         return {out, error(std::make_shared<const dns_error>("unknown port", k.base + "/" + hp.port, false))};
       port = ntohs(uint16_t(res->s_port));

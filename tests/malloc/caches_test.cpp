@@ -223,8 +223,8 @@ TEST(Magazine, HoldsItsCapacityThenFreesToTheSpan) {
 TEST(Retained, SpansFreedOnlyByOtherThreadsGoBackToMcentral) {
   constexpr std::size_t size = 48;
   constexpr int per_round = 40 * (8192 / 48);  // about 40 spans' worth
-  const int spc = gm::make_span_class(gm::size_to_class(size), false);
-  on_fresh_thread([spc] {
+  constexpr int spc = gm::make_span_class(gm::size_to_class(size), false);
+  on_fresh_thread([] {
     std::uint32_t most = 0;
     for (int round = 0; round < 4; round++) {
       std::vector<void*> v;

@@ -62,7 +62,7 @@ net::listener start_echo(gort::sync::wait_group& wg, const char* network = "tcp"
     for (;;) {
       auto [c, aerr] = ln.accept();
       if (aerr) return;
-      wg.go([c] {
+      wg.go([c = c] {
         char buf[8192];
         for (;;) {
           auto [n, rerr] = c.read(buf);
@@ -476,7 +476,7 @@ TEST(Net, PlainThreadsBlockTheirOwnThread) {
     ASSERT_TRUE(c && s);
     std::string got;
     gort::error timeout_err, closed_err;
-    std::thread t([&] {
+    std::thread t([&, &c = c] {
       // Data written by a goroutine later.
       got = read_n(c, 5);
       // A deadline, then a close from another thread while blocked.
