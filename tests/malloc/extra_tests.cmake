@@ -20,8 +20,11 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang" AND NOT GORT_SANITIZE STREQUAL "thread
   target_compile_definitions(malloc_fuzz_libfuzzer PRIVATE GORT_LIBFUZZER=1)
   target_compile_options(malloc_fuzz_libfuzzer PRIVATE -fsanitize=fuzzer)
   target_link_options(malloc_fuzz_libfuzzer PRIVATE -fsanitize=fuzzer)
+  # New inputs go to a directory in the build tree, never into the checked-in corpus.
+  file(MAKE_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}/malloc_fuzz_new)
   add_test(NAME malloc.libfuzzer_smoke
-    COMMAND malloc_fuzz_libfuzzer -runs=2000 ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/malloc)
+    COMMAND malloc_fuzz_libfuzzer -runs=2000 ${CMAKE_CURRENT_BINARY_DIR}/malloc_fuzz_new
+            ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/malloc)
   set_tests_properties(malloc.libfuzzer_smoke PROPERTIES LABELS malloc TIMEOUT 300)
 endif()
 
