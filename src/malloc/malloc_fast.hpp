@@ -41,10 +41,10 @@ inline mcache* peek_mcache() { return tls_cache; }
 }
 
 // Go: nextFreeFast, falling back to mcache.nextFree.
-[[gnu::always_inline]] inline void* alloc_from(mcache* c, int spc) {
-  mspan* s = c->alloc[unsigned(spc)];
+[[gnu::always_inline]] inline void* alloc_from(mcache* c, std::size_t spc) {
+  mspan* s = c->alloc[spc];
   std::uint64_t cache = s->alloc_cache;
-  if (__builtin_expect(cache == 0, 0)) return c->next_free(spc);
+  if (__builtin_expect(cache == 0, 0)) return c->next_free(int(spc));
   return take_cached(s, cache);
 }
 
@@ -68,7 +68,7 @@ inline mcache* peek_mcache() { return tls_cache; }
         return p;
       }
     }
-    void* p = alloc_from(c, int(uspc));
+    void* p = alloc_from(c, uspc);
     if (__builtin_expect(p == nullptr, 0)) return nullptr;
     GORT_UNPOISON(p, size);
     if (zero) std::memset(p, 0, size);
