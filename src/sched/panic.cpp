@@ -8,7 +8,9 @@
 //                                            
 //   goroutine 5 [running]:                  goroutine 1 [chan receive]:
 //   <frames>                                <frames>
-// and exit status 2. GOTRACEBACK: none prints no goroutines, single (default) the
+// and exit status 2. A fault in a goroutine's code prints as Go's sigpanic does: the panic
+// (or `unexpected fault address` and `fatal error: fault`) and then its `[signal ...]` line.
+// GOTRACEBACK: none prints no goroutines, single (default) the
 // panicking one, all/system/crash every goroutine (fatal errors always print all).
 #include <cxxabi.h>
 #include <dlfcn.h>
@@ -94,13 +96,14 @@ int traceback_level() {
   return level;
 }
 
-void fatal_with(const char* preamble, const char* msg) {
+void fatal_with(const char* preamble, const char* msg, const char* postscript) {
   start_dying();
   std::string out;
   if (preamble != nullptr) out += preamble;
   out += "fatal error: ";
   out += msg;
   out += "\n";
+  if (postscript != nullptr) out += postscript;
   write_all(out);
   if (traceback_level() > 0) print_all_goroutines(true);
   die();
@@ -108,19 +111,25 @@ void fatal_with(const char* preamble, const char* msg) {
 
 void fatal(const char* msg) { fatal_with(nullptr, msg); }
 
-void fatal_panic(g* gp, std::exception_ptr e) {
+namespace {
+
+// `panic: <value>`, an optional signal line, and the trace of gp, which is the caller. Its
+// frames are those captured where the exception was thrown when `at_throw` and captured,
+// else the calling thread's (through a signal frame, in a handler).
+[[noreturn]] void die_of_panic(g* gp, const std::string& value, const char* signal_line,
+                               bool at_throw) {
   start_dying();
-  std::string out = "panic: " + describe(e) + "\n";
+  std::string out = "panic: " + value + "\n";
+  if (signal_line != nullptr) out += signal_line;
   int level = traceback_level();
   if (level > 0) {
     out += "\n";
     char buf[64];
     snprintf(buf, sizeof buf, "goroutine %lld [running]:\n", (long long)gp->goid);
     out += buf;
-    // The throw site if it was captured, else where we are now.
     void* here[120];
     void* const* pcs = gp->throw_trace;
-    int n = gp->throw_depth;
+    int n = at_throw ? gp->throw_depth : 0;
     if (n == 0) {
       n = capture_frames(here, 120);
       pcs = here;
@@ -136,6 +145,46 @@ void fatal_panic(g* gp, std::exception_ptr e) {
   }
   write_all(out);
   die();
+}
+
+// Go's names for the signals it prints (runtime/sigtab_linux_generic.go).
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGSEGV: return "SIGSEGV: segmentation violation";
+    case SIGBUS: return "SIGBUS: bus error";
+    case SIGFPE: return "SIGFPE: floating-point exception";
+    default: return "signal";
+  }
+}
+
+}  // namespace
+
+void fatal_panic(g* gp, std::exception_ptr e) { die_of_panic(gp, describe(e), nullptr, true); }
+
+void fatal_signal(g* gp, int sig, const siginfo_t* info, uintptr_t pc) {
+  auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
+  int code = info->si_code;
+  char line[160];  // Go prints every number as hex with 0x, zero too
+  snprintf(line, sizeof line, "[signal %s code=0x%x addr=0x%lx pc=0x%lx]\n", signal_name(sig),
+           unsigned(code), (unsigned long)addr, (unsigned long)pc);
+  if (gp == nullptr) fatal_with(nullptr, "unexpected signal during runtime execution", line);
+  // Go: sigpanic. The kernel reports a non-canonical address as code SI_KERNEL, address 0,
+  // which is not a nil dereference.
+  const char* what = nullptr;
+  if (sig == SIGSEGV && (code == SEGV_MAPERR || code == SEGV_ACCERR) && addr < 0x1000)
+    what = "invalid memory address or nil pointer dereference";
+  else if (sig == SIGBUS && code == BUS_ADRERR && addr < 0x1000)
+    what = "invalid memory address or nil pointer dereference";
+  else if (sig == SIGFPE)
+    what = code == FPE_INTDIV ? "integer divide by zero"
+           : code == FPE_INTOVF ? "integer overflow"
+                                : "floating point error";
+  if (what == nullptr) {
+    char preamble[64];
+    snprintf(preamble, sizeof preamble, "unexpected fault address 0x%lx\n", (unsigned long)addr);
+    fatal_with(preamble, "fault", line);
+  }
+  die_of_panic(gp, std::string("runtime error: ") + what, line, false);
 }
 
 void fatal_stack_overflow(g* gp, uintptr_t sp) {

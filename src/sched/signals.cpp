@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "sched/fatal.hpp"
@@ -14,7 +15,29 @@ namespace gort::rt {
 namespace {
 
 constexpr size_t kAltStackSize = 1024 * 1024;  // reserved, committed lazily: tracebacks need room
-struct sigaction old_segv, old_bus;
+struct sigaction old_segv, old_bus, old_fpe;
+
+const struct sigaction& old_action(int sig) {
+  return sig == SIGSEGV ? old_segv : sig == SIGBUS ? old_bus : old_fpe;
+}
+
+bool is_default(const struct sigaction& a) {
+  return !(a.sa_flags & SA_SIGINFO) && a.sa_handler == SIG_DFL;
+}
+
+// The interrupted context's program counter and stack pointer.
+void fault_pc_sp(void* ctx, uintptr_t* pc, uintptr_t* sp) {
+  auto* uc = static_cast<ucontext_t*>(ctx);
+#if defined(__x86_64__)
+  *pc = uintptr_t(uc->uc_mcontext.gregs[REG_RIP]);
+  *sp = uintptr_t(uc->uc_mcontext.gregs[REG_RSP]);
+#elif defined(__aarch64__)
+  *pc = uintptr_t(uc->uc_mcontext.pc);
+  *sp = uintptr_t(uc->uc_mcontext.sp);
+#else
+  *pc = *sp = 0;
+#endif
+}
 
 void chain(int sig, siginfo_t* info, void* ctx, const struct sigaction& old) {
   if (old.sa_flags & SA_SIGINFO) {
@@ -34,8 +57,18 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
   auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
-  if (gp != nullptr && gp->stk.in_barrier(addr)) fatal_stack_overflow(gp, addr);
-  chain(sig, info, ctx, sig == SIGSEGV ? old_segv : old_bus);
+  if (sig != SIGFPE && gp != nullptr && gp->stk.in_barrier(addr)) fatal_stack_overflow(gp, addr);
+  // A fault the kernel raised (not a kill) on one of the runtime's threads, which no handler
+  // installed before gort's wants (a sanitizer's or the program's own gets it): Go's report.
+  // It is the goroutine's when it happened on the goroutine's stack, else the runtime's.
+  const struct sigaction& old = old_action(sig);
+  if (mp != nullptr && info->si_code > 0 && is_default(old)) {
+    uintptr_t pc, sp;
+    fault_pc_sp(ctx, &pc, &sp);
+    bool on_goroutine = gp != nullptr && sp >= gp->stk.lo && sp < gp->stk.hi;
+    fatal_signal(on_goroutine ? gp : nullptr, sig, info, pc);
+  }
+  chain(sig, info, ctx, old);
 }
 
 void on_sigquit(int) { sysmon_request_sigquit_dump(); }
@@ -50,6 +83,7 @@ void install_signal_handlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGSEGV, &sa, &old_segv);
   sigaction(SIGBUS, &sa, &old_bus);
+  sigaction(SIGFPE, &sa, &old_fpe);
 
   struct sigaction q;
   memset(&q, 0, sizeof q);

@@ -36,6 +36,25 @@ bool is_runtime_frame(const std::string& fn) {
          fn == "__restore_rt" || starts("__interceptor_") || starts("__sanitizer");
 }
 
+// A goroutine's entry thunk (gort::detail::invoke_closure<std::tuple<F, Args...>> or
+// invoke_boxed) is where the goroutine's function runs, usually inlined into it: its
+// frame is named after F, the function the go statement started (Go prints that one,
+// e.g. main.main.func1). Empty for any other frame.
+std::string goroutine_function(const std::string& fn) {
+  size_t at = fn.find("gort::detail::invoke_closure<std::tuple<");
+  if (at == std::string::npos) at = fn.find("gort::detail::invoke_boxed<std::tuple<");
+  if (at == std::string::npos || at > fn.find('(')) return {};
+  size_t start = fn.find("std::tuple<", at) + 11;
+  int depth = 0;
+  for (size_t i = start; i < fn.size(); i++) {
+    char c = fn[i];
+    if (c == '<' || c == '(' || c == '{' || c == '[') depth++;
+    else if ((c == '>' || c == ')' || c == '}' || c == ']') && depth > 0) depth--;
+    else if ((c == ',' || c == '>') && depth == 0) return fn.substr(start, i - start);
+  }
+  return {};
+}
+
 }  // namespace
 
 const char* wait_reason_string(wait_reason r) {
@@ -87,9 +106,15 @@ __attribute__((no_sanitize("address", "thread"))) int walk_parked(g* gp, void** 
 
 void format_frames(std::string& out, void* const* pcs, int n, bool skip_runtime) {
   int printed = 0;
+  std::string last;  // the function of the last frame printed
   for (int i = 0; i < n; i++) {
     symbol s = symbolize(reinterpret_cast<uintptr_t>(pcs[i]));
-    if (skip_runtime && is_runtime_frame(s.function)) continue;
+    if (std::string body = goroutine_function(s.function); !body.empty()) {
+      if (last.compare(0, body.size(), body) == 0) continue;  // its own frame came first
+      s.function = body;
+    } else if (skip_runtime && is_runtime_frame(s.function)) {
+      continue;
+    }
     // The signal trampoline of a fault (stack overflow) has no symbol.
     if (s.function == "?" && s.location.find("libc.so") != std::string::npos) continue;
     if (printed == kMaxFrames) {
@@ -100,6 +125,7 @@ void format_frames(std::string& out, void* const* pcs, int n, bool skip_runtime)
     out += "(...)\n\t";
     out += s.location;
     out += "\n";
+    last = std::move(s.function);
     printed++;
   }
 }

@@ -1,12 +1,14 @@
 // fatal_test: how a gort program dies, as a Go program does — exit status 2 and Go's text on
 // stderr for a global deadlock, main's goexit with no goroutine left, an exception or
-// gort::panic escaping a goroutine, a stack overflow, GOTRACEBACK=none/all, and SIGQUIT;
+// gort::panic escaping a goroutine, a stack overflow, a fault (nil dereference, bad address,
+// division by zero) in a goroutine, GOTRACEBACK=none/all, and SIGQUIT;
 // and no false deadlock report while a timer, a blocking call or a plain thread can still
 // wake someone. Each body runs a whole gort::run in the death test's child process.
 #include <gtest/gtest.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <climits>
@@ -146,6 +148,23 @@ void goroutine_throws() {
   });
 }
 
+// The exception is thrown by the goroutine's own function, which the compiler inlines into
+// the runtime's entry thunk for it. (The store after the go statement keeps it from being a
+// tail call, which would leave the spawner's caller as the creator.)
+volatile int spawned = 0;
+__attribute__((noinline)) void fatal_test_spawner() {
+  gort::go([] { throw std::runtime_error("boom"); });
+  spawned = 1;
+}
+
+void goroutine_body_throws() {
+  arm_watchdog();
+  gort::run([] {
+    fatal_test_spawner();
+    block_forever();
+  });
+}
+
 // The smallest stack gort allows: printing the trace must not need the goroutine's stack
 // (symbolising with libdw takes ~150 KiB).
 void goroutine_throws_on_the_smallest_stack() {
@@ -223,6 +242,65 @@ void goroutine_overflows_on_a_runtime_thread() {
 void main_overflows_its_stack() {
   arm_watchdog();
   gort::run([] { std::printf("%d\n", recurse(0)); });
+}
+
+// ---- faults ----
+
+int* volatile null_pointer = nullptr;  // volatile: the compiler cannot prove the deref UB
+volatile int zero_divisor = 0;
+volatile int dividend = 7;  // GCC turns 1 / x into compares, which never trap
+
+__attribute__((noinline)) void fatal_test_write_through_null() { *null_pointer = 1; }
+__attribute__((noinline)) int fatal_test_divide(int x) { return x / zero_divisor; }
+
+// Runs `fault` in a goroutine while main waits for it.
+template <class F>
+void goroutine_faults(F fault) {
+  arm_watchdog();
+  gort::run([fault] {
+    gort::sync::wait_group wg;
+    wg.go([fault] {
+      fault();
+      std::printf("survived\n");
+    });
+    wg.wait();
+  });
+}
+
+void nil_dereference_in_a_goroutine() { goroutine_faults(fatal_test_write_through_null); }
+
+void protected_page_written_in_a_goroutine() {
+  goroutine_faults([] {
+    void* p = mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *static_cast<volatile int*>(p) = 1;
+  });
+}
+
+void division_by_zero_in_a_goroutine() {
+  goroutine_faults([] { std::printf("%d\n", fatal_test_divide(dividend)); });
+}
+
+void nil_dereference_with_gotraceback_none() {
+  setenv("GOTRACEBACK", "none", 1);
+  nil_dereference_in_a_goroutine();
+}
+
+// A handler the program installed before gort::run keeps getting its faults.
+void fault_with_the_programs_own_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) { _exit(7); };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGSEGV, &sa, nullptr);
+  nil_dereference_in_a_goroutine();
+}
+
+// A thread the runtime does not own is not the runtime's to report on.
+void nil_dereference_on_a_plain_thread() {
+  arm_watchdog();
+  gort::run([] {
+    std::thread t(fatal_test_write_through_null);
+    t.join();
+  });
 }
 
 // ---- SIGQUIT ----
@@ -372,6 +450,16 @@ TEST(FatalDeathTest, PanicTraceStartsAtTheThrowSite) {
               "^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n[^\n]*fatal_test_thrower");
 }
 
+// Go names the goroutine's function (main.main.func1); gort names the lambda, also when
+// it was inlined into the runtime's thunk that calls it.
+TEST(FatalDeathTest, PanicTraceNamesTheGoroutinesFunction) {
+  EXPECT_EXIT(goroutine_body_throws(), testing::ExitedWithCode(2),
+              "^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n"
+              "[^\n]*fatal_test_spawner\\(\\)::(\\{lambda\\(\\)#1\\}|\\$_[0-9]+)"  // GCC's, Clang's name
+              "\\(\\.\\.\\.\\)\n\t[^\n]+\n"
+              "created by [^\n]*fatal_test_spawner");
+}
+
 // As in Go, the trace ends with the go statement that created the goroutine.
 TEST(FatalDeathTest, PanicTraceEndsWithCreatedBy) {
   EXPECT_EXIT(goroutine_throws(), testing::ExitedWithCode(2),
@@ -425,6 +513,65 @@ TEST(FatalDeathTest, StackOverflowInMain) {
 #endif
   EXPECT_EXIT(main_overflows_its_stack(), testing::ExitedWithCode(2),
               "runtime: goroutine stack exceeds [0-9]+-byte limit\n.*fatal error: stack overflow");
+}
+
+// ---- faults ----
+
+// The sanitizers handle SIGSEGV and SIGFPE themselves (their report is the better one).
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
+#define SKIP_UNDER_SANITIZERS() GTEST_SKIP() << "the sanitizer reports the fault itself"
+#else
+#define SKIP_UNDER_SANITIZERS() static_cast<void>(0)
+#endif
+
+TEST(FatalDeathTest, NilDereferenceInAGoroutine) {
+  SKIP_UNDER_SANITIZERS();
+  EXPECT_EXIT(nil_dereference_in_a_goroutine(), testing::ExitedWithCode(2),
+              output({"^panic: runtime error: invalid memory address or nil pointer dereference\n"
+                      "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x[0-9a-f]+\\]\n"
+                      "\ngoroutine [0-9]+ \\[running\\]:\n"
+                      "[^\n]*fatal_test_write_through_null\\(\\)",
+                      "\ncreated by "},
+                     {"survived"}));
+}
+
+TEST(FatalDeathTest, FaultAtAnAddressAboveThePageZeroIsAFatalError) {
+  SKIP_UNDER_SANITIZERS();
+  EXPECT_EXIT(protected_page_written_in_a_goroutine(), testing::ExitedWithCode(2),
+              output({"^unexpected fault address 0x[0-9a-f]+\nfatal error: fault\n"
+                      "\\[signal SIGSEGV: segmentation violation code=0x2 addr=0x[0-9a-f]+ "
+                      "pc=0x[0-9a-f]+\\]\n\ngoroutine [0-9]+ \\[running\\]:\n",
+                      "goroutine 1 \\[semacquire\\]:"},
+                     {"survived"}));
+}
+
+TEST(FatalDeathTest, IntegerDivisionByZeroInAGoroutine) {
+  SKIP_UNDER_SANITIZERS();
+  EXPECT_EXIT(division_by_zero_in_a_goroutine(), testing::ExitedWithCode(2),
+              output({"^panic: runtime error: integer divide by zero\n"
+                      "\\[signal SIGFPE: floating-point exception code=0x1 addr=0x[0-9a-f]+ "
+                      "pc=0x[0-9a-f]+\\]\n\ngoroutine [0-9]+ \\[running\\]:\n"
+                      "[^\n]*fatal_test_divide\\(int\\)"}));
+}
+
+TEST(FatalDeathTest, FaultWithGotracebackNonePrintsNoGoroutine) {
+  SKIP_UNDER_SANITIZERS();
+  EXPECT_EXIT(nil_dereference_with_gotraceback_none(), testing::ExitedWithCode(2),
+              output({"^panic: runtime error: invalid memory address or nil pointer dereference\n"
+                      "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x[0-9a-f]+\\]\n$"}));
+}
+
+TEST(FatalDeathTest, FaultGoesToTheHandlerInstalledBeforeTheRuntime) {
+#if defined(GORT_ASAN)
+  GTEST_SKIP() << "UBSan (in the ASan build) stops at the null store before it faults";
+#endif
+  EXPECT_EXIT(fault_with_the_programs_own_handler(), testing::ExitedWithCode(7), "");
+}
+
+TEST(FatalDeathTest, FaultOnAThreadTheRuntimeDoesNotOwnIsLeftAlone) {
+  SKIP_UNDER_SANITIZERS();
+  EXPECT_EXIT(nil_dereference_on_a_plain_thread(), testing::KilledBySignal(SIGSEGV),
+              output({}, {"panic:", "fatal error:"}));
 }
 
 // ---- SIGQUIT ----
