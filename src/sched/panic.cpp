@@ -11,9 +11,12 @@
 // and exit status 2. A fault in a goroutine's code prints as Go's sigpanic does: the panic
 // (or `unexpected fault address` and `fatal error: fault`) and then its `[signal ...]` line.
 // GOTRACEBACK: none prints no goroutines, single (default) the
-// panicking one, all/system/crash every goroutine (fatal errors always print all).
+// panicking one, all/system/crash every goroutine (fatal errors always print all); crash
+// then ends the process with SIGABRT (a core dump) instead of exit status 2.
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +61,26 @@ void start_dying() {
   this_thread_dying = true;
 }
 
+// GOTRACEBACK=crash: after the trace, die of SIGABRT (a core dump where the system makes
+// them) instead of exiting with status 2, as Go's crash() does.
+bool traceback_crash() {
+  static const bool crash = [] {
+    const char* s = getenv("GOTRACEBACK");
+    return s != nullptr && strcmp(s, "crash") == 0;
+  }();
+  return crash;
+}
+
 [[noreturn]] void die() {
   fflush(nullptr);
+  if (traceback_crash()) {
+    signal(SIGABRT, SIG_DFL);
+    sigset_t abrt;
+    sigemptyset(&abrt);
+    sigaddset(&abrt, SIGABRT);
+    pthread_sigmask(SIG_UNBLOCK, &abrt, nullptr);
+    raise(SIGABRT);
+  }
   _exit(2);
 }
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <climits>
@@ -281,6 +282,18 @@ void division_by_zero_in_a_goroutine() {
 
 void nil_dereference_with_gotraceback_none() {
   setenv("GOTRACEBACK", "none", 1);
+  nil_dereference_in_a_goroutine();
+}
+
+// GOTRACEBACK=crash, without writing a core file.
+void set_gotraceback_crash() {
+  setenv("GOTRACEBACK", "crash", 1);
+  struct rlimit none {};
+  setrlimit(RLIMIT_CORE, &none);
+}
+
+void nil_dereference_with_gotraceback_crash() {
+  set_gotraceback_crash();
   nil_dereference_in_a_goroutine();
 }
 
@@ -558,6 +571,24 @@ TEST(FatalDeathTest, FaultWithGotracebackNonePrintsNoGoroutine) {
   EXPECT_EXIT(nil_dereference_with_gotraceback_none(), testing::ExitedWithCode(2),
               output({"^panic: runtime error: invalid memory address or nil pointer dereference\n"
                       "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x[0-9a-f]+\\]\n$"}));
+}
+
+// GOTRACEBACK=crash: the same report, then death by SIGABRT (for a core dump), as in Go.
+TEST(FatalDeathTest, FaultWithGotracebackCrashEndsBySigabrt) {
+  SKIP_UNDER_SANITIZERS();
+  EXPECT_EXIT(nil_dereference_with_gotraceback_crash(), testing::KilledBySignal(SIGABRT),
+              output({"^panic: runtime error: invalid memory address or nil pointer dereference\n"
+                      "\\[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x[0-9a-f]+\\]\n"
+                      "\ngoroutine [0-9]+ \\[running\\]:\n"}));
+}
+
+TEST(FatalDeathTest, PanicWithGotracebackCrashEndsBySigabrt) {
+  EXPECT_EXIT(
+      [] {
+        set_gotraceback_crash();
+        goroutine_throws();
+      }(),
+      testing::KilledBySignal(SIGABRT), "^panic: boom\n\ngoroutine [0-9]+ \\[running\\]:\n");
 }
 
 TEST(FatalDeathTest, FaultGoesToTheHandlerInstalledBeforeTheRuntime) {
