@@ -91,24 +91,9 @@ int run(F&& f) {
 }
 
 namespace detail {
-// The address just past this point of the function it is inlined into: where a go
-// statement is, for the "created by" line of tracebacks. (A return address would name the
-// wrong function when the call to gort::go is the caller's last act: a tail call.)
-[[gnu::always_inline]] inline uintptr_t code_address() {
-  uintptr_t pc;
-#if defined(__x86_64__)
-  asm volatile("lea 0f(%%rip), %0\n0:" : "=r"(pc));
-#elif defined(__aarch64__)
-  asm volatile("adr %0, 0f\n0:" : "=r"(pc));
-#else
-  pc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
-#endif
-  return pc;
-}
-
-// Starts the goroutine; gopc (a code_address) names its creator in tracebacks.
+// Starts the goroutine; gopc is the return address that names its creator in tracebacks.
 template <class F, class... Args>
-[[gnu::noinline]] void go_from(uintptr_t gopc, F&& f, Args&&... args) {
+void go_from(uintptr_t gopc, F&& f, Args&&... args) {
   using T = std::tuple<std::decay_t<F>, std::decay_t<Args>...>;
   void* storage;
   if constexpr (sizeof(T) <= kMaxInlineClosure && alignof(T) <= 64) {
@@ -132,10 +117,11 @@ template <class F, class... Args>
 // Go's `go f(args...)`: starts a goroutine running f(args...). Arguments are copied (or
 // moved) now, as Go evaluates them at the go statement. f and the arguments may be
 // move-only. Throws gort::runtime_error when no gort::run is active.
-// (Always inlined, so that the creator it records for tracebacks is the caller.)
+// (Not inlined, so that its return address names the creator in tracebacks.)
 template <class F, class... Args>
-[[gnu::always_inline]] inline void go(F&& f, Args&&... args) {
-  detail::go_from(detail::code_address(), std::forward<F>(f), std::forward<Args>(args)...);
+[[gnu::noinline]] void go(F&& f, Args&&... args) {
+  detail::go_from(reinterpret_cast<uintptr_t>(__builtin_return_address(0)), std::forward<F>(f),
+                  std::forward<Args>(args)...);
 }
 
 // runtime.Gosched: yields the processor; the goroutine goes to the global run queue.

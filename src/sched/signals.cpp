@@ -71,7 +71,12 @@ void on_fault(int sig, siginfo_t* info, void* ctx) {
   chain(sig, info, ctx, old);
 }
 
-void on_sigquit(int) { sysmon_request_sigquit_dump(); }
+void on_sigquit(int, siginfo_t* info, void* ctx) {
+  uintptr_t pc, sp;
+  fault_pc_sp(ctx, &pc, &sp);
+  m* mp = current_m();
+  sysmon_request_sigquit_dump(pc, mp != nullptr ? mp->id : -1, info->si_code);
+}
 
 }  // namespace
 
@@ -87,8 +92,8 @@ void install_signal_handlers() {
 
   struct sigaction q;
   memset(&q, 0, sizeof q);
-  q.sa_handler = on_sigquit;
-  q.sa_flags = SA_RESTART | SA_ONSTACK;
+  q.sa_sigaction = on_sigquit;
+  q.sa_flags = SA_RESTART | SA_ONSTACK | SA_SIGINFO;
   sigemptyset(&q.sa_mask);
   sigaction(SIGQUIT, &q, nullptr);
 }

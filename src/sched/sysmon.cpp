@@ -24,6 +24,9 @@ namespace {
 constexpr int64_t kForcePreemptNs = 10'000'000;  // Go: forcePreemptNS
 std::atomic<int64_t> coarse_now{0};
 std::atomic<uint32_t> sigquit_pending{0};
+std::atomic<uintptr_t> sigquit_pc{0};  // where the signal interrupted, for the dump's header
+std::atomic<int64_t> sigquit_m{0};
+std::atomic<int> sigquit_code{0};
 int64_t schedtrace_ms = 0;
 
 void preemptone(p* pp) {
@@ -133,7 +136,10 @@ void* sysmon_main(void*) {
     coarse_now.store(now, std::memory_order_relaxed);
 
     if (sigquit_pending.load()) {
-      fputs("SIGQUIT: quit\n", stderr);
+      // Go prints si_code as an unsigned 64-bit number (raise's SI_TKILL: 18446744073709551610).
+      fprintf(stderr, "SIGQUIT: quit\nPC=0x%lx m=%lld sigcode=%llu\n",
+              (unsigned long)sigquit_pc.load(), (long long)sigquit_m.load(),
+              (unsigned long long)(int64_t)sigquit_code.load());
       print_all_goroutines(true);
       fflush(nullptr);
       _exit(2);
@@ -232,7 +238,10 @@ void wake_sysmon_to_watch() {
   sched.sysmonnote.wakeup();
 }
 
-void sysmon_request_sigquit_dump() {
+void sysmon_request_sigquit_dump(uintptr_t pc, int64_t m_id, int code) {
+  sigquit_pc.store(pc);
+  sigquit_m.store(m_id);
+  sigquit_code.store(code);
   sigquit_pending.store(1);
   sched.sysmonnote.wakeup();
 }

@@ -6,11 +6,14 @@
 // when every P is idle; as in Go, only a syscall's wake-up (wake_sysmon) sets the interval
 // back to 20 us, so Ps turning idle and busy again do not keep it polling.
 #pragma once
+#include <cstdint>
 
 namespace gort::rt {
 
 void start_sysmon();
-// From a signal handler: ask sysmon to print the goroutine dump and exit (SIGQUIT).
-void sysmon_request_sigquit_dump();
+// From a signal handler: ask sysmon to print the goroutine dump and exit (SIGQUIT), headed
+// as Go's is by the interrupted pc, the id of the M that took the signal (-1: a thread
+// that is not an M) and the signal's code.
+void sysmon_request_sigquit_dump(std::uintptr_t pc, std::int64_t m_id, int code);
 
 }  // namespace gort::rt

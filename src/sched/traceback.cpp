@@ -37,14 +37,22 @@ bool is_runtime_frame(const std::string& fn) {
 }
 
 // A goroutine's entry thunk (gort::detail::invoke_closure<std::tuple<F, Args...>> or
-// invoke_boxed) is where the goroutine's function runs, usually inlined into it: its
-// frame is named after F, the function the go statement started (Go prints that one,
-// e.g. main.main.func1). Empty for any other frame.
+// invoke_boxed), or the main goroutine's (inside gort::run<F>), is where the goroutine's
+// function F runs, usually inlined into it: its frame is named after F, the function the go
+// statement started or gort::run was given (Go prints that one, e.g. main.main.func1 or
+// main.main). Empty for any other frame.
 std::string goroutine_function(const std::string& fn) {
-  size_t at = fn.find("gort::detail::invoke_closure<std::tuple<");
-  if (at == std::string::npos) at = fn.find("gort::detail::invoke_boxed<std::tuple<");
-  if (at == std::string::npos || at > fn.find('(')) return {};
-  size_t start = fn.find("std::tuple<", at) + 11;
+  size_t name_end = fn.find('(');
+  size_t start = std::string::npos;
+  for (const char* thunk : {"gort::detail::invoke_closure<std::tuple<",
+                            "gort::detail::invoke_boxed<std::tuple<", "gort::run<"}) {
+    size_t at = fn.find(thunk);
+    if (at != std::string::npos && at < name_end && (at == 0 || fn[at - 1] == ' ')) {
+      start = at + strlen(thunk);
+      break;
+    }
+  }
+  if (start == std::string::npos) return {};
   int depth = 0;
   for (size_t i = start; i < fn.size(); i++) {
     char c = fn[i];
@@ -206,12 +214,9 @@ void format_goroutine(std::string& out, g* gp, void* const* cur_pcs, int cur_n) 
 void format_created_by(std::string& out, uintptr_t gopc) {
   if (gopc == 0) return;  // the main goroutine
   // gopc is a return address inside the code that called gort::go.
-  void* pc = reinterpret_cast<void*>(gopc);
-  std::string created;
-  format_frames(created, &pc, 1, false);
-  size_t paren = created.find("(...)");
-  if (paren != std::string::npos) created.erase(paren, 5);
-  out += "created by " + created;
+  symbol s = symbolize(gopc);
+  if (std::string body = goroutine_function(s.function); !body.empty()) s.function = body;
+  out += "created by " + s.function + "\n\t" + s.location + "\n";
 }
 
 std::string format_all_goroutines(bool include_current) {

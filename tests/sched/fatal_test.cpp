@@ -150,11 +150,13 @@ void goroutine_throws() {
 }
 
 // The exception is thrown by the goroutine's own function, which the compiler inlines into
-// the runtime's entry thunk for it. The go statement is the spawner's last: "created by"
-// must still name the spawner, not its caller (it would, were a return address recorded and
-// the call a tail call).
+// the runtime's entry thunk for it. (The store after the go statement keeps the call from
+// being a tail call, which would leave the spawner's caller as the creator: gort::go records
+// its return address.)
+volatile int spawned = 0;
 __attribute__((noinline)) void fatal_test_spawner() {
   gort::go([] { throw std::runtime_error("boom"); });
+  spawned = 1;
 }
 
 void goroutine_body_throws() {
@@ -609,14 +611,25 @@ TEST(FatalDeathTest, FaultOnAThreadTheRuntimeDoesNotOwnIsLeftAlone) {
 TEST(FatalDeathTest, SigquitDumpsEveryGoroutine) {
   SKIP_UNDER_TSAN_DUMP_RACE();
   EXPECT_EXIT(sigquit_while_running(), testing::ExitedWithCode(2),
-              output({"SIGQUIT: quit\n", "goroutine 1 \\[semacquire\\]:",
+              output({"SIGQUIT: quit\nPC=0x[0-9a-f]+ m=-?[0-9]+ sigcode=0\n\n",  // kill(): SI_USER
+                      "goroutine 1 \\[semacquire\\]:",
                       "goroutine [0-9]+ \\[(sleep|running|runnable)"}));
+}
+
+// Go names main's frame main.main; gort names the function given to gort::run, also when
+// it is inlined into the runtime's thunk that calls it.
+TEST(FatalDeathTest, DumpNamesTheMainGoroutinesFunction) {
+  SKIP_UNDER_TSAN_DUMP_RACE();
+  EXPECT_EXIT(sigquit_while_running(), testing::ExitedWithCode(2),
+              output({"goroutine 1 \\[semacquire\\]:\n.*sigquit_while_running\\(\\)::"
+                      "(\\{lambda\\(\\)#1\\}|\\$_[0-9]+)\\(\\.\\.\\.\\)\n"}));
 }
 
 TEST(FatalDeathTest, SigquitRaisedOnAGoroutineThread) {
   SKIP_UNDER_TSAN_DUMP_RACE();
   EXPECT_EXIT(sigquit_raised_on_a_goroutine(), testing::ExitedWithCode(2),
-              "SIGQUIT: quit\n.*goroutine 1 \\[");
+              "SIGQUIT: quit\nPC=0x[0-9a-f]+ m=[0-9]+ sigcode=18446744073709551610\n\n"  // raise()
+              ".*goroutine 1 \\[");
 }
 
 // SIGQUIT raised on a runtime thread dumps and exits like any other.

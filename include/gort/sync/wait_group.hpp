@@ -29,9 +29,10 @@ class wait_group {
   void wait();
   // add(1), then runs f in a new goroutine that calls done() when f returns.
   template <class F>
-  [[gnu::always_inline]] inline void go(F&& f) {
+  [[gnu::noinline]] void go(F&& f) {
     add(1);
-    gort::detail::go_from(gort::detail::code_address(), [this, fn = std::forward<F>(f)]() mutable {
+    auto gopc = reinterpret_cast<uintptr_t>(__builtin_return_address(0));
+    gort::detail::go_from(gopc, [this, fn = std::forward<F>(f)]() mutable {
       struct done_guard {
         wait_group* wg;
         ~done_guard() { wg->done(); }
