@@ -19,19 +19,24 @@ namespace {
 
 constexpr int kMaxFrames = 100;  // Go elides frames after 100
 
-// Runtime frames: gort::rt::*, the goroutine entry shims (gort::detail::*, gort::run's
-// body), the context switch. Template names may carry a return type in front.
+// Where the qualified name of function `fn` starts with `prefix` (after a return type,
+// which template names may carry in front), or npos.
+size_t name_prefix_at(const std::string& fn, const char* prefix) {
+  size_t at = fn.find(prefix);
+  bool starts = at != std::string::npos && at < fn.find('(') && (at == 0 || fn[at - 1] == ' ');
+  return starts ? at : std::string::npos;
+}
+
+// Runtime frames: gort::rt::*, the goroutine entry shims (gort::detail::*), the context
+// switch.
 bool is_runtime_frame(const std::string& fn) {
-  size_t name_end = fn.find('(');
-  auto starts = [&](const char* prefix) {
-    size_t at = fn.find(prefix);
-    return at != std::string::npos && at < name_end && (at == 0 || fn[at - 1] == ' ');
-  };
+  auto starts = [&](const char* prefix) { return name_prefix_at(fn, prefix) != std::string::npos; };
   // Names the demangler gave up on still show gort's namespaces in their mangled form.
   if (fn.rfind("_Z", 0) == 0 &&
       (fn.find("4gort2rt") != std::string::npos || fn.find("4gort6detail") != std::string::npos))
     return true;
-  return starts("gort::rt::") || starts("gort::detail::") || starts("gort::run<") ||
+  // (gort::run<F>'s frames are named after F, not hidden: see goroutine_function.)
+  return starts("gort::rt::") || starts("gort::detail::") ||
          fn == "gort_swap_context" || fn == "gort_start_trampoline" || fn == "__cxa_throw" ||
          fn == "__restore_rt" || starts("__interceptor_") || starts("__sanitizer");
 }
@@ -42,12 +47,10 @@ bool is_runtime_frame(const std::string& fn) {
 // statement started or gort::run was given (Go prints that one, e.g. main.main.func1 or
 // main.main). Empty for any other frame.
 std::string goroutine_function(const std::string& fn) {
-  size_t name_end = fn.find('(');
   size_t start = std::string::npos;
   for (const char* thunk : {"gort::detail::invoke_closure<std::tuple<",
                             "gort::detail::invoke_boxed<std::tuple<", "gort::run<"}) {
-    size_t at = fn.find(thunk);
-    if (at != std::string::npos && at < name_end && (at == 0 || fn[at - 1] == ' ')) {
+    if (size_t at = name_prefix_at(fn, thunk); at != std::string::npos) {
       start = at + strlen(thunk);
       break;
     }
