@@ -4,6 +4,7 @@
 #include "sched/timers.hpp"
 
 #include "os/clock.hpp"
+#include "sched/fatal.hpp"
 #include "sched/sched.hpp"
 
 namespace gort::rt {
@@ -84,6 +85,8 @@ p* timer_home() {
 }  // namespace
 
 void addtimer(timer* t) {
+  // A timer in a heap added again would sit there twice and fire twice; Go throws too.
+  if (t->pp.load(std::memory_order_relaxed) != nullptr) fatal("addtimer called with initialized timer");
   if (t->when < 0) t->when = INT64_MAX;
   for (;;) {
     p* pp = timer_home();

@@ -14,6 +14,7 @@
 namespace gort::rt {
 
 // Adds t (not in any heap) to the current P's heap, or to some P's if the caller has none.
+// A timer still in a heap is a fatal error ("addtimer called with initialized timer").
 void addtimer(timer* t);
 // Removes t from its heap. True if it was pending (and so will not fire).
 bool deltimer(timer* t);

@@ -185,3 +185,17 @@ TEST(TimerHeap, PeriodicTimerStaysInTheHeapAndFiresEveryPeriod) {
   EXPECT_LE(int64_t(log.fired.size()), max_fires);
   for (auto [i, at] : log.fired) EXPECT_EQ(i, 7u);
 }
+
+// Adding a timer that is still in a heap would put it there twice (two firings, a heap
+// whose positions no longer match): Go's addtimer throws, and so does ours.
+TEST(TimerHeapDeathTest, AddingATimerAlreadyInAHeapIsFatal) {
+  EXPECT_EXIT(gort::run([] {
+                rt::timer t;
+                t.f = record;
+                t.when = gort::os::nanotime() + int64_t(3600) * 1000000000;
+                rt::addtimer(&t);
+                rt::addtimer(&t);
+              }),
+              testing::ExitedWithCode(2),
+              "fatal error: addtimer called with initialized timer.*goroutine 1 \\[running\\]:");
+}

@@ -63,9 +63,14 @@ void churn(std::vector<slot>& slots, unsigned seed, int iterations) {
   std::minstd_rand rng(seed);
   for (int it = 0; it < iterations; it++) {
     slot& s = slots[rng() % slots.size()];
-    uint64_t w = s.state.load();
+    const uint64_t w = s.state.load();
     uint64_t seq = seq_of(w);
-    if (state_of(w) == kFree && s.state.compare_exchange_strong(w, word(seq, kArming))) {
+    // Each transition compares against its own copy of w: a failed compare_exchange writes
+    // the current word into its `expected`, and the next branch must not pair that newer
+    // word with this older seq (a deleter would then store free(seq) over a later arming,
+    // and the same timer would be armed twice).
+    uint64_t expect_free = w, expect_armed = w;
+    if (state_of(w) == kFree && s.state.compare_exchange_strong(expect_free, word(seq, kArming))) {
       seq++;
       s.t.f = on_fire;
       s.t.arg = &s;
@@ -78,7 +83,7 @@ void churn(std::vector<slot>& slots, unsigned seed, int iterations) {
       // deltimer false and the arming fired.
       s.state.store(word(seq, kArmed));
     } else if (state_of(w) == kArmed && rng() % 2 == 0 &&
-               s.state.compare_exchange_strong(w, word(seq, kDeleting))) {
+               s.state.compare_exchange_strong(expect_armed, word(seq, kDeleting))) {
       if (rt::deltimer(&s.t)) {
         the_totals->stops.fetch_add(1);
       } else if (!wait_fired(s, seq)) {
