@@ -16,6 +16,10 @@ namespace gort::rt {
 
 void checkdead() {
   if (!sched.running.load(std::memory_order_acquire) || sched.exiting.load()) return;
+  // A run that has not queued its main goroutine yet has nothing to judge: an M of the
+  // previous run that goes idle now (woken late, say by a plain thread's ready) would
+  // otherwise find no goroutine at all and report Goexit's deadlock.
+  if (!sched.main_started.load(std::memory_order_acquire)) return;
   int32_t run = sched.mcount - sched.nmidle - sched.nmidlelocked;
   if (run > 0) return;
   if (run < 0) fatal("checkdead: inconsistent counts");

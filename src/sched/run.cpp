@@ -212,7 +212,7 @@ int run_main(void (*entry)(void*), void* closure) {
   g* mg = new_main_g(entry, closure);
   sched.goidgen.store(1);  // main is goroutine 1; the others count from 2
   runqput(m0->pp, mg, false);
-  sched.main_started.store(true);
+  sched.main_started.store(true, std::memory_order_release);  // checkdead judges from now on
   wake_sysmon();
   schedule(m0);
 

@@ -261,7 +261,7 @@ struct schedt {
   std::atomic<int64_t> ngoroutines{0};  // goroutines counted without a P
 
   std::atomic<bool> running{false};   // a gort::run is active
-  std::atomic<bool> main_started{false};
+  std::atomic<bool> main_started{false};  // the run's main goroutine is queued (checkdead waits for it)
   std::atomic<bool> exiting{false};   // the main goroutine returned
   bool main_goexited = false;
   int exit_code = 0;

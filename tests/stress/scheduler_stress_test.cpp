@@ -3,7 +3,8 @@
 // through wait_groups (so wake-ups cross Ps), for many rounds at GOMAXPROCS 1, 2 and 4 and
 // while GOMAXPROCS changes under the load; a token passed around a ring of goroutines
 // through reused wait_groups; 100,000 goroutines parked at once on one wait_group; and
-// blocking calls that return while the other Ps are busy and then go idle.
+// blocking calls that return while the other Ps are busy and then go idle; and runs back to
+// back while a plain thread's wake-ups of the previous run settle.
 //
 // Invariants checked: every goroutine runs to completion exactly once and every operation
 // it was planned to do happens exactly once (the plan is a pure function of a seed, so the
@@ -16,7 +17,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -349,6 +352,67 @@ TEST(SchedulerStress, BlockingCallsReturningWhilePsGoIdleAreNeverStranded) {
   done = true;
   watchdog.join();
   EXPECT_EQ(rounds_done.load(), kRounds);
+}
+
+// Runs back to back, each leaving Ms that a plain thread woke and that go idle late: one
+// going idle while the next run is still starting (before its main goroutine exists) must
+// not take the empty run for Goexit's deadlock ("no goroutines (main called
+// runtime.Goexit) - deadlock!", which killed about one process in two of 400 such pairs
+// under TSan before checkdead waited for the main goroutine).
+TEST(SchedulerStress, BackToBackRunsWhileAPlainThreadsWakeupsSettle) {
+#if defined(GORT_TSAN) || defined(GORT_ASAN)
+  constexpr int kPairs = 300;
+#else
+  constexpr int kPairs = 1000;
+#endif
+  for (int i = 0; i < kPairs; i++) {
+    long sum = 0;
+    gort::run([&] {
+      gort::sync::mutex mu;
+      gort::sync::cond nonempty(mu);
+      std::deque<int> q;
+      bool closed = false;
+      gort::sync::wait_group wg;
+      for (int c = 0; c < 3; c++)
+        wg.go([&] {
+          std::unique_lock lk(mu);
+          for (;;) {
+            while (q.empty() && !closed) nonempty.wait();
+            if (q.empty()) return;
+            sum += q.front();
+            q.pop_front();
+          }
+        });
+      std::thread producer([&] {  // readies goroutines from a thread without a P
+        for (int k = 1; k <= 200; k++) {
+          {
+            std::lock_guard lk(mu);
+            q.push_back(k);
+          }
+          nonempty.signal();
+        }
+        {
+          std::lock_guard lk(mu);
+          closed = true;
+        }
+        nonempty.broadcast();
+      });
+      wg.wait();
+      producer.join();
+    });
+    ASSERT_EQ(sum, 200L * 201 / 2);
+    bool slept = false;
+    gort::run([&] {
+      int prev = gort::gomaxprocs(1);
+      gort::sync::wait_group wg;
+      wg.go([] { gort::time::sleep(200us); });
+      gort::time::sleep(200us);
+      wg.wait();
+      gort::gomaxprocs(prev);
+      slept = true;
+    });
+    ASSERT_TRUE(slept);
+  }
 }
 
 }  // namespace
