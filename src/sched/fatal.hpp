@@ -27,6 +27,14 @@ namespace gort::rt {
 // destructor runs: the process exits with status 2 at once.
 [[noreturn]] void fatal_signal(g* gp, int sig, const siginfo_t* info, uintptr_t pc);
 
+// Claims the printing of the process's death (Go: startpanic_m): the first caller goes on
+// and ends the process; any later one, on another thread, waits for that exit.
+void start_dying();
+// Whether a death is being printed (start_dying was called) or a SIGQUIT dump is pending.
+// The main goroutine does not return then (Go's runtime.main parks while `panicking`), so
+// that the process ends with the death's status and output, not with main's exit code.
+bool process_dying();
+
 // GOTRACEBACK: 0 none, 1 single (default), 2 all, 3 system/crash.
 int traceback_level();
 

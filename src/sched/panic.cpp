@@ -29,6 +29,7 @@
 #include "gort/errors.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
+#include "sched/sysmon.hpp"
 #include "sched/traceback.hpp"
 
 namespace gort::rt {
@@ -45,9 +46,12 @@ void write_all(const std::string& s) {
   }
 }
 
+thread_local bool this_thread_dying = false;  // this thread called start_dying first
+
+}  // namespace
+
 // Only one thread prints its death; others wait for the exit. A fault while dying (in
 // the dying thread itself) ends the process at once rather than waiting for itself.
-thread_local bool this_thread_dying = false;
 void start_dying() {
   if (dying.exchange(true)) {
     if (this_thread_dying) {
@@ -60,6 +64,10 @@ void start_dying() {
   }
   this_thread_dying = true;
 }
+
+bool process_dying() { return dying.load(std::memory_order_acquire) || sigquit_requested(); }
+
+namespace {
 
 // GOTRACEBACK=crash: after the trace, die of SIGABRT (a core dump where the system makes
 // them) instead of exiting with status 2, as Go's crash() does.

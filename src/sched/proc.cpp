@@ -15,6 +15,8 @@
 // the cache is empty (a fresh stack: a syscall and a page fault), leave() switches to g0
 // first, so the leaving goroutine's hook (which may release a lock) runs before that cost.
 // Dead Gs on the free lists hold no stacks.
+#include <unistd.h>
+
 #include <cstring>
 #include <new>
 
@@ -500,7 +502,12 @@ namespace {
   } catch (...) {
     fatal_panic(gp, std::current_exception());
   }
-  if (gp->is_main && !sched.main_goexited) request_exit();
+  if (gp->is_main && !sched.main_goexited) {
+    // Go's runtime.main: while another thread prints a fatal panic or error, or a SIGQUIT
+    // dump is pending, main does not end the process; the dying thread does, with status 2.
+    while (process_dying()) pause();
+    request_exit();
+  }
   goexit0(gp);
 }
 

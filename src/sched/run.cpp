@@ -161,7 +161,9 @@ bool exit_m(m* mp) {
     }
     if (busy <= 0) break;
     if (os::nanotime() > deadline) {
-      // Some goroutine keeps its thread: end the process, as Go's exit would.
+      // Some goroutine keeps its thread: end the process, as Go's exit would (unless a
+      // death is being printed: that ends it, with status 2).
+      while (process_dying()) pause();
       fflush(nullptr);
       _exit(sched.exit_code);
     }

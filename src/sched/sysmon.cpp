@@ -136,6 +136,7 @@ void* sysmon_main(void*) {
     coarse_now.store(now, std::memory_order_relaxed);
 
     if (sigquit_pending.load()) {
+      start_dying();  // a fatal error being printed elsewhere ends the process instead
       // Go prints si_code as an unsigned 64-bit number (raise's SI_TKILL: 18446744073709551610).
       fprintf(stderr, "SIGQUIT: quit\nPC=0x%lx m=%lld sigcode=%llu\n",
               (unsigned long)sigquit_pc.load(), (long long)sigquit_m.load(),
@@ -245,6 +246,8 @@ void sysmon_request_sigquit_dump(uintptr_t pc, int64_t m_id, int code) {
   sigquit_pending.store(1);
   sched.sysmonnote.wakeup();
 }
+
+bool sigquit_requested() { return sigquit_pending.load(std::memory_order_acquire) != 0; }
 
 void start_sysmon() {
   parse_godebug();

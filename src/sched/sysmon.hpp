@@ -15,5 +15,7 @@ void start_sysmon();
 // as Go's is by the interrupted pc, the id of the M that took the signal (-1: a thread
 // that is not an M) and the signal's code.
 void sysmon_request_sigquit_dump(std::uintptr_t pc, std::int64_t m_id, int code);
+// Whether a SIGQUIT arrived whose dump sysmon has not finished.
+bool sigquit_requested();
 
 }  // namespace gort::rt

@@ -332,6 +332,12 @@ void sigquit_while_running() {
   });
 }
 
+// The dump is sysmon's work; main returns before sysmon can start it.
+void main_returns_right_after_raising_sigquit() {
+  arm_watchdog();
+  gort::run([] { raise(SIGQUIT); });
+}
+
 void sigquit_raised_on_a_goroutine() {
   one_processor();  // on the thread that called gort::run: see SigquitRaisedOnARuntimeThread
   arm_watchdog();
@@ -630,6 +636,15 @@ TEST(FatalDeathTest, SigquitRaisedOnAGoroutineThread) {
   EXPECT_EXIT(sigquit_raised_on_a_goroutine(), testing::ExitedWithCode(2),
               "SIGQUIT: quit\nPC=0x[0-9a-f]+ m=[0-9]+ sigcode=18446744073709551610\n\n"  // raise()
               ".*goroutine 1 \\[");
+}
+
+// As in Go, a dump (or a fatal panic) under way when main returns ends the process with
+// status 2; main's return does not cut it short with main's exit code.
+TEST(FatalDeathTest, SigquitDumpEndsTheProcessEvenWhenMainReturnsFirst) {
+  SKIP_UNDER_TSAN_DUMP_RACE();
+  EXPECT_EXIT(main_returns_right_after_raising_sigquit(), testing::ExitedWithCode(2),
+              "SIGQUIT: quit\nPC=0x[0-9a-f]+ m=[0-9]+ sigcode=18446744073709551610\n\n"
+              ".*goroutine 1 \\[running\\]:");
 }
 
 // SIGQUIT raised on a runtime thread dumps and exits like any other.
