@@ -249,6 +249,16 @@ extern std::uint64_t mag_key;  // random per process, nonzero
 inline constexpr std::size_t span_cache_max_pages = 16;  // spans of up to 128 KiB
 inline constexpr int span_cache_ways = 32;                // per page count, newest last
 inline constexpr std::size_t span_cache_cap_pages = 1024; // 8 MiB per thread at most
+// The heap's span stash (mheap.cpp) is the same idea one level down, shared by all threads
+// under the heap lock: whole spans of up to span_cache_max_pages that page caches evicted or
+// aged out (or that were freed without one), kept by page count, newest reused first, for
+// two scavenger ticks. A span of n pages then comes back on pages that spans of n pages
+// used last (resident, and touched where such spans touch them) rather than on the
+// lowest free run, which under churn of many sizes is a different, cold run each time: in
+// the `mixed` workload, 56,000 page faults without the stash, 42,000 with it (tcmalloc's
+// exact-size page lists: 34,500). Bounded by an eighth of the heap in use, 8 MiB at least.
+inline constexpr int span_stash_ways = 256;                // per page count, ring
+inline constexpr std::size_t span_stash_min_pages = 1024;  // 8 MiB
 struct span_cache_slot {
   mspan* s[span_cache_ways];
   std::uint32_t stamp[span_cache_ways];  // scavenger tick when cached
@@ -381,12 +391,17 @@ std::size_t live_caches();            // caches in the heap's list (threads' and
 void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
+std::size_t heap_stash_pages();  // pages in the heap's span stash now
 // The first run of n clear bits (free pages) in bits[0..nwords*64), bit 0 of word 0 first:
 // its bit index, or ~0 if there is none. The page allocator's search inside a chunk.
 std::size_t first_free_run(const std::uint64_t* bits, std::size_t nwords, std::size_t n);
 // Geometry of a new or reused span; counts it in the heap's span totals when `count`.
 void init_span_class(mspan* s, std::uint8_t spanclass, bool count = true);
 void uncount_span(const mspan* s);  // takes s out of the heap's span totals
+// Makes s, a dead span kept whole (page cache, heap stash) with nothing allocated, a new
+// in-use span of spanclass (owner uncached, dirty pages). `counted`: s is still in the
+// heap's span totals under its old class (the page cache keeps it there; the stash not).
+void revive_span(mspan* s, std::uint8_t spanclass, bool counted);
 extern std::atomic<std::uint32_t> scavenger_ticks;  // bumped every scavenger tick
 extern heap_arena* arena_index[arena_l2_entries];  // Go: mheap.arenas; __atomic access
 // The first 64 GiB of heap address space from Go's arena hint also have one flat page ->

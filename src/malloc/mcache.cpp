@@ -307,18 +307,7 @@ mspan* mcache::cached_span(std::size_t npages, std::uint8_t spanclass) {
   if (slot.n == 0) return nullptr;
   mspan* s = slot.s[--slot.n];
   span_cache_pages -= npages;
-  s->alloc_cache = 0;
-  s->freeindex = 0;
-  s->live = 0;
-  s->needzero = true;
-  // alloc_bits are all clear (a span enters the cache with no object allocated) and so
-  // are free_bits (folded before), so only the geometry changes; the heap's span totals
-  // (small, large) change only if the kind does.
-  bool same_kind = (s->sizeclass() == 0) == ((spanclass >> 1) == 0);
-  if (!same_kind) uncount_span(s);
-  init_span_class(s, spanclass, !same_kind);
-  s->owner.store(owner_uncached, std::memory_order_relaxed);
-  s->state.store(span_in_use, std::memory_order_release);
+  revive_span(s, spanclass, true);
   return s;
 }
 

@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
@@ -85,6 +86,13 @@ struct fixalloc {
 
 constexpr std::size_t max_arenas = 1 << 16;  // 4 TiB of heap
 
+// One page count's share of the span stash (malloc.hpp): a ring, oldest entry at head.
+struct span_stash_ring {
+  mspan* s[span_stash_ways];
+  std::uint32_t stamp[span_stash_ways];  // scavenger tick when stashed
+  std::uint32_t head, n;
+};
+
 struct mheap {
   os::rt_mutex lock;
   std::atomic<bool> inited;
@@ -99,6 +107,8 @@ struct mheap {
   std::size_t search_chunk;    // Go: searchAddr; chunks (in address order) before it are full
   std::atomic<std::size_t> nspans_small, nspans_large;  // also changed by page caches
   mcache* caches;              // live mcaches
+  span_stash_ring stash[span_cache_max_pages + 1];  // by page count; dead, whole, idle
+  std::size_t stash_pages;
   retired_stats retired;
   pthread_t scav_thread;
 };
@@ -442,6 +452,91 @@ void uncount_span(const mspan* s) {
   (s->sizeclass() == 0 ? heap.nspans_large : heap.nspans_small).fetch_sub(1, std::memory_order_relaxed);
 }
 
+void revive_span(mspan* s, std::uint8_t spanclass, bool counted) {
+  s->alloc_cache = 0;
+  s->freeindex = 0;
+  s->live = 0;
+  s->needzero = true;
+  // alloc_bits are all clear (a span is kept whole only with no object allocated) and so
+  // are free_bits (folded before), so only the geometry changes; a span still counted in
+  // the heap's span totals (small, large) changes there only if its kind does.
+  bool same_kind = (s->sizeclass() == 0) == ((spanclass >> 1) == 0);
+  if (counted && !same_kind) uncount_span(s);
+  init_span_class(s, spanclass, !(counted && same_kind));
+  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->state.store(span_in_use, std::memory_order_release);
+}
+
+namespace {
+
+// s's pages go back to the page allocator and its mspan to the free list; s is out of the
+// heap's in-use totals already. heap.lock held.
+void release_uncounted_span_locked(mspan* s) {
+  s->state.store(span_dead, std::memory_order_relaxed);
+  map_span(s, nullptr);
+  free_pages_locked(s->start, s->npages);
+  if (s->tiny_refs != nullptr) heap.refsalloc.free(static_cast<void*>(s->tiny_refs));
+  heap.spanalloc.free(s);
+}
+
+// Takes s out of the in-use totals (pages and spans), as freeing or stashing it does.
+void uncount_in_use_locked(const mspan* s) {
+  heap.pages_inuse -= s->npages;
+  uncount_span(s);
+}
+
+void stash_drop_oldest(span_stash_ring& r) {
+  mspan* s = r.s[r.head];
+  r.head = (r.head + 1) % span_stash_ways;
+  r.n--;
+  heap.stash_pages -= s->npages;
+  release_uncounted_span_locked(s);
+}
+
+// Keeps s (nothing allocated in it) in the stash if it may; false if it goes to the page
+// allocator. It stays mapped in spans[], dead, so a free into it reports a double free,
+// and counts as idle heap (not in use) until reused. heap.lock held.
+bool stash_locked(mspan* s) {
+  std::size_t np = s->npages;
+  if (np > span_cache_max_pages || s->tiny_refs != nullptr) return false;
+  span_stash_ring& r = heap.stash[np];
+  std::size_t cap = std::max(span_stash_min_pages, heap.pages_inuse / 8);
+  // Full, or over the bound: this size's oldest make room (other sizes age out on ticks).
+  while (r.n == span_stash_ways || (r.n > 0 && heap.stash_pages + np > cap)) stash_drop_oldest(r);
+  if (heap.stash_pages + np > cap) return false;
+  s->state.store(span_dead, std::memory_order_relaxed);
+  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  uncount_in_use_locked(s);
+  std::uint32_t i = (r.head + r.n) % span_stash_ways;
+  r.s[i] = s;
+  r.stamp[i] = scavenger_ticks.load(std::memory_order_relaxed);
+  r.n++;
+  heap.stash_pages += np;
+  return true;
+}
+
+// The newest stashed span of npages, revived for spanclass; null if none. heap.lock held.
+mspan* unstash_locked(std::size_t npages, std::uint8_t spanclass) {
+  if (npages > span_cache_max_pages || spanclass == tiny_span_class) return nullptr;
+  span_stash_ring& r = heap.stash[npages];
+  if (r.n == 0) return nullptr;
+  r.n--;
+  mspan* s = r.s[(r.head + r.n) % span_stash_ways];
+  heap.stash_pages -= npages;
+  heap.pages_inuse += npages;
+  revive_span(s, spanclass, false);
+  return s;
+}
+
+// Gives back stash entries that sat through two scavenger ticks (all of them if `all`).
+void stash_age_locked(bool all) {
+  std::uint32_t now = scavenger_ticks.load(std::memory_order_relaxed);
+  for (auto& r : heap.stash)
+    while (r.n > 0 && (all || now - r.stamp[r.head] >= 2)) stash_drop_oldest(r);
+}
+
+}  // namespace
+
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages) {
   heap_init();
   if (align_pages == 0) align_pages = 1;
@@ -449,6 +544,12 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
   if (want < npages) return nullptr;
   std::size_t ai = 0, pg = 0;
   heap.lock.lock();
+  if (align_pages == 1) {
+    if (mspan* s = unstash_locked(npages, spanclass)) {
+      heap.lock.unlock();
+      return s;
+    }
+  }
   if (!find_pages(want, &ai, &pg)) {
     // Before growing, give back spans that remote frees emptied (Go's mheap.reclaim).
     heap.lock.unlock();
@@ -502,16 +603,17 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
   return s;
 }
 
+std::size_t heap_stash_pages() {
+  os::rt_lock_guard g(heap.lock);
+  return heap.stash_pages;
+}
+
 void heap_free_span(mspan* s) {
   GORT_POISON(reinterpret_cast<void*>(s->start), s->npages * page_size);
   os::rt_lock_guard g(heap.lock);
-  s->state.store(span_dead, std::memory_order_relaxed);
-  map_span(s, nullptr);
-  free_pages_locked(s->start, s->npages);
-  heap.pages_inuse -= s->npages;
-  uncount_span(s);
-  if (s->tiny_refs != nullptr) heap.refsalloc.free(static_cast<void*>(s->tiny_refs));
-  heap.spanalloc.free(s);
+  if (stash_locked(s)) return;
+  uncount_in_use_locked(s);
+  release_uncounted_span_locked(s);
 }
 
 
@@ -601,6 +703,7 @@ void heap_after_fork_child() {
 std::size_t scavenge(bool force) {
   heap_init();
   os::rt_lock_guard g(heap.lock);
+  stash_age_locked(force);  // its pages then wait a tick as free pages, as any others
   std::size_t released = 0;
   std::uintptr_t run_start = 0, run_end = 0;
   static iovec ranges[256];  // under heap.lock

@@ -2,7 +2,9 @@
 // the page cache (empty spans kept whole by page count, reused by the next span of that
 // size, aged out by the scavenger's ticks, given back at thread exit and free_os_memory)
 // and the magazines (LIFO reuse of objects this thread just freed; a first word equal to
-// the key is user data unless the object really is in the magazine).
+// the key is user data unless the object really is in the magazine); and the heap's span
+// stash below them (newest span of a size reused first, bounded, aged out, emptied by
+// free_os_memory).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -310,6 +312,89 @@ TEST(SpanGeometry, ScanSpanClassTableMatchesSizeClasses) {
   for (std::size_t size = 1; size <= gm::max_small_size; size++)
     ASSERT_EQ(gm::size_to_scan_spanclass(size), gm::make_span_class(gm::size_to_class(size), false))
         << "size " << size;
+}
+
+}  // namespace
+
+namespace {
+
+constexpr std::uint8_t large_class = gm::make_span_class(0, false);
+
+// The heap hands back the span of n pages freed last, not the lowest free run of n pages
+// (what the page allocator alone would find): its pages are the ones a span of that size
+// touched last.
+TEST(HeapStash, ReusesTheNewestSpanOfASizeFirst) {
+  gort::debug::free_os_memory();  // the stash starts empty
+  ASSERT_EQ(gm::heap_stash_pages(), 0u);
+  gm::mspan* a = gm::heap_alloc_span(large_pages, large_class, 1);
+  gm::mspan* b = gm::heap_alloc_span(large_pages, large_class, 1);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::uintptr_t a_start = a->start, b_start = b->start;
+  ASSERT_LT(a_start, b_start);  // first fit: the lower run first
+  gm::heap_free_span(a);
+  gm::heap_free_span(b);
+  EXPECT_EQ(gm::heap_stash_pages(), 2 * large_pages);
+  EXPECT_FALSE(gm::owns(reinterpret_cast<void*>(b_start)));  // dead while stashed
+  gm::mspan* c = gm::heap_alloc_span(large_pages, large_class, 1);
+  gm::mspan* d = gm::heap_alloc_span(large_pages, large_class, 1);
+  EXPECT_EQ(c->start, b_start);
+  EXPECT_EQ(d->start, a_start);
+  EXPECT_EQ(c->state.load(), gm::span_in_use);
+  EXPECT_EQ(gm::heap_stash_pages(), 0u);
+  gm::heap_free_span(c);
+  gm::heap_free_span(d);
+  gort::debug::free_os_memory();
+  EXPECT_EQ(gm::heap_stash_pages(), 0u);
+  auto st = gort::read_mem_stats();
+  EXPECT_EQ(st.heap_released, st.heap_idle);  // stashed pages went back and out
+}
+
+// Stashed spans count as idle heap, not in use, and leave the stash two scavenger ticks
+// after they entered it.
+TEST(HeapStash, IsIdleHeapAndAgesOutAfterTwoTicks) {
+  gort::debug::free_os_memory();
+  auto before = gort::read_mem_stats();
+  gm::mspan* s = gm::heap_alloc_span(large_pages, large_class, 1);
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(gort::read_mem_stats().heap_inuse, before.heap_inuse + large_pages * gm::page_size);
+  std::uint32_t t0 = gm::scavenger_ticks.load();
+  gm::heap_free_span(s);
+  EXPECT_EQ(gm::heap_stash_pages(), large_pages);
+  EXPECT_EQ(gort::read_mem_stats().heap_inuse, before.heap_inuse);
+  // The ticks are the scavenger's; bumping them here stands in for 100 ms of it (if an
+  // earlier test started the scavenger, its own tick may come in between).
+  gm::scavenger_ticks.fetch_add(1);
+  gm::scavenge(false);
+  if (gm::scavenger_ticks.load() - t0 == 1) {
+    EXPECT_EQ(gm::heap_stash_pages(), large_pages) << "one tick is not enough";
+  }
+  gm::scavenger_ticks.fetch_add(1);
+  gm::scavenge(false);
+  EXPECT_EQ(gm::heap_stash_pages(), 0u);
+}
+
+// However many spans come in, the stash holds at most an eighth of the heap in use, and
+// never less room than span_stash_min_pages.
+TEST(HeapStash, IsBounded) {
+  gort::debug::free_os_memory();
+  constexpr std::size_t pages = 8;
+  std::vector<gm::mspan*> spans;
+  for (int i = 0; i < 400; i++) spans.push_back(gm::heap_alloc_span(pages, large_class, 1));
+  std::size_t peak_inuse_pages = gort::read_mem_stats().heap_inuse / gm::page_size;
+  std::size_t bound = std::max(gm::span_stash_min_pages, peak_inuse_pages / 8);
+  ASSERT_LT(bound, 400 * pages);  // the test exceeds it
+  std::uint32_t t0 = gm::scavenger_ticks.load();
+  for (gm::mspan* s : spans) {
+    ASSERT_NE(s, nullptr);
+    gm::heap_free_span(s);
+    ASSERT_LE(gm::heap_stash_pages(), bound);
+  }
+  if (gm::scavenger_ticks.load() - t0 < 2) {  // nothing aged out meanwhile
+    EXPECT_GE(gm::heap_stash_pages(), bound - pages);  // full up to the last span's room
+  }
+  gort::debug::free_os_memory();
+  EXPECT_EQ(gm::heap_stash_pages(), 0u);
 }
 
 }  // namespace
