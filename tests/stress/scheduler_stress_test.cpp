@@ -17,13 +17,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "sync/plain_thread_producer.hpp"
 
 using namespace std::chrono_literals;
 
@@ -367,39 +366,7 @@ TEST(SchedulerStress, BackToBackRunsWhileAPlainThreadsWakeupsSettle) {
 #endif
   for (int i = 0; i < kPairs; i++) {
     long sum = 0;
-    gort::run([&] {
-      gort::sync::mutex mu;
-      gort::sync::cond nonempty(mu);
-      std::deque<int> q;
-      bool closed = false;
-      gort::sync::wait_group wg;
-      for (int c = 0; c < 3; c++)
-        wg.go([&] {
-          std::unique_lock lk(mu);
-          for (;;) {
-            while (q.empty() && !closed) nonempty.wait();
-            if (q.empty()) return;
-            sum += q.front();
-            q.pop_front();
-          }
-        });
-      std::thread producer([&] {  // readies goroutines from a thread without a P
-        for (int k = 1; k <= 200; k++) {
-          {
-            std::lock_guard lk(mu);
-            q.push_back(k);
-          }
-          nonempty.signal();
-        }
-        {
-          std::lock_guard lk(mu);
-          closed = true;
-        }
-        nonempty.broadcast();
-      });
-      wg.wait();
-      producer.join();
-    });
+    gort::run([&] { sum = test_workloads::consume_what_a_plain_thread_produces(200); });
     ASSERT_EQ(sum, 200L * 201 / 2);
     bool slept = false;
     gort::run([&] {

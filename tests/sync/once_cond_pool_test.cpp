@@ -11,7 +11,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -19,6 +18,7 @@
 
 #include "gort/gort.hpp"
 #include "sched/sched.hpp"  // gc_start_hooks: a collection cycle for the pool
+#include "sync/plain_thread_producer.hpp"
 
 using namespace std::chrono_literals;
 
@@ -172,39 +172,7 @@ TEST(Cond, BroadcastWakesEveryone) {
 
 TEST(Cond, ProducerConsumerAcrossGoroutinesAndThreads) {
   long sum = 0;
-  gort::run([&] {
-    gort::sync::mutex mu;
-    gort::sync::cond nonempty(mu);
-    std::deque<int> q;
-    bool closed = false;
-    gort::sync::wait_group wg;
-    for (int c = 0; c < 3; c++)
-      wg.go([&] {
-        std::unique_lock lk(mu);
-        for (;;) {
-          while (q.empty() && !closed) nonempty.wait();
-          if (q.empty()) return;
-          sum += q.front();
-          q.pop_front();
-        }
-      });
-    std::thread producer([&] {  // a plain thread signals goroutines
-      for (int i = 1; i <= 1000; i++) {
-        {
-          std::lock_guard lk(mu);
-          q.push_back(i);
-        }
-        nonempty.signal();
-      }
-      {
-        std::lock_guard lk(mu);
-        closed = true;
-      }
-      nonempty.broadcast();
-    });
-    wg.wait();
-    producer.join();
-  });
+  gort::run([&] { sum = test_workloads::consume_what_a_plain_thread_produces(1000); });
   EXPECT_EQ(sum, 1000L * 1001 / 2);
 }
 
