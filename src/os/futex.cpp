@@ -8,7 +8,20 @@
 
 namespace gort::os {
 
+#if defined(GORT_TSAN)
+// TSan runs an asynchronous signal's handler on the thread that received it only when that
+// thread next enters one of TSan's interceptors, and the futex system call is not one: a
+// thread parked here would hold a SIGQUIT (the goroutine dump) for as long as it sleeps,
+// while the program goes on and may finish first. Under TSan a wait lasts at most 10 ms and
+// ends in an intercepted call (usleep), which runs the pending handlers; callers re-check
+// their condition after every return anyway.
+constexpr int64_t kTsanLongestWaitNs = 10'000'000;
+#endif
+
 void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, int64_t timeout_ns) {
+#if defined(GORT_TSAN)
+  if (timeout_ns < 0 || timeout_ns > kTsanLongestWaitNs) timeout_ns = kTsanLongestWaitNs;
+#endif
   struct timespec ts;
   struct timespec* tsp = nullptr;
   if (timeout_ns >= 0) {
@@ -18,6 +31,9 @@ void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, int64_t timeout_
   }
   ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, tsp,
             nullptr, 0);
+#if defined(GORT_TSAN)
+  usleep(0);
+#endif
 }
 
 void futex_wake(std::atomic<uint32_t>* addr, int n) {

@@ -222,7 +222,7 @@ namespace {
 // The smallest stack gort allows: the dump must not be symbolised on the goroutine's stack
 // (libdw takes ~150 KiB).
 void dump_from_a_goroutine_with_the_smallest_stack() {
-  alarm(5);  // a hang fails the test (SIGALRM) rather than waiting for ever
+  alarm(20);  // a hang fails the test (SIGALRM) rather than waiting for ever
   gort::debug::set_max_stack(1);
   gort::run([] {
     gort::sync::wait_group wg;
