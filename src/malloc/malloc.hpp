@@ -25,7 +25,8 @@
 //    free bit is set is never handed out before the fold (refill_cache skips alloc|free),
 //    and a fold that finds a free bit over a clear alloc bit reports a double free.
 //  * Magazines and the page cache (below) keep freed objects and emptied spans for the
-//    thread's next allocations; both keep every double free detectable.
+//    thread's next allocations, and the heap's span stash keeps spans for any thread's;
+//    all keep every double free detectable.
 //  * `owner` goes from uncached to an mcache and back only under the span's mcentral lock
 //    (cache_span / uncache_span); the owning mcache alone flips it between its current and
 //    retained tags.

@@ -15,6 +15,9 @@
 //    That is Go's design with the radix tree cut to its leaf level: a search costs one
 //    summary read per 4 MiB of heap, which for heaps up to tens of GiB is as cheap as Go's
 //    5-level descent; the heap lock is taken once per span (>= 8 KiB), never per object.
+//  * Before the page allocator sits the span stash (malloc.hpp): freed spans of up to 16
+//    pages, whole and dead (still mapped in spans[], so a free into one is a double free),
+//    reused newest first by page count, out of the in-use totals, aged out by the scavenger.
 //  * Everything here runs under heap.lock, except arena_index/spans[] reads (atomics) and
 //    the lock-free reads in span_of.
 //  * Lock order: an mcentral lock may be held while taking the heap lock (never the reverse).
