@@ -364,7 +364,7 @@ void hook_runnable_global(m* mp, g* gp, void*) {
   gp->status.store(gstatus::runnable, std::memory_order_release);
   if (!mp->hook_holds_sched_lock) sched.lock.lock();
   mp->hook_holds_sched_lock = false;
-  globrunqput(gp);
+  globrunqput_back(gp);
   sched.lock.unlock();
 }
 // Go: goyield_m — back on this P's local queue, behind what is already there.

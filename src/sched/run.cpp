@@ -85,7 +85,8 @@ void reset_after_run() {
     pp->status.store(pstatus::idle);
     pidleput(pp);
   }
-  sched.runq_head = sched.runq_tail = 0;
+  sched.runq.clear();
+  sched.runq_woken.clear();
   sched.runqsize.store(0);
   {
     os::rt_lock_guard lk2(sched.allglock);

@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "sched/fatal.hpp"
@@ -135,54 +136,58 @@ g* runqsteal(p* pp, p* p2, bool steal_runnext) {
   return gp;
 }
 
+void g_ring::grow(uint32_t n) {
+  uint64_t want = uint64_t(mask) + 1;
+  while (want < size() + uint64_t(n)) want *= 2;
+  if (want > (uint64_t{1} << 31)) fatal("global run queue: too many runnable goroutines");
+  auto** nbuf = static_cast<g**>(std::malloc(want * sizeof(g*)));
+  if (nbuf == nullptr) fatal("out of memory growing the global run queue");
+  uint32_t count = size();
+  for (uint32_t i = 0; i < count; i++) nbuf[i] = buf[(head + i) & mask];
+  if (buf != initial) std::free(buf);
+  buf = nbuf;
+  mask = uint32_t(want - 1);
+  head = 0;
+  tail = count;
+}
+
 namespace {
 
-// Room for n more in the global ring (sched.lock held).
-[[gnu::noinline]] void globrunq_grow(uint32_t n) {
-  uint32_t size = sched.runq_tail - sched.runq_head;
-  uint64_t want = uint64_t(sched.runq_mask) + 1;
-  while (want < size + uint64_t(n)) want *= 2;
-  if (want > (uint64_t{1} << 31)) fatal("global run queue: too many runnable goroutines");
-  auto** buf = static_cast<g**>(std::malloc(want * sizeof(g*)));
-  if (buf == nullptr) fatal("out of memory growing the global run queue");
-  for (uint32_t i = 0; i < size; i++) buf[i] = sched.runq_buf[(sched.runq_head + i) & sched.runq_mask];
-  if (sched.runq_buf != sched.runq_initial) std::free(sched.runq_buf);
-  sched.runq_buf = buf;
-  sched.runq_mask = uint32_t(want - 1);
-  sched.runq_head = 0;
-  sched.runq_tail = size;
-}
-
-inline void globrunq_reserve(uint32_t n) {
-  if (uint64_t(sched.runq_tail - sched.runq_head) + n > uint64_t(sched.runq_mask) + 1) globrunq_grow(n);
-}
-
-g*& globrunq_slot(uint32_t pos) { return sched.runq_buf[pos & sched.runq_mask]; }
+// A goroutine that has not started and holds no stack has a null sp (proc.cpp: newproc
+// attaches its stack on the first run). The caller owns gp: no other P can take it.
+inline g_ring& ring_for(g* gp) { return gp->sp == nullptr ? sched.runq : sched.runq_woken; }
 
 }  // namespace
 
 void globrunqput(g* gp) {
-  globrunq_reserve(1);
-  globrunq_slot(sched.runq_tail++) = gp;
+  g_ring& r = ring_for(gp);
+  r.reserve(1);
+  r.push_back(gp);
+  add_runqsize(1);
+}
+
+void globrunqput_back(g* gp) {
+  sched.runq.reserve(1);
+  sched.runq.push_back(gp);
   add_runqsize(1);
 }
 
 void globrunqputhead(g* gp) {
-  globrunq_reserve(1);
-  globrunq_slot(--sched.runq_head) = gp;
+  g_ring& r = ring_for(gp);
+  r.reserve(1);
+  r.push_front(gp);
   add_runqsize(1);
 }
 
 void globrunqputbatch(g* head, int32_t n) {
-  globrunq_reserve(uint32_t(n));
   g* gp = head;
-  for (int32_t i = 0; i < n; i++, gp = gp->schedlink) globrunq_slot(sched.runq_tail++) = gp;
-  add_runqsize(n);
+  for (int32_t i = 0; i < n; i++, gp = gp->schedlink) globrunqput(gp);
 }
 
 void globrunqputarray(g* const* gs, uint32_t n) {
-  globrunq_reserve(n);
-  for (uint32_t i = 0; i < n; i++) globrunq_slot(sched.runq_tail++) = gs[i];
+  sched.runq.reserve(n);
+  sched.runq_woken.reserve(n);
+  for (uint32_t i = 0; i < n; i++) ring_for(gs[i]).push_back(gs[i]);
   add_runqsize(int32_t(n));
 }
 
@@ -196,9 +201,25 @@ g* globrunqget(p* pp, int32_t max) {
   if (n > int32_t(p::kRunqSize / 2)) n = p::kRunqSize / 2;
   add_runqsize(-n);
 
-  g* gp = globrunq_slot(sched.runq_head++);
-  for (n--; n > 0; n--) runqput(pp, globrunq_slot(sched.runq_head++), false);
-  return gp;
+  // Woken goroutines first, but runq keeps a place in every batch: one in a batch of two
+  // or more, every other turn in a batch of one.
+  g_ring& woken = sched.runq_woken;
+  g_ring& fifo = sched.runq;
+  int32_t fifo_place = 0;
+  if (fifo.size() > 0) fifo_place = n >= 2 ? 1 : int32_t(sched.runq_turn ^= 1);
+  int32_t from_woken = std::min<int32_t>(int32_t(woken.size()), n - fifo_place);
+  int32_t from_fifo = n - from_woken;
+
+  g* first = nullptr;
+  auto hand_out = [&](g* gp) {
+    if (first == nullptr)
+      first = gp;
+    else
+      runqput(pp, gp, false);
+  };
+  for (int32_t i = 0; i < from_woken; i++) hand_out(woken.pop_front());
+  for (int32_t i = 0; i < from_fifo; i++) hand_out(fifo.pop_front());
+  return first;
 }
 
 }  // namespace gort::rt

@@ -4,8 +4,20 @@
 // Local queue invariants: head and tail only grow (slot = index % 256); only the owning P's
 // m pushes (release-store of tail); the owner and thieves pop with a CAS on head; runnext is
 // a one-slot queue in front, taken by CAS. A full ring spills half of itself plus the new g
-// to the global queue in one batch. The global queue is a FIFO ring of g pointers under
-// sched.lock (see schedt::runq_buf).
+// to the global queue in one batch.
+//
+// Global queue invariants: two FIFO rings of g pointers under sched.lock (schedt::runq and
+// runq_woken). globrunqput_back always uses runq (Go's tail: a goroutine that yields or is
+// preempted goes behind everything queued); globrunqput, the batch puts and globrunqputhead
+// use runq_woken for a g that holds a stack (sp set) and runq for one that has not started.
+// runqsize is the sum of the two sizes. globrunqget takes Go's amount from the two together,
+// from runq_woken first, but with one place in every batch of two or more for runq (when it
+// holds any) and in every other batch of one, so that neither ring can starve the other.
+// Go has one FIFO queue; gort serves woken goroutines first because its goroutines take
+// their stack on their first run, not at creation (docs/stacks.md): a burst of creations
+// queued ahead of a woken goroutine delays it behind many first runs, each paying for a
+// fresh stack page, and grows the number of live stacks. A yielding or preempted goroutine
+// (the creator of that burst, say) stays behind the burst, as in Go, which paces it.
 #pragma once
 #include "sched/runtime2.hpp"
 
@@ -24,6 +36,7 @@ g* runqsteal(p* pp, p* p2, bool steal_runnext);
 
 // Global queue; sched.lock must be held.
 void globrunqput(g* gp);
+void globrunqput_back(g* gp);  // Go's globrunqput for a g that gave up the processor
 void globrunqputhead(g* gp);
 void globrunqputbatch(g* head, int32_t n);  // the first n of a list through schedlink
 void globrunqputarray(g* const* gs, uint32_t n);

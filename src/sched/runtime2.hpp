@@ -202,6 +202,33 @@ struct p {
   int64_t sysmon_syscallwhen = 0;
 };
 
+// A FIFO ring of g pointers under sched.lock (the global run queue's storage). Positions
+// only grow and wrap; slot = position & mask. Starts in its inline array, grows by
+// doubling, never shrinks. Defined in runq.cpp.
+struct g_ring {
+  static constexpr uint32_t kInitial = 256;
+  g** buf = initial;
+  uint32_t mask = kInitial - 1;  // capacity - 1 (a power of two)
+  uint32_t head = 0, tail = 0;
+  g* initial[kInitial] = {};
+
+  g_ring() = default;
+  g_ring(const g_ring&) = delete;
+  g_ring& operator=(const g_ring&) = delete;
+
+  uint32_t size() const { return tail - head; }
+  void reserve(uint32_t n) {
+    if (uint64_t(size()) + n > uint64_t(mask) + 1) grow(n);
+  }
+  void push_back(g* gp) { buf[tail++ & mask] = gp; }   // after reserve
+  void push_front(g* gp) { buf[--head & mask] = gp; }  // after reserve
+  g* pop_front() { return buf[head++ & mask]; }        // when size() > 0
+  void clear() { head = tail = 0; }
+
+ private:
+  void grow(uint32_t n);
+};
+
 inline constexpr int kMaxGomaxprocs = 1024;
 
 struct schedt {
@@ -217,16 +244,20 @@ struct schedt {
   std::atomic<int32_t> npidle{0};
   std::atomic<int32_t> nmspinning{0};
 
-  // The global run queue (Go: sched.runq, a list through g.schedlink): here a ring of g
-  // pointers, so that a batch moving in or out under sched.lock is a copy of pointers and
-  // touches no g (a list walk there missed in cache on every g another P had just made,
-  // while every other P waited for the lock). Grows by doubling; never shrinks.
-  static constexpr uint32_t kRunqInitial = 256;
-  g** runq_buf = runq_initial;  // runq_initial until it first grows
-  uint32_t runq_mask = kRunqInitial - 1;  // capacity - 1 (a power of two)
-  uint32_t runq_head = 0, runq_tail = 0;  // positions, wrapping; slot = position & runq_mask
-  std::atomic<int32_t> runqsize{0};  // runq_tail - runq_head, readable without the lock
-  g* runq_initial[kRunqInitial] = {};
+  // The global run queue (Go: sched.runq, a list through g.schedlink): here two rings of
+  // g pointers, so that a batch moving in or out under sched.lock is a copy of pointers
+  // (a list walk there missed in cache on every g another P had just made, while every
+  // other P waited for the lock). `runq` is Go's FIFO: goroutines that have not started
+  // (g::sp is null: they take a stack on their first run) and goroutines that gave up the
+  // processor (Gosched, preemption, a blocking call's slow exit). `runq_woken` holds
+  // goroutines that hold a stack and were made runnable by a wake-up (spilled from a full
+  // local queue, or injected without a P). globrunqget serves `runq_woken` first but gives
+  // `runq` a place in every batch, so neither can starve (see runq.hpp). runqsize counts
+  // both.
+  g_ring runq;
+  g_ring runq_woken;
+  std::atomic<int32_t> runqsize{0};  // runq.size() + runq_woken.size(), readable without the lock
+  uint32_t runq_turn = 0;            // alternates the ring a one-g take serves first
 
   // Free Gs shared by all Ps, as batches (chains through schedlink, batches through the
   // first g's gfree_batch_next) so that a P refills its cache in O(1) without touching

@@ -10,7 +10,7 @@
 // Invariant checked: every g put is obtained exactly once — by runqget, by runqsteal, or
 // from the global queue at the end — none lost, none duplicated.
 //
-// These tests touch the global run queue (sched.runqhead/runqtail/runqsize) under
+// These tests touch the global run queue (sched.runq/runq_woken/runqsize) under
 // sched.lock, so they must run while no gort::run is active (they do: GoogleTest runs
 // tests one at a time, and every gort::run empties the global queue when it ends).
 #include <gtest/gtest.h>
@@ -50,18 +50,26 @@ struct gpool {
   std::vector<std::unique_ptr<rt::g>> gs;
 };
 
-// Pops the whole global run queue (sched.lock held inside), in order.
+// Pops the whole global run queue (sched.lock held inside): the woken ring, then the FIFO
+// ring, each in order.
 std::vector<rt::g*> drain_global() {
   std::vector<rt::g*> out;
   rt::sched.lock.lock();
   int32_t size = rt::sched.runqsize.load();
-  for (uint32_t pos = rt::sched.runq_head; pos != rt::sched.runq_tail; pos++)
-    out.push_back(rt::sched.runq_buf[pos & rt::sched.runq_mask]);
-  rt::sched.runq_head = rt::sched.runq_tail = 0;
+  for (rt::g_ring* r : {&rt::sched.runq_woken, &rt::sched.runq}) {
+    while (r->size() > 0) out.push_back(r->pop_front());
+    r->clear();
+  }
   rt::sched.runqsize.store(0);
   rt::sched.lock.unlock();
-  EXPECT_EQ(size_t(size), out.size()) << "sched.runqsize disagrees with the global ring";
+  EXPECT_EQ(size_t(size), out.size()) << "sched.runqsize disagrees with the global rings";
   return out;
+}
+
+// Makes a fake g look like one that has run (it holds a saved context). Never switched to.
+void mark_started(rt::g* gp) {
+  static void* fake_context;
+  gp->sp = &fake_context;
 }
 
 std::vector<rt::g*> drain_local(rt::p* pp) {
@@ -229,7 +237,6 @@ TEST_F(RunqTest, FullRingSpillsHalfPlusTheNewGToTheGlobalQueue) {
   EXPECT_EQ(ids(drain_local(&pp)), want_local);
 }
 
-// One owner pushes (sometimes with next) and pops; three thieves steal from the owner's P
 
 // The global queue is FIFO whatever way gs come in (one, a list, an array, at the head) and
 // however often its ring grows and wraps; globrunqget hands out Go's amounts, first g to
@@ -283,6 +290,55 @@ TEST_F(RunqTest, GlobalQueueStaysFifoAcrossGrowthAndWraps) {
   rt::sched.gomaxprocs.store(saved_procs);
   EXPECT_EQ(got, iota_ids(0, kN));
 }
+
+// Woken goroutines (holding a stack) come out of the global queue before goroutines that
+// have not started or that gave up the processor (Go's FIFO, `runq`), even those queued
+// earlier, but every batch of two or more carries one from the FIFO and batches of one
+// alternate, so a stream into either ring never starves the other. Each ring stays FIFO;
+// a g put at the head goes to the head of its own ring.
+TEST_F(RunqTest, GlobalQueueServesWokenGoroutinesFirstWithoutStarvingTheFifo) {
+  gpool gs(40);
+  for (int i = 20; i < 40; i++) mark_started(gs[i]);
+  rt::p pp;
+  int32_t saved_procs = rt::sched.gomaxprocs.exchange(2);
+  rt::sched.lock.lock();
+  for (int i = 0; i < 10; i++) rt::globrunqput(gs[i]);        // not started, queued first
+  for (int i = 20; i < 30; i++) rt::globrunqput(gs[i]);       // woken
+  rt::g* arr[] = {gs[10], gs[30], gs[11], gs[31]};            // a mixed spill
+  rt::globrunqputarray(arr, 4);
+  rt::globrunqputhead(gs[32]);                                // woken, at the head
+  rt::globrunqput_back(gs[39]);  // holds a stack but yielded: the FIFO's tail, after 11
+  EXPECT_EQ(rt::sched.runqsize.load(), 26);
+
+  // 26 queued over 2 Ps: a batch of 14 = the 13 woken (head first) + 1 from the FIFO.
+  rt::g* gp = rt::globrunqget(&pp, 0);
+  ASSERT_NE(gp, nullptr);
+  std::vector<int64_t> got{gp->goid};
+  for (rt::g* g1 : drain_local(&pp)) got.push_back(g1->goid);
+  EXPECT_EQ(got, (std::vector<int64_t>{32, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 0}));
+
+  // Batches of one (Go's every-61st-tick check) alternate while both rings hold some.
+  for (int i = 33; i < 36; i++) rt::globrunqput(gs[i]);
+  std::vector<int64_t> ones;
+  for (int k = 0; k < 6; k++) ones.push_back(rt::globrunqget(&pp, 1)->goid);
+  EXPECT_TRUE(rt::runqempty(&pp));
+  std::vector<int64_t> woken_seen, fifo_seen;
+  for (int64_t id : ones) (id >= 20 ? woken_seen : fifo_seen).push_back(id);
+  EXPECT_EQ(woken_seen, (std::vector<int64_t>{33, 34, 35}));
+  EXPECT_EQ(fifo_seen, (std::vector<int64_t>{1, 2, 3}));
+  for (size_t k = 1; k < ones.size(); k++)
+    EXPECT_NE(ones[k] >= 20, ones[k - 1] >= 20) << "batches of one must alternate rings";
+
+  // The woken ring is empty: the FIFO comes out alone, in order, the yielder last.
+  std::vector<int64_t> rest;
+  while (rt::g* g1 = rt::globrunqget(&pp, 1)) rest.push_back(g1->goid);
+  EXPECT_EQ(rest, (std::vector<int64_t>{4, 5, 6, 7, 8, 9, 10, 11, 39}));
+  EXPECT_EQ(rt::sched.runqsize.load(), 0);
+  rt::sched.lock.unlock();
+  rt::sched.gomaxprocs.store(saved_procs);
+}
+
+// One owner pushes (sometimes with next) and pops; three thieves steal from the owner's P
 // and from one another into their own P, and drain it. Every g must come out exactly once.
 TEST_F(RunqTest, StressOwnerAndThievesLoseAndDuplicateNothing) {
   constexpr int kThieves = 3;
