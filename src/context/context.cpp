@@ -15,9 +15,13 @@
 // since nothing else holds them. Locks go parent before child only: a parent cancels its children under its own mu;
 // a child removes itself from its parent only after releasing its own mu.
 //
-// Locks here are the runtime's short spin-then-futex locks, never held across a park:
-// cancellation runs from timer goroutines and cancel funcs alike, and closing a channel
-// under them only readies goroutines.
+// Locks here are the runtime's short spin-then-futex locks, never held across a park or a
+// safe point (a call that may yield to sysmon's preemption request): cancellation runs from
+// timer goroutines and cancel funcs alike, and closing a channel under them only readies
+// goroutines. So after_func goroutines start only once every lock is released: a cancel
+// collects them (pending_starts) down the whole subtree and starts them last, since
+// gort::go is a safe point and a goroutine preempted there with a node's mu held would
+// block every thread that takes it, with GOMAXPROCS 1 the only one.
 #include "gort/context.hpp"
 
 #include <atomic>
@@ -52,6 +56,8 @@ struct canceler {
 
 struct after_func_rec;
 void remove_child(cancel_node* parent, cancel_node* child);
+// after_func records a cancellation settled, to start once no lock is held.
+using pending_starts = std::vector<std::shared_ptr<after_func_rec>>;
 
 struct cancel_node : node, canceler, std::enable_shared_from_this<cancel_node> {
   mutable os::rt_mutex mu;
@@ -79,11 +85,14 @@ struct cancel_node : node, canceler, std::enable_shared_from_this<cancel_node> {
     os::rt_lock_guard lk(mu);
     return err;
   }
-  // Go: cancelCtx.cancel.
-  void cancel(bool remove_from_parent, const error& e, const error& c) override;
+  // Go: cancelCtx.cancel: cancel_collect, then starts the after_func goroutines.
+  void cancel(bool remove_from_parent, const error& e, const error& c) final;
+  // The cancellation itself, adding the after_funcs of this subtree to `starts`.
+  virtual void cancel_collect(bool remove_from_parent, const error& e, const error& c,
+                              pending_starts& starts);
   // Sets err/cause and closes done; false if already cancelled. Children are cancelled
   // too. Does not touch the parent.
-  bool cancel_self(const error& e, const error& c);
+  bool cancel_self(const error& e, const error& c, pending_starts& starts);
 };
 
 // Go: afterFuncCtx.
@@ -92,6 +101,9 @@ struct after_func_rec final : canceler {
   std::function<void()> f;
   cancel_node* registered_with = nullptr;
   void cancel(bool remove_from_parent, const error&, const error&) override;
+  // Runs f in a goroutine of its own unless stop() settled it first. No lock held: gort::go
+  // is a safe point.
+  void start();
 };
 
 struct timer_node final : cancel_node {
@@ -101,7 +113,8 @@ struct timer_node final : cancel_node {
     // Dropped without being cancelled: stop the timer now rather than at the deadline.
     if (t) t->stop();
   }
-  void cancel(bool remove_from_parent, const error& e, const error& c) override;
+  void cancel_collect(bool remove_from_parent, const error& e, const error& c,
+                      pending_starts& starts) override;
 };
 
 const chan<std::monostate>& closed_chan() {
@@ -124,11 +137,10 @@ recv_chan<std::monostate> cancel_node::done() const {
   return done_ch;
 }
 
-bool cancel_node::cancel_self(const error& e, const error& c) {
+bool cancel_node::cancel_self(const error& e, const error& c, pending_starts& starts) {
   // References taken while cancelling children are dropped only after mu is released: the
   // last one would run a child's destructor, which takes mu to unlink itself.
   std::vector<std::shared_ptr<cancel_node>> alive;
-  std::vector<std::shared_ptr<after_func_rec>> funcs;
   {
     os::rt_lock_guard lk(mu);
     if (err) return false;  // already cancelled
@@ -146,26 +158,34 @@ bool cancel_node::cancel_self(const error& e, const error& c) {
       std::shared_ptr<cancel_node> a = k->weak_from_this().lock();
       k->linked.store(false, std::memory_order_release);
       if (a) {
-        a->cancel(false, e, c);
+        a->cancel_collect(false, e, c, starts);
         alive.push_back(std::move(a));
       }
       k = next;
     }
     kids = nullptr;
-    for (auto& f : after_funcs) f->cancel(false, e, c);
-    funcs.swap(after_funcs);
+    for (auto& f : after_funcs) starts.push_back(std::move(f));
+    after_funcs.clear();
   }
   return true;
 }
 
 void cancel_node::cancel(bool remove_from_parent, const error& e, const error& c) {
-  if (!cancel_self(e, c)) return;
+  pending_starts starts;
+  cancel_collect(remove_from_parent, e, c, starts);
+  for (auto& f : starts) f->start();
+}
+
+void cancel_node::cancel_collect(bool remove_from_parent, const error& e, const error& c,
+                                 pending_starts& starts) {
+  if (!cancel_self(e, c, starts)) return;
   // registered_with stays set: removing twice (here and in the destructor) is harmless.
   if (remove_from_parent && registered_with != nullptr) remove_child(registered_with, this);
 }
 
-void timer_node::cancel(bool remove_from_parent, const error& e, const error& c) {
-  cancel_node::cancel(remove_from_parent, e, c);
+void timer_node::cancel_collect(bool remove_from_parent, const error& e, const error& c,
+                                pending_starts& starts) {
+  cancel_node::cancel_collect(remove_from_parent, e, c, starts);
   std::optional<gort::time::timer> stopped;
   {
     os::rt_lock_guard lk(mu);
@@ -203,6 +223,10 @@ void remove_after_func(cancel_node* parent, after_func_rec* rec) {
 
 void after_func_rec::cancel(bool remove_from_parent, const error&, const error&) {
   if (remove_from_parent && registered_with != nullptr) remove_after_func(registered_with, this);
+  start();
+}
+
+void after_func_rec::start() {
   if (!settled.exchange(true, std::memory_order_acq_rel)) gort::go(std::move(f));
 }
 

@@ -8,8 +8,10 @@
 // and their timers are stopped on cancel; values resolve through the chain by typed key and
 // are destroyed once; without_cancel keeps values only; after_func runs once in a goroutine
 // unless stopped; cause(); the nil-parent panic; a tree of many goroutines blocked in select
-// on done() all wake and leave no goroutine or timer behind.
+// on done() all wake and leave no goroutine or timer behind; a cancel preempted while it
+// starts an after_func goroutine holds no lock another goroutine then waits for.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -340,3 +342,30 @@ TEST(Context, CancellingATreeWakesEveryGoroutineAndLeavesNothing) {
 }
 
 }  // namespace
+
+// gort::go is a safe point: sysmon's preemption request is honoured there. A cancel that
+// started its after_func goroutines while holding the context's lock yielded with that lock
+// held, and with one P a goroutine that then called err() blocked the only thread for good
+// (seen as a hang in Net.DialContextCancelAndDeadline under TSan). The request is set by
+// hand here, as sysmon sets it after 10 ms; a hang ends by SIGALRM and fails the test.
+void cancel_preempted_while_starting_an_after_func() {
+  alarm(20);
+  gort::gomaxprocs(1);
+  gort::run([] {
+    auto [c, cancel] = ctx::with_cancel(ctx::background());
+    gort::sync::wait_group wg;
+    wg.add(1);
+    auto stop = ctx::after_func(c, [&wg] { wg.done(); });
+    bool saw_err = false;
+    wg.go([&] { saw_err = c.err() == ctx::canceled; });  // runs as soon as main yields
+    gort::rt::current_g()->preempt.store(true, std::memory_order_relaxed);
+    cancel();
+    wg.wait();
+    if (!saw_err) std::_Exit(3);
+  });
+  std::_Exit(0);
+}
+
+TEST(ContextDeathTest, CancelPreemptedWhileStartingAnAfterFuncHoldsNoLock) {
+  EXPECT_EXIT(cancel_preempted_while_starting_an_after_func(), ::testing::ExitedWithCode(0), "");
+}
