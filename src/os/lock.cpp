@@ -9,6 +9,10 @@
 
 namespace gort::os {
 
+#if GORT_COUNT_RT_LOCKS
+thread_local uint32_t rt_locks_held [[gnu::tls_model("initial-exec")]] = 0;
+#endif
+
 namespace {
 
 constexpr uint32_t kGoSpinPauses = 30;  // Go: active_spin_cnt

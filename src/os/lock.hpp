@@ -3,8 +3,10 @@
 // short runtime critical sections and idle Ms. Goroutine-level waiting uses gopark instead.
 //
 // Invariants: rt_mutex is not recursive and is never held across a context switch, except
-// the scheduler hand-off paths documented in sched/proc.cpp. A note is woken at most once
-// between clears.
+// the scheduler hand-off paths documented in sched/proc.cpp, nor at a safe point (a call that
+// may yield to a preemption request, sched/proc.cpp: check_preempt), which sanitizer builds
+// check by counting the locks each thread holds. A note is woken at most once between
+// clears.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -29,18 +31,32 @@ inline void procyield(uint32_t n) {
 uint32_t spin_round_pauses();
 inline void spin_round() { procyield(spin_round_pauses()); }
 
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
+#define GORT_COUNT_RT_LOCKS 1
+// Sanitizer builds: how many rt_mutexes the calling thread holds, so that a safe point
+// reached with one held is reported (a preemption there would yield with the lock held,
+// and every thread that then takes it blocks; with GOMAXPROCS 1 for good).
+extern thread_local uint32_t rt_locks_held [[gnu::tls_model("initial-exec")]];
+inline void count_rt_lock(int d) { rt_locks_held += uint32_t(d); }
+#else
+inline void count_rt_lock(int) {}
+#endif
+
 class rt_mutex {
  public:
   void lock() {
     uint32_t expected = 0;
-    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
-    lock_slow();
+    if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) lock_slow();
+    count_rt_lock(1);
   }
   bool try_lock() {
     uint32_t expected = 0;
-    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+    bool ok = state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+    if (ok) count_rt_lock(1);
+    return ok;
   }
   void unlock() {
+    count_rt_lock(-1);
     if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
   }
 

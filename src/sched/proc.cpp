@@ -622,6 +622,10 @@ bool sync_can_spin(int iter) {
 void check_preempt() {
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
+#if GORT_COUNT_RT_LOCKS
+  if (gp != nullptr && os::rt_locks_held != 0)
+    fatal("runtime: safe point reached with a runtime lock held");
+#endif
   if (gp != nullptr && gp->preempt.load(std::memory_order_relaxed)) {
     gp->waitreason = wait_reason::preempted;
     leave(mp, gp, hook_runnable_global, nullptr, false);
