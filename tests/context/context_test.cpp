@@ -352,14 +352,15 @@ void cancel_preempted_while_starting_an_after_func() {
   alarm(20);
   gort::gomaxprocs(1);
   gort::run([] {
-    auto [c, cancel] = ctx::with_cancel(ctx::background());
+    auto made = ctx::with_cancel(ctx::background());
+    const ctx::context& c = made.first;  // not a structured binding: the lambda below uses it
     gort::sync::wait_group wg;
     wg.add(1);
     auto stop = ctx::after_func(c, [&wg] { wg.done(); });
     bool saw_err = false;
     wg.go([&] { saw_err = c.err() == ctx::canceled; });  // runs as soon as main yields
     gort::rt::current_g()->preempt.store(true, std::memory_order_relaxed);
-    cancel();
+    made.second();  // cancel
     wg.wait();
     if (!saw_err) std::_Exit(3);
   });
