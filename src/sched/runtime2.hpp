@@ -248,9 +248,9 @@ struct schedt {
   // g pointers, so that a batch moving in or out under sched.lock is a copy of pointers
   // (a list walk there missed in cache on every g another P had just made, while every
   // other P waited for the lock); a batch going in reads each g's sp, mostly from the
-  // spilling P's own recent writes, to pick its ring. `runq` is Go's FIFO: goroutines that have not started
-  // (g::sp is null: they take a stack on their first run) and goroutines that gave up the
-  // processor (Gosched, preemption, a blocking call's slow exit). `runq_woken` holds
+  // spilling P's own recent writes, to pick its ring. `runq` is Go's FIFO: goroutines that
+  // have not started (g::sp is null: they take a stack on their first run) and goroutines
+  // that gave up the processor (Gosched, preemption, a blocking call's slow exit). `runq_woken` holds
   // goroutines that hold a stack and were made runnable by a wake-up (spilled from a full
   // local queue, or injected without a P). globrunqget serves `runq_woken` first but gives
   // `runq` a place in every batch, so neither can starve (see runq.hpp). runqsize counts
