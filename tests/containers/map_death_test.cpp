@@ -100,8 +100,13 @@ TEST(MapDeathTest, ConcurrentMapIterationAndMapWrite) {
 }
 
 TEST(MapDeathTest, TwoGoroutinesWriting) {
-#ifdef GORT_TSAN
+#if defined(GORT_TSAN)
   GTEST_SKIP() << "a deliberate data race: TSan reports it before the detector fires";
+#elif defined(GORT_ASAN)
+  // The other writer goes on writing while the fatal error's dump is printed (slowly, under
+  // ASan), and can touch the buckets the detecting writer's growth just freed: ASan then
+  // reports that access and exits 1 first (seen once in CI's ASan stage).
+  GTEST_SKIP() << "a deliberate data race: ASan may report the other writer's access first";
 #endif
   EXPECT_EXIT(two_goroutines_write(), testing::ExitedWithCode(2), "^fatal error: concurrent map writes\n");
 }
