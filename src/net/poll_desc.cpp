@@ -15,6 +15,7 @@
 #include "os/clock.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
+#include "sched/stack_release.hpp"
 #include "sched/timers.hpp"
 
 namespace gort::rt {
@@ -205,7 +206,10 @@ bool block(poll_desc* pd, int mode) {
     if (s.compare_exchange_strong(v, kWait)) break;
     if (v != kReady && v != 0) fatal("netpoll: two goroutines wait on one descriptor");
   }
-  if (checkerr(pd, mode, false) == poll_ok) gopark(block_commit, &s, wait_reason::io_wait);
+  if (checkerr(pd, mode, false) == poll_ok) {
+    note_io_park(current_g());  // an idle wait may get its stack released (stack_release.hpp)
+    gopark(block_commit, &s, wait_reason::io_wait);
+  }
   uintptr_t old = s.exchange(0);
   if (old > kWait) fatal("netpoll: corrupted poll descriptor");
   return old == kReady;
@@ -268,6 +272,27 @@ void drop_zombie_waiters() {
 }
 
 [[maybe_unused]] const bool registered = (on_run_end(drop_zombie_waiters), true);
+
+// For sysmon's stack release sweep: visits the goroutines parked on descriptors now (a
+// snapshot: visit checks each one's state itself), outside cache_lock so that the sweep's
+// system calls never hold up poll_open.
+void walk_io_waiters(void (*visit)(g*)) {
+  std::vector<g*> parked;
+  {
+    os::rt_lock_guard lk(cache_lock);
+    for (const pd_block& b : blocks) {
+      for (size_t i = 0; i < b.n; i++) {
+        for (auto* s : {&b.first[i].rg, &b.first[i].wg}) {
+          uintptr_t v = s->load(std::memory_order_relaxed);
+          if (v > kWait && !is_thread(v)) parked.push_back(reinterpret_cast<g*>(v));
+        }
+      }
+    }
+  }
+  for (g* gp : parked) visit(gp);
+}
+
+[[maybe_unused]] const bool walk_registered = (set_io_waiter_walk(walk_io_waiters), true);
 
 }  // namespace
 

@@ -11,6 +11,9 @@
 namespace gort::os {
 
 inline constexpr int kMadvPopulateWrite = 23;  // Linux 5.14 (not in older headers)
+// Guard-page markers in the page tables, no VMA of their own (Linux 6.13).
+inline constexpr int kMadvGuardInstall = 102;
+inline constexpr int kMadvGuardRemove = 103;
 
 // madvise(advice) over n ranges of this process in one system call (process_madvise, which
 // Linux >= 6.13 accepts with any advice for the caller itself). For MADV_DONTNEED each

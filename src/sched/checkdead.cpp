@@ -31,6 +31,7 @@ void checkdead() {
     for (g* gp : sched.allgs) {
       switch (gp->status.load(std::memory_order_acquire)) {
         case gstatus::waiting:
+        case gstatus::copystack:
           grunning++;
           break;
         case gstatus::runnable:

@@ -235,7 +235,7 @@ void injectglist(g* head) {
   if (head == nullptr) return;
   int n = 0;
   for (g* gp = head; gp != nullptr; gp = gp->schedlink) {
-    gp->status.store(gstatus::runnable, std::memory_order_release);
+    set_runnable_after_wait(gp);
     n++;
   }
   // As Go 1.19: as many goroutines as there are idle Ps go to the global queue, each with

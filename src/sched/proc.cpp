@@ -17,6 +17,8 @@
 // Dead Gs on the free lists hold no stacks.
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <cstring>
 #include <new>
 
@@ -31,6 +33,7 @@
 #include "sched/sanitizer.hpp"
 #include "sched/sched.hpp"
 #include "sched/shutdown.hpp"
+#include "sched/stack_release.hpp"
 
 __thread gort::rt::m* gort_tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
 
@@ -83,6 +86,8 @@ void run_hook(m* mp) {
 void switch_context(m* mp, g* from, g* to, bool from_dying) {
   if (to != nullptr && to->sp == nullptr) [[unlikely]]
     prepare_first_run(mp, to);
+  if (to != nullptr && to->stk_saved != nullptr) [[unlikely]]
+    resume_released_stack(to);  // its idle stack was released (stack_release.cpp)
   void** save = from != nullptr ? &from->sp : &mp->g0_sp;
   void* target = to != nullptr ? to->sp : mp->g0_sp;
   void** fake = from_dying ? nullptr
@@ -542,9 +547,7 @@ void hook_park(m* mp, g* gp, void* arg) {
   auto* a = static_cast<park_args*>(arg);
   gp->status.store(gstatus::waiting, std::memory_order_release);
   if (a->unlockf != nullptr && !a->unlockf(gp, a->arg)) {
-    gstatus s = gstatus::waiting;
-    if (gp->status.compare_exchange_strong(s, gstatus::runnable, std::memory_order_acq_rel))
-      runqput(mp->pp, gp, true);
+    if (cas_waiting_to_runnable(gp)) runqput(mp->pp, gp, true);
   }
 }
 
@@ -568,9 +571,25 @@ void goparkunlock(os::rt_mutex* lock, wait_reason reason) {
   gopark(unlock_rt_mutex, lock, reason);
 }
 
+bool cas_waiting_to_runnable(g* gp, gstatus* seen) {
+  int spins = 0;
+  for (;;) {
+    gstatus s = gstatus::waiting;
+    if (gp->status.compare_exchange_weak(s, gstatus::runnable, std::memory_order_acq_rel))
+      return true;
+    if (s != gstatus::copystack && s != gstatus::waiting) {
+      if (seen != nullptr) *seen = s;
+      return false;
+    }
+    // copystack: sysmon is putting the stack aside (a few system calls); Go's casgstatus
+    // waits the same way.
+    if (s == gstatus::copystack && ++spins > 64) sched_yield();
+  }
+}
+
 void goready(g* gp) {
   gstatus s = gstatus::waiting;
-  if (!gp->status.compare_exchange_strong(s, gstatus::runnable, std::memory_order_acq_rel)) {
+  if (!cas_waiting_to_runnable(gp, &s)) {
     if (s == gstatus::zombie) fatal("goready: goroutine of a finished gort::run was woken");
     fatal("bad g->status in ready");
   }

@@ -40,6 +40,9 @@ enum class gstatus : uint32_t {
   syscall = 3,   // in a blocking call (gort::syscall); has an m, maybe no p
   waiting = 4,   // parked (gopark)
   dead = 6,      // exited, on a free list
+  // Parked, and its stack being put aside by sysmon (stack_release.cpp). A waker spins
+  // until it is waiting again, as Go's casgstatus does for _Gcopystack.
+  copystack = 8,
   zombie = 100,  // left behind when a gort::run ended; never runs again
 };
 
@@ -88,6 +91,9 @@ struct timer_slot {
 
 struct g {
   void* sp = nullptr;  // saved context while switched out
+  // While non-null, the live part of the stack ([sp, stk.hi)) was copied here and its
+  // pages released (stack_release.cpp); whoever switches to the g restores them first.
+  unsigned char* stk_saved = nullptr;
   stack stk;
   std::atomic<gstatus> status{gstatus::idle};
   int64_t goid = 0;
@@ -127,6 +133,12 @@ struct g {
   // Sanitizer fiber state.
   void* asan_fake_stack = nullptr;
   void* tsan_fiber = nullptr;
+
+  // Stack release (stack_release.cpp): the sweep that last saw the g park on the poller,
+  // where its released pages start, and their state (stack_release.hpp).
+  uint64_t io_park_sweep = 0;
+  uintptr_t stk_released_lo = 0;
+  std::atomic<uint8_t> stk_state{0};
 };
 
 // Runs on the stack being switched to, right after a switch, on behalf of the g that was

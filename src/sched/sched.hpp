@@ -46,6 +46,13 @@ void gopark(bool (*unlockf)(g* gp, void* arg), void* arg, wait_reason reason);
 void goparkunlock(os::rt_mutex* lock, wait_reason reason);
 // Makes a parked goroutine runnable, in runnext of the caller's P. Callable from any thread.
 void goready(g* gp);
+// waiting -> runnable, waiting out a copystack hold (stack_release.cpp). False, with the
+// status seen in *seen, when gp was in neither state.
+bool cas_waiting_to_runnable(g* gp, gstatus* seen = nullptr);
+// A goroutine taken off the poller (or handed to injectglist) becomes runnable.
+inline void set_runnable_after_wait(g* gp) {
+  if (!cas_waiting_to_runnable(gp)) gp->status.store(gstatus::runnable, std::memory_order_release);
+}
 // Yields the P: the goroutine goes to the global run queue. (Go: Gosched)
 // False (and nothing done) when the caller is not a goroutine.
 bool gosched();

@@ -129,7 +129,7 @@ top:
       g* gp = list;
       injectglist(list->schedlink);
       gp->schedlink = nullptr;
-      gp->status.store(gstatus::runnable, std::memory_order_release);
+      set_runnable_after_wait(gp);
       return gp;
     }
   }
@@ -217,7 +217,7 @@ top:
         g* gp = list;
         injectglist(list->schedlink);
         gp->schedlink = nullptr;
-        gp->status.store(gstatus::runnable, std::memory_order_release);
+        set_runnable_after_wait(gp);
         return gp;
       }
       if (was_spinning) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "os/vm.hpp"
+#include "sched/stack_release.hpp"
 
 namespace gort::rt {
 namespace {
@@ -20,7 +21,6 @@ namespace {
 constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 allowed
 constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
 constexpr size_t kPopulateBatch = 16;     // top pages the first slab maps at a time
-constexpr int kMadvGuardInstall = 102;    // Linux 6.13 (not in older headers)
 
 size_t page_size() {
   static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
@@ -51,20 +51,6 @@ void* reserve(size_t bytes) {
   return p;
 }
 
-// Whether this kernel installs guard-page markers (MADV_GUARD_INSTALL).
-bool guard_markers() {
-  static const bool ok = [] {
-    size_t ps = page_size();
-    void* p = mmap(nullptr, 2 * ps, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) return false;
-    bool r = madvise(p, ps, kMadvGuardInstall) == 0;
-    munmap(p, 2 * ps);
-    return r;
-  }();
-  return ok;
-}
-
 stack guarded_stack(size_t size) {
   size_t guard = page_size();
   auto base = reinterpret_cast<uintptr_t>(reserve(size + guard));
@@ -90,9 +76,10 @@ bool madvise_strided(uintptr_t first, size_t stride, size_t len, size_t n, int a
 uintptr_t new_slab(size_t size, size_t barrier, bool markers, bool mapped) {
   size_t stride = size + barrier;
   auto base = reinterpret_cast<uintptr_t>(reserve(stride * kStacksPerSlab));
-  if (markers && !madvise_strided(base, stride, barrier, kStacksPerSlab, kMadvGuardInstall)) {
+  if (markers && !madvise_strided(base, stride, barrier, kStacksPerSlab, os::kMadvGuardInstall)) {
     for (size_t i = 0; i < kStacksPerSlab; i++) {
-      if (madvise(reinterpret_cast<void*>(base + i * stride), barrier, kMadvGuardInstall) != 0) {
+      void* guard = reinterpret_cast<void*>(base + i * stride);
+      if (madvise(guard, barrier, os::kMadvGuardInstall) != 0) {
         munmap(reinterpret_cast<void*>(base), stride * kStacksPerSlab);
         throw std::bad_alloc();
       }
@@ -101,6 +88,7 @@ uintptr_t new_slab(size_t size, size_t barrier, bool markers, bool mapped) {
   if (mapped)
     madvise_strided(base + stride - page_size(), stride, page_size(), kStacksPerSlab,
                     os::kMadvPopulateWrite);
+  if (markers) register_stack_slab(base, stride, kStacksPerSlab);
   return base;
 }
 
@@ -152,6 +140,19 @@ uintptr_t take_slab_stack(stack_pool& p, size_t size, size_t barrier, bool force
 }
 
 }  // namespace
+
+bool guard_markers() {
+  static const bool ok = [] {
+    size_t ps = page_size();
+    void* p = mmap(nullptr, 2 * ps, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return false;
+    bool r = madvise(p, ps, os::kMadvGuardInstall) == 0;
+    munmap(p, 2 * ps);
+    return r;
+  }();
+  return ok;
+}
 
 stack stack_alloc(size_t size, bool force_guard) {
   size = (size + page_size() - 1) & ~(page_size() - 1);

@@ -22,6 +22,8 @@
 //    from such a goroutine checks that its sp is above the red zone and that the red zone's
 //    top is still zero (this catches overflows by frames smaller than the red zone);
 //  - the main goroutine's 8 MiB stack always has an mprotect guard page.
+// Slabs are registered with stack_release.cpp, which releases the pages of goroutines
+// idle on the network poller.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +55,8 @@ inline constexpr size_t kRedZoneCheckBytes = 64;
 stack stack_alloc(size_t size, bool force_guard = false);
 // Returns the memory: unmapped (guarded) or released and pooled (slab).
 void stack_free(const stack& s);
+// Whether this kernel installs guard-page markers (MADV_GUARD_INSTALL, Linux >= 6.13).
+bool guard_markers();
 
 // A P's cache of free stacks, all of one usable size, most recently freed last.
 struct stack_cache {

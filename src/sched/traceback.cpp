@@ -12,6 +12,7 @@
 #include "sched/context.hpp"
 #include "sched/fatal.hpp"
 #include "sched/sched.hpp"
+#include "sched/stack_release.hpp"
 #include "sched/symbolize.hpp"
 
 namespace gort::rt {
@@ -107,6 +108,9 @@ __attribute__((no_sanitize("address", "thread"))) int walk_frames(uintptr_t fp, 
 // while we read, so these reads are deliberately unsynchronised and only ever follow
 // pointers that stay inside the goroutine's stack.
 __attribute__((no_sanitize("address", "thread"))) int walk_parked(g* gp, void** pcs, int max) {
+  // An idle goroutine's released stack comes back first (no fault: this may run in a
+  // SIGSEGV handler, where a second fault would kill the process).
+  if (*static_cast<unsigned char* volatile*>(&gp->stk_saved) != nullptr) restore_stack(gp);
   void* saved = *static_cast<void* volatile*>(&gp->sp);
   auto sp = reinterpret_cast<uintptr_t>(saved);
   if (saved == nullptr || sp < gp->stk.usable_lo || sp + kSwitchFrameSize > gp->stk.hi) return 0;
@@ -177,7 +181,8 @@ const char* status_string(const g_header& h) {
     case gstatus::runnable: return "runnable";
     case gstatus::running: return "running";
     case gstatus::syscall: return "syscall";
-    case gstatus::waiting: return wait_reason_string(h.reason);
+    case gstatus::waiting:
+    case gstatus::copystack: return wait_reason_string(h.reason);
     case gstatus::dead: return "dead";
     case gstatus::zombie: return "zombie";
   }
@@ -192,7 +197,7 @@ void format_goroutine(std::string& out, g* gp, void* const* cur_pcs, int cur_n) 
   g_header h = read_header(gp);
   std::string state = status_string(h);
   gstatus st = h.status;
-  if (st == gstatus::waiting && h.waitsince != 0) {
+  if ((st == gstatus::waiting || st == gstatus::copystack) && h.waitsince != 0) {
     int64_t mins = (coarse_nanotime() - h.waitsince) / 60'000'000'000LL;
     if (mins >= 1) state += ", " + std::to_string(mins) + " minutes";
   }

@@ -1,0 +1,223 @@
+// stack_release: see stack_release.hpp.
+#include "sched/stack_release.hpp"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <new>
+
+#include "gort/mem.hpp"
+#include "os/vm.hpp"
+#include "sched/fatal.hpp"
+#include "sched/sched.hpp"
+
+namespace gort::rt {
+
+std::atomic<int32_t> released_stacks{0};
+
+namespace {
+
+// Every slab of stacks, so that a fault address maps to its stack without a lock: entries
+// are written once, before nslabs publishes them, and never removed (slabs are never
+// unmapped). `parked[i]` is the g whose stack i of the slab is released, or null.
+struct slab_entry {
+  uintptr_t base;
+  size_t stride;
+  size_t count;
+  std::atomic<g*>* parked;
+};
+constexpr size_t kMaxSlabs = 1 << 16;  // 8 Mi stacks
+slab_entry slabs[kMaxSlabs];
+std::atomic<size_t> nslabs{0};
+std::mutex slabs_mu;  // writers
+
+std::atomic<g*>* parked_slot(uintptr_t addr) {
+  size_t n = nslabs.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; i++) {
+    const slab_entry& e = slabs[i];
+    if (addr >= e.base && addr < e.base + e.stride * e.count)
+      return &e.parked[(addr - e.base) / e.stride];
+  }
+  return nullptr;
+}
+
+void (*io_waiter_walk)(void (*visit)(g*)) = nullptr;
+std::atomic<uint64_t> sweeps{0};  // sweeps started
+uint64_t this_sweep = 0;          // sysmon's, during a sweep
+
+uintptr_t page_floor(uintptr_t a) {
+  static const uintptr_t mask = uintptr_t(sysconf(_SC_PAGESIZE)) - 1;
+  return a & ~mask;
+}
+
+void relax(int& spins) {
+  if (++spins < 64)
+    __builtin_ia32_pause();
+  else
+    sched_yield();  // the other side makes system calls: let it run
+}
+
+// Puts the released bytes back (the caller won released -> restoring).
+void put_back(g* gp) {
+  uintptr_t lo = gp->stk_released_lo, hi = gp->stk.hi;
+  auto sp = reinterpret_cast<uintptr_t>(gp->sp);
+  if (madvise(reinterpret_cast<void*>(lo), hi - lo, os::kMadvGuardRemove) != 0)
+    fatal("runtime: cannot restore a released goroutine stack");
+  memcpy(reinterpret_cast<void*>(sp), gp->stk_saved, hi - sp);
+  if (std::atomic<g*>* slot = parked_slot(lo)) slot->store(nullptr, std::memory_order_relaxed);
+  released_stacks.fetch_sub(1, std::memory_order_relaxed);
+  gp->stk_state.store(stk_resident, std::memory_order_release);
+}
+
+// gp is held in copystack by sysmon, parked on the poller since before the last sweep.
+void release(g* gp, std::atomic<g*>* slot) {
+  auto sp = reinterpret_cast<uintptr_t>(gp->sp);
+  uintptr_t hi = gp->stk.hi, lo = page_floor(sp);
+  size_t live = hi - sp;
+  unsigned char* copy;
+  try {
+    copy = static_cast<unsigned char*>(gort::mem::alloc(live, 16));
+  } catch (const std::bad_alloc&) {
+    return;  // keep the pages
+  }
+  void* range = reinterpret_cast<void*>(lo);
+  // A copy left from an earlier release that a fault (not a resume) undid.
+  if (gp->stk_saved != nullptr) gort::mem::free(gp->stk_saved);
+  gp->stk_saved = copy;
+  gp->stk_released_lo = lo;
+  slot->store(gp, std::memory_order_release);
+  gp->stk_state.store(stk_releasing, std::memory_order_release);
+  // Read-only while we copy: a store from another thread faults and waits for `released`.
+  bool ok = mprotect(range, hi - lo, PROT_READ) == 0;
+  if (ok) {
+    memcpy(copy, reinterpret_cast<void*>(sp), live);
+    ok = madvise(range, hi - lo, os::kMadvGuardInstall) == 0;
+    // Writable again (and merged back into the slab's mapping); the markers stay.
+    if (mprotect(range, hi - lo, PROT_READ | PROT_WRITE) != 0)
+      fatal("runtime: cannot make a goroutine stack writable again");
+  }
+  if (!ok) {
+    slot->store(nullptr, std::memory_order_relaxed);
+    gp->stk_saved = nullptr;
+    gp->stk_state.store(stk_resident, std::memory_order_release);
+    gort::mem::free(copy);
+    return;
+  }
+  released_stacks.fetch_add(1, std::memory_order_relaxed);
+  gp->stk_state.store(stk_released, std::memory_order_release);
+}
+
+bool parked_long_enough(const g* gp) { return gp->io_park_sweep + 2 <= this_sweep; }
+
+void try_release(g* gp) {
+  if (!parked_long_enough(gp) || gp->stk_state.load(std::memory_order_relaxed) != stk_resident)
+    return;  // hints, checked again below
+  gstatus s = gstatus::waiting;
+  if (!gp->status.compare_exchange_strong(s, gstatus::copystack, std::memory_order_acquire))
+    return;
+  // Parked (and held so), so these fields are stable now.
+  auto sp = reinterpret_cast<uintptr_t>(gp->sp);
+  const stack& st = gp->stk;
+  if (gp->waitreason == wait_reason::io_wait && parked_long_enough(gp) &&
+      gp->stk_state.load(std::memory_order_acquire) == stk_resident && st.guarded &&
+      !st.own_mapping && sp >= st.usable_lo &&
+      sp < st.hi && st.hi - sp <= kStackReleaseMaxBytes) {
+    if (std::atomic<g*>* slot = parked_slot(st.lo)) release(gp, slot);
+  }
+  // Only the end of a gort::run (zombie) changes a copystack status behind our back.
+  s = gstatus::copystack;
+  gp->status.compare_exchange_strong(s, gstatus::waiting, std::memory_order_release);
+}
+
+// A finished gort::run leaves its goroutines behind as zombies that never run again (all Ms
+// at rest, sysmon not sweeping): their released stacks come back, so that their memory
+// reads as it did before (a dangling pointer into one does not fault), the copies are
+// freed and the count starts from zero for the next run.
+void restore_zombie_stacks() {
+  size_t n = nslabs.load(std::memory_order_acquire);
+  for (size_t i = 0; i < n; i++) {
+    for (size_t k = 0; k < slabs[i].count; k++) {
+      if (g* gp = slabs[i].parked[k].load(std::memory_order_acquire))
+        if (gp->stk_saved != nullptr) resume_released_stack(gp);
+    }
+  }
+}
+
+[[maybe_unused]] const bool registered = (on_run_end(restore_zombie_stacks), true);
+
+[[maybe_unused]] bool godebug_off() {
+  const char* v = getenv("GODEBUG");
+  return v != nullptr && strstr(v, "gcshrinkstackoff=1") != nullptr;
+}
+
+}  // namespace
+
+bool stack_release_enabled() {
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
+  return false;
+#else
+  static const bool on = !godebug_off();
+  return on && io_waiter_walk != nullptr && guard_markers();
+#endif
+}
+
+void register_stack_slab(uintptr_t base, size_t stride, size_t count) {
+  auto* parked = new std::atomic<g*>[count];
+  for (size_t i = 0; i < count; i++) parked[i].store(nullptr, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lk(slabs_mu);
+  size_t n = nslabs.load(std::memory_order_relaxed);
+  if (n == kMaxSlabs) {  // its stacks just never get released
+    delete[] parked;
+    return;
+  }
+  slabs[n] = slab_entry{base, stride, count, parked};
+  nslabs.store(n + 1, std::memory_order_release);
+}
+
+void set_io_waiter_walk(void (*walk)(void (*visit)(g*))) { io_waiter_walk = walk; }
+
+void note_io_park(g* gp) { gp->io_park_sweep = sweeps.load(std::memory_order_relaxed); }
+
+void sweep_idle_stacks() {
+  if (!stack_release_enabled() || process_dying()) return;  // a dump may be walking stacks
+  this_sweep = sweeps.fetch_add(1, std::memory_order_relaxed) + 1;
+  io_waiter_walk(try_release);
+}
+
+void restore_stack(g* gp) {
+  int spins = 0;
+  for (;;) {
+    uint8_t st = gp->stk_state.load(std::memory_order_acquire);
+    if (st == stk_resident) return;
+    if (st == stk_released &&
+        gp->stk_state.compare_exchange_strong(st, stk_restoring, std::memory_order_acquire)) {
+      put_back(gp);
+      return;
+    }
+    relax(spins);  // releasing (sysmon) or restoring (another thread): wait for it
+  }
+}
+
+void resume_released_stack(g* gp) {
+  restore_stack(gp);
+  unsigned char* copy = gp->stk_saved;
+  gp->stk_saved = nullptr;
+  gort::mem::free(copy);
+}
+
+bool restore_stack_after_fault(uintptr_t addr) {
+  std::atomic<g*>* slot = parked_slot(addr);
+  if (slot == nullptr) return false;
+  g* gp = slot->load(std::memory_order_acquire);
+  // The slot is cleared before the pages come back: a fault that read it just before
+  // finds the stack resident, retries, and succeeds.
+  if (gp == nullptr || addr < gp->stk_released_lo || addr >= gp->stk.hi) return false;
+  restore_stack(gp);
+  return true;
+}
+
+}  // namespace gort::rt

@@ -1,0 +1,59 @@
+// stack_release: gives back the stack pages of goroutines that sit idle on the network
+// poller, keeping only the bytes their frames use (gort's stand-in for Go's stack
+// shrinking, which halves an idle goroutine's stack at each GC).
+//
+// A goroutine parked in "IO wait" (an idle connection's reader) holds a whole page of
+// stack for a frame chain of a kilobyte or so. When sysmon's sweep (every kSweepNs while
+// some poller waiter still holds its pages) finds one that has been parked there since
+// before the previous sweep, it copies [sp, stk.hi) aside and releases those pages. The
+// pages then carry guard markers (MADV_GUARD_INSTALL), so that any access to them faults
+// instead of reading zeros; the SIGSEGV handler puts the bytes back and the access
+// retries. Whoever switches to the goroutine puts them back first.
+//
+// States of g::stk_state and who moves them:
+//   resident --sysmon--> releasing --sysmon--> released --restorer--> restoring --> resident
+// sysmon holds the goroutine in gstatus::copystack from before `releasing` to after
+// `released`, so no waker can make it runnable (nor a P run it) in between; while
+// `releasing`, the pages are read-only, so a write from another thread faults and waits
+// rather than being lost. A restorer (the scheduler about to run the goroutine, the fault
+// handler, a traceback) wins the CAS released -> restoring; the others wait for resident.
+//
+// Only slab stacks (stack.cpp) with guard markers (Linux >= 6.13) take part; never under
+// ASan or TSan. GODEBUG=gcshrinkstackoff=1 turns it off, as it does Go's shrinking.
+// Limit: a system call that reads or writes a released page (another thread passing a
+// pointer into this goroutine's stack straight to the kernel) fails with EFAULT instead
+// of faulting; ordinary loads and stores from any thread are handled.
+#pragma once
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace gort::rt {
+
+struct g;
+
+enum : uint8_t { stk_resident = 0, stk_releasing = 1, stk_released = 2, stk_restoring = 3 };
+
+inline constexpr int64_t kStackSweepNs = 50'000'000;  // how often sysmon sweeps
+inline constexpr size_t kStackReleaseMaxBytes = 16 * 1024;  // deeper frame chains stay
+
+// Whether this process releases idle stacks (kernel support, no sanitizer, GODEBUG).
+bool stack_release_enabled();
+// stack.cpp registers every slab so that a fault address maps to its stack.
+void register_stack_slab(uintptr_t base, size_t stride, size_t count);
+// The net layer's walk over the goroutines parked on the poller (poll_desc.cpp).
+void set_io_waiter_walk(void (*walk)(void (*visit)(g*)));
+// Called by a goroutine about to park on the poller.
+void note_io_park(g* gp);
+// sysmon: releases the stacks of poller waiters parked since before the last sweep.
+void sweep_idle_stacks();
+// Stacks released now, and poller waiters whose stacks still hold their pages.
+extern std::atomic<int32_t> released_stacks;
+// Puts gp's stack back (a no-op if it is resident); async-signal-safe.
+void restore_stack(g* gp);
+// The scheduler, before switching to gp (gp->stk_saved != null): restore and free the copy.
+void resume_released_stack(g* gp);
+// The SIGSEGV handler: true if addr was in a released stack page, now restored.
+bool restore_stack_after_fault(uintptr_t addr);
+
+}  // namespace gort::rt
