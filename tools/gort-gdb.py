@@ -11,7 +11,7 @@
 import gdb
 
 STATUS = {0: "idle", 1: "runnable", 2: "running", 3: "syscall", 4: "waiting", 6: "dead",
-          100: "zombie"}
+          8: "copystack", 100: "zombie"}
 WAIT = ["", "chan receive", "chan send", "select", "select (no cases)",
         "chan receive (nil chan)", "chan send (nil chan)", "sleep", "IO wait",
         "sync.Cond.Wait", "semacquire", "preempted"]
@@ -35,6 +35,9 @@ def g_fields(gp):
         "wait": int(g["waitreason"]),
         "sp": int(g["sp"]),
         "hi": int(g["stk"]["hi"]),
+        # An idle goroutine's released stack (sched/stack_release.hpp): its frames are in
+        # this copy of [sp, hi), the pages themselves are guard markers gdb cannot read.
+        "saved": int(g["stk_saved"]) if int(g["stk_state"]["_M_i"]) != 0 else 0,
     }
 
 
@@ -58,6 +61,8 @@ def frames(f):
         return []
     inferior = gdb.selected_inferior()
     def word(addr):
+        if f["saved"]:
+            addr = f["saved"] + (addr - f["sp"])
         return int.from_bytes(bytes(inferior.read_memory(addr, 8)), "little")
     pcs = [word(f["sp"] + 56)]
     fp = word(f["sp"] + 48)
@@ -85,10 +90,10 @@ class InfoGoroutines(gdb.Command):
             if f["status"] in (6, 100):
                 continue
             state = STATUS.get(f["status"], str(f["status"]))
-            if f["status"] == 4 and f["wait"] < len(WAIT):
+            if f["status"] in (4, 8) and f["wait"] < len(WAIT):
                 state = WAIT[f["wait"]]
             where = ""
-            if f["status"] in (1, 4):
+            if f["status"] in (1, 4, 8):
                 for pc in frames(f)[1:]:
                     name, loc = describe_pc(pc)
                     # The first frame of user code: skip gort's and the standard library's.
