@@ -7,12 +7,17 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdint>
 #include <mutex>
 #include <new>
+#include <vector>
 
 #include "gort/mem.hpp"
+#include "os/clock.hpp"
 #include "os/vm.hpp"
 #include "sched/fatal.hpp"
+#include "sched/netpoll.hpp"
 #include "sched/sched.hpp"
 
 namespace gort::rt {
@@ -47,7 +52,12 @@ std::atomic<g*>* parked_slot(uintptr_t addr) {
 
 void (*io_waiter_walk)(void (*visit)(g*)) = nullptr;
 std::atomic<uint64_t> sweeps{0};  // sweeps started
-uint64_t this_sweep = 0;          // sysmon's, during a sweep
+
+// sysmon's sweep in progress: the waiters it found, the next one to look at.
+uint64_t this_sweep = 0;
+int64_t this_sweep_start = 0;
+std::vector<g*> sweep_list;
+size_t sweep_next = 0;
 
 uintptr_t page_floor(uintptr_t a) {
   static const uintptr_t mask = uintptr_t(sysconf(_SC_PAGESIZE)) - 1;
@@ -109,6 +119,12 @@ void release(g* gp, std::atomic<g*>* slot) {
   }
   released_stacks.fetch_add(1, std::memory_order_relaxed);
   gp->stk_state.store(stk_released, std::memory_order_release);
+}
+
+// Some goroutine parked on the poller still holds its stack pages.
+bool idle_stacks_held() {
+  return netpoll_waiters.load(std::memory_order_relaxed) >
+         released_stacks.load(std::memory_order_relaxed);
 }
 
 bool parked_long_enough(const g* gp) { return gp->io_park_sweep + 2 <= this_sweep; }
@@ -182,10 +198,28 @@ void set_io_waiter_walk(void (*walk)(void (*visit)(g*))) { io_waiter_walk = walk
 
 void note_io_park(g* gp) { gp->io_park_sweep = sweeps.load(std::memory_order_relaxed); }
 
-void sweep_idle_stacks() {
-  if (!stack_release_enabled() || process_dying()) return;  // a dump may be walking stacks
-  this_sweep = sweeps.fetch_add(1, std::memory_order_relaxed) + 1;
-  io_waiter_walk(try_release);
+bool stack_release_tick(int64_t now) {
+  if (!stack_release_enabled()) return false;
+  if (sweep_next == sweep_list.size()) {
+    sweep_list.clear();
+    sweep_next = 0;
+    if (now - this_sweep_start < kStackSweepNs || !idle_stacks_held()) return false;
+    this_sweep_start = now;
+    this_sweep = sweeps.fetch_add(1, std::memory_order_relaxed) + 1;
+    io_waiter_walk([](g* gp) { sweep_list.push_back(gp); });
+  }
+  int64_t end = now + kStackSweepSliceNs;
+  while (sweep_next < sweep_list.size() && !process_dying()) {  // a dump may be walking stacks
+    try_release(sweep_list[sweep_next++]);
+    if (sweep_next % 16 == 0 && os::nanotime() >= end) break;
+  }
+  return sweep_next < sweep_list.size() && !process_dying();
+}
+
+int64_t stack_release_wait_cap() {
+  if (!stack_release_enabled()) return INT64_MAX;
+  if (sweep_next < sweep_list.size()) return 0;
+  return idle_stacks_held() ? kStackSweepNs : INT64_MAX;
 }
 
 void restore_stack(g* gp) {

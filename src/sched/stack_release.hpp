@@ -35,6 +35,8 @@ struct g;
 enum : uint8_t { stk_resident = 0, stk_releasing = 1, stk_released = 2, stk_restoring = 3 };
 
 inline constexpr int64_t kStackSweepNs = 50'000'000;  // how often sysmon sweeps
+// sysmon's work per round, within its own longest sleep (Go's sysmon sleeps up to 10 ms).
+inline constexpr int64_t kStackSweepSliceNs = 5'000'000;
 inline constexpr size_t kStackReleaseMaxBytes = 16 * 1024;  // deeper frame chains stay
 
 // Whether this process releases idle stacks (kernel support, no sanitizer, GODEBUG).
@@ -45,8 +47,13 @@ void register_stack_slab(uintptr_t base, size_t stride, size_t count);
 void set_io_waiter_walk(void (*walk)(void (*visit)(g*)));
 // Called by a goroutine about to park on the poller.
 void note_io_park(g* gp);
-// sysmon: releases the stacks of poller waiters parked since before the last sweep.
-void sweep_idle_stacks();
+// sysmon, on every round: starts a sweep every kStackSweepNs while some poller waiter
+// holds its pages (collecting the waiters), and releases the stacks of those parked since
+// before the previous sweep for at most kStackSweepSliceNs, so that sysmon's other duties
+// wait no longer than that. True while the sweep is unfinished.
+bool stack_release_tick(int64_t now);
+// The longest sysmon may sleep without delaying the sweep (INT64_MAX: no limit).
+int64_t stack_release_wait_cap();
 // Stacks released now, and poller waiters whose stacks still hold their pages.
 extern std::atomic<int32_t> released_stacks;
 // Puts gp's stack back (a no-op if it is resident); async-signal-safe.

@@ -112,13 +112,6 @@ void parse_godebug() {
 
 os::note sysmon_started;
 
-// Whether some goroutine parked on the poller still holds its stack pages, so that the
-// stack release sweep has something to look at.
-bool idle_stacks_to_sweep() {
-  return netpoll_waiters.load(std::memory_order_relaxed) >
-             released_stacks.load(std::memory_order_relaxed) &&
-         stack_release_enabled();
-}
 
 // Go forces a GC cycle when none ran for 2 minutes (forcegcperiod); until gort has a
 // collector, sysmon runs the cycle-start hooks (sync::pool's victim rotation) on that beat.
@@ -135,7 +128,6 @@ void* sysmon_main(void*) {
   int idle = 0;
   int64_t lasttrace = start;
   int64_t last_gc_cycle = start;
-  int64_t last_stack_sweep = start;
   for (;;) {
     if (idle == 0)
       delay = 20'000;
@@ -170,7 +162,7 @@ void* sysmon_main(void*) {
       if (sleep) {
         int64_t wait = 60'000'000'000;
         if (sched.deadlock_suspect.load()) wait = 50'000'000;
-        if (idle_stacks_to_sweep()) wait = std::min(wait, kStackSweepNs);
+        wait = std::min(wait, stack_release_wait_cap());
         if (running) {
           int32_t procs = sched.gomaxprocs.load();
           for (int32_t i = 0; i < procs; i++) {
@@ -209,11 +201,8 @@ void* sysmon_main(void*) {
       last_gc_cycle = now;
       gc_start_hooks();
     }
-    if (now - last_stack_sweep >= kStackSweepNs) {
-      last_stack_sweep = now;
-      if (idle_stacks_to_sweep()) sweep_idle_stacks();
-    }
-    if (retake(now) != 0)
+    bool sweeping = stack_release_tick(now);
+    if (retake(now) != 0 || sweeping)
       idle = 0;
     else
       idle++;
