@@ -117,6 +117,10 @@ void release(g* gp, std::atomic<g*>* slot) {
     gort::mem::free(copy);
     return;
   }
+  // Below the live frames the stack holds only dead ones (deeper calls made earlier): those
+  // pages go as they are, nothing to keep (Go's shrinking frees them too).
+  uintptr_t usable_lo = gp->stk.usable_lo;
+  if (lo > usable_lo) madvise(reinterpret_cast<void*>(usable_lo), lo - usable_lo, MADV_DONTNEED);
   released_stacks.fetch_add(1, std::memory_order_relaxed);
   gp->stk_state.store(stk_released, std::memory_order_release);
 }

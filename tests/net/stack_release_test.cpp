@@ -121,6 +121,45 @@ TEST(StackRelease, IdleReaderKeepsItsFrameThroughFaultsAndWakeUp) {
   });
 }
 
+// Touches `bytes` of stack below the caller and returns the address of the deepest byte
+// and a sum that depends on all of them.
+[[gnu::noinline]] uintptr_t go_deep(size_t bytes, uint64_t* sum) {
+  volatile unsigned char buf[8192];
+  for (size_t i = 0; i < sizeof buf; i++) buf[i] = static_cast<unsigned char>(i);
+  uint64_t s = buf[sizeof buf - 1];
+  uintptr_t deepest = reinterpret_cast<uintptr_t>(&buf[0]);
+  if (bytes > sizeof buf) deepest = go_deep(bytes - sizeof buf, &s);
+  *sum += s;
+  return deepest;
+}
+
+// The pages of a released goroutine's dead frames (a deep call it made before parking)
+// are given back too, and the goroutine can go as deep again after it wakes.
+TEST(StackRelease, DeadFramesBelowAParkedReaderAreGivenBack) {
+  gort::run([] {
+    auto p = connect_many(1);
+    ASSERT_EQ(p.server.size(), 1u);
+    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    int base = rt::released_stacks.load();
+    std::atomic<uintptr_t> deepest{0};
+    auto result = gort::make_chan<uint64_t>(1);
+    gort::go([&, s = p.server[0]] {
+      uint64_t first = 0, second = 0;
+      uintptr_t d = go_deep(64 * 1024, &first);
+      deepest.store(d);
+      char buf[4];
+      s.read(buf);
+      go_deep(64 * 1024, &second);
+      result.send(first == second ? second : 0);
+    });
+    while (deepest.load() == 0) gort::time::sleep(1ms);
+    ASSERT_TRUE(wait_released(base + 1));
+    EXPECT_FALSE(page_resident(reinterpret_cast<void*>(deepest.load())));
+    ASSERT_FALSE(p.client[0].write(std::string_view("go")).second);
+    EXPECT_NE(result.recv(), 0u);
+  });
+}
+
 // Many released readers woken at once across Ps, each checking a frame of its own.
 TEST(StackRelease, ManyReleasedReadersWakeWithTheirFrames) {
   gort::run([] {
