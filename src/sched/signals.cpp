@@ -57,7 +57,11 @@ void chain(int sig, siginfo_t* info, void* ctx, const struct sigaction& old) {
 void on_fault(int sig, siginfo_t* info, void* ctx) {
   auto addr = reinterpret_cast<uintptr_t>(info->si_addr);
   // An access to a released stack page of an idle goroutine: put it back and retry.
-  if (sig == SIGSEGV && info->si_code > 0 && restore_stack_after_fault(addr)) return;
+  if (sig == SIGSEGV && info->si_code > 0) {
+    uintptr_t pc, sp;
+    fault_pc_sp(ctx, &pc, &sp);
+    if (restore_stack_after_fault(addr, pc == addr)) return;
+  }
   m* mp = current_m();
   g* gp = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
   if (sig != SIGFPE && gp != nullptr && gp->stk.in_barrier(addr)) fatal_stack_overflow(gp, addr);

@@ -88,7 +88,7 @@ uintptr_t new_slab(size_t size, size_t barrier, bool markers, bool mapped) {
   if (mapped)
     madvise_strided(base + stride - page_size(), stride, page_size(), kStacksPerSlab,
                     os::kMadvPopulateWrite);
-  if (markers) register_stack_slab(base, stride, kStacksPerSlab);
+  if (markers) register_stack_slab(base, stride, barrier, kStacksPerSlab);
   return base;
 }
 

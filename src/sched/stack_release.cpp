@@ -1,6 +1,7 @@
 // stack_release: see stack_release.hpp.
 #include "sched/stack_release.hpp"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ namespace {
 struct slab_entry {
   uintptr_t base;
   size_t stride;
+  size_t barrier;  // each stack's guard, below its usable part
   size_t count;
   std::atomic<g*>* parked;
 };
@@ -40,15 +42,25 @@ slab_entry slabs[kMaxSlabs];
 std::atomic<size_t> nslabs{0};
 std::mutex slabs_mu;  // writers
 
+// The slot of the slab stack whose usable part holds addr, or null (not a slab stack, or
+// its guard page).
 std::atomic<g*>* parked_slot(uintptr_t addr) {
   size_t n = nslabs.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; i++) {
     const slab_entry& e = slabs[i];
-    if (addr >= e.base && addr < e.base + e.stride * e.count)
-      return &e.parked[(addr - e.base) / e.stride];
+    if (addr >= e.base && addr < e.base + e.stride * e.count) {
+      size_t k = (addr - e.base) / e.stride;
+      if (addr - e.base - k * e.stride < e.barrier) return nullptr;
+      return &e.parked[k];
+    }
   }
   return nullptr;
 }
+
+// /proc/self/mem, which reads and writes through page protections (as a debugger does):
+// the release copies the pages out, and the restore fills them, while they are
+// inaccessible to every other thread. -1 if the kernel refuses (the release is then off).
+int proc_mem_fd = -1;
 
 void (*io_waiter_walk)(void (*visit)(g*)) = nullptr;
 std::atomic<uint64_t> sweeps{0};  // sweeps started
@@ -71,16 +83,44 @@ void relax(int& spins) {
     sched_yield();  // the other side makes system calls: let it run
 }
 
-// Puts the released bytes back (the caller won released -> restoring).
+// Puts the released bytes back (the caller won released -> restoring). The pages are
+// inaccessible until they hold the bytes again: a thread that touches them meanwhile
+// faults and waits for `resident` (while the slot still names gp) or retries (after).
 void put_back(g* gp) {
   uintptr_t lo = gp->stk_released_lo, hi = gp->stk.hi;
   auto sp = reinterpret_cast<uintptr_t>(gp->sp);
-  if (madvise(reinterpret_cast<void*>(lo), hi - lo, os::kMadvGuardRemove) != 0)
+  void* range = reinterpret_cast<void*>(lo);
+  if (mprotect(range, hi - lo, PROT_NONE) != 0 ||
+      madvise(range, hi - lo, os::kMadvGuardRemove) != 0 ||
+      pwrite(proc_mem_fd, gp->stk_saved, hi - sp, off_t(sp)) != ssize_t(hi - sp) ||
+      mprotect(range, hi - lo, PROT_READ | PROT_WRITE) != 0)
     fatal("runtime: cannot restore a released goroutine stack");
-  memcpy(reinterpret_cast<void*>(sp), gp->stk_saved, hi - sp);
-  if (std::atomic<g*>* slot = parked_slot(lo)) slot->store(nullptr, std::memory_order_relaxed);
   released_stacks.fetch_sub(1, std::memory_order_relaxed);
   gp->stk_state.store(stk_resident, std::memory_order_release);
+  if (std::atomic<g*>* slot = parked_slot(lo)) slot->store(nullptr, std::memory_order_relaxed);
+}
+
+// Whether /proc/self/mem reads and writes a page no one may access (PROT_NONE), as
+// release and put_back need; opens proc_mem_fd.
+bool proc_mem_writable() {
+  int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return false;
+  long ps = sysconf(_SC_PAGESIZE);
+  void* p = mmap(nullptr, size_t(ps), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  bool ok = false;
+  if (p != MAP_FAILED) {
+    const unsigned char probe = 0x5a;
+    unsigned char back = 0;
+    auto at = off_t(reinterpret_cast<uintptr_t>(p));
+    ok = pwrite(fd, &probe, 1, at) == 1 && pread(fd, &back, 1, at) == 1 && back == probe;
+    munmap(p, size_t(ps));
+  }
+  if (!ok) {
+    close(fd);
+    return false;
+  }
+  proc_mem_fd = fd;
+  return true;
 }
 
 // gp is held in copystack by sysmon, parked on the poller since before the last sweep.
@@ -101,11 +141,13 @@ void release(g* gp, std::atomic<g*>* slot) {
   gp->stk_released_lo = lo;
   slot->store(gp, std::memory_order_release);
   gp->stk_state.store(stk_releasing, std::memory_order_release);
-  // Read-only while we copy: a store from another thread faults and waits for `released`.
-  bool ok = mprotect(range, hi - lo, PROT_READ) == 0;
+  // Inaccessible while we copy and zap: any other thread's access faults and waits for
+  // `released` (read-only would not do: installing the markers zaps the pages first, and a
+  // read in between would map a zero page).
+  bool ok = mprotect(range, hi - lo, PROT_NONE) == 0;
   if (ok) {
-    memcpy(copy, reinterpret_cast<void*>(sp), live);
-    ok = madvise(range, hi - lo, os::kMadvGuardInstall) == 0;
+    ok = pread(proc_mem_fd, copy, live, off_t(sp)) == ssize_t(live) &&
+         madvise(range, hi - lo, os::kMadvGuardInstall) == 0;
     // Writable again (and merged back into the slab's mapping); the markers stay.
     if (mprotect(range, hi - lo, PROT_READ | PROT_WRITE) != 0)
       fatal("runtime: cannot make a goroutine stack writable again");
@@ -146,7 +188,7 @@ void try_release(g* gp) {
       gp->stk_state.load(std::memory_order_acquire) == stk_resident && st.guarded &&
       !st.own_mapping && sp >= st.usable_lo &&
       sp < st.hi && st.hi - sp <= kStackReleaseMaxBytes) {
-    if (std::atomic<g*>* slot = parked_slot(st.lo)) release(gp, slot);
+    if (std::atomic<g*>* slot = parked_slot(st.usable_lo)) release(gp, slot);
   }
   // Only the end of a gort::run (zombie) changes a copystack status behind our back.
   s = gstatus::copystack;
@@ -180,12 +222,12 @@ bool stack_release_enabled() {
 #if defined(GORT_ASAN) || defined(GORT_TSAN)
   return false;
 #else
-  static const bool on = !godebug_off();
-  return on && io_waiter_walk != nullptr && guard_markers();
+  static const bool on = !godebug_off() && guard_markers() && proc_mem_writable();
+  return on && io_waiter_walk != nullptr;
 #endif
 }
 
-void register_stack_slab(uintptr_t base, size_t stride, size_t count) {
+void register_stack_slab(uintptr_t base, size_t stride, size_t barrier, size_t count) {
   auto* parked = new std::atomic<g*>[count];
   for (size_t i = 0; i < count; i++) parked[i].store(nullptr, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lk(slabs_mu);
@@ -194,8 +236,9 @@ void register_stack_slab(uintptr_t base, size_t stride, size_t count) {
     delete[] parked;
     return;
   }
-  slabs[n] = slab_entry{base, stride, count, parked};
+  slabs[n] = slab_entry{base, stride, barrier, count, parked};
   nslabs.store(n + 1, std::memory_order_release);
+  stack_release_enabled();  // decided here, never first in the SIGSEGV handler
 }
 
 void set_io_waiter_walk(void (*walk)(void (*visit)(g*))) { io_waiter_walk = walk; }
@@ -247,14 +290,14 @@ void resume_released_stack(g* gp) {
   gort::mem::free(copy);
 }
 
-bool restore_stack_after_fault(uintptr_t addr) {
+bool restore_stack_after_fault(uintptr_t addr, bool fetch) {
+  // A slab stack's usable part is always readable and writable except while this file
+  // changes its protection, so a data access that faulted there is ours: wait for the
+  // change to end (or end it) and retry. An instruction fetch there is a real fault.
   std::atomic<g*>* slot = parked_slot(addr);
-  if (slot == nullptr) return false;
+  if (slot == nullptr || fetch || !stack_release_enabled()) return false;
   g* gp = slot->load(std::memory_order_acquire);
-  // The slot is cleared before the pages come back: a fault that read it just before
-  // finds the stack resident, retries, and succeeds.
-  if (gp == nullptr || addr < gp->stk_released_lo || addr >= gp->stk.hi) return false;
-  restore_stack(gp);
+  if (gp != nullptr && addr >= gp->stk_released_lo && addr < gp->stk.hi) restore_stack(gp);
   return true;
 }
 

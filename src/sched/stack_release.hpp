@@ -13,13 +13,16 @@
 // States of g::stk_state and who moves them:
 //   resident --sysmon--> releasing --sysmon--> released --restorer--> restoring --> resident
 // sysmon holds the goroutine in gstatus::copystack from before `releasing` to after
-// `released`, so no waker can make it runnable (nor a P run it) in between; while
-// `releasing`, the pages are read-only, so a write from another thread faults and waits
-// rather than being lost. A restorer (the scheduler about to run the goroutine, the fault
-// handler, a traceback) wins the CAS released -> restoring; the others wait for resident.
+// `released`, so no waker can make it runnable (nor a P run it) in between. While the
+// pages are copied out (`releasing`) or back (`restoring`) they are PROT_NONE and the
+// copying goes through /proc/self/mem, so another thread's load or store faults and waits
+// rather than seeing zeros or being lost. A restorer (the scheduler about to run the
+// goroutine, the fault handler, a traceback) wins the CAS released -> restoring; the
+// others wait for resident. Needs guard markers (Linux >= 6.13) and a /proc/self/mem that
+// writes through protections (the default; `proc_mem.force_override=never` forbids it).
 //
-// Only slab stacks (stack.cpp) with guard markers (Linux >= 6.13) take part; never under
-// ASan or TSan. GODEBUG=gcshrinkstackoff=1 turns it off, as it does Go's shrinking.
+// Only slab stacks (stack.cpp) take part; never under ASan or TSan.
+// GODEBUG=gcshrinkstackoff=1 turns it off, as it does Go's shrinking.
 // Limit: a system call that reads or writes a released page (another thread passing a
 // pointer into this goroutine's stack straight to the kernel) fails with EFAULT instead
 // of faulting; ordinary loads and stores from any thread are handled.
@@ -42,7 +45,7 @@ inline constexpr size_t kStackReleaseMaxBytes = 16 * 1024;  // deeper frame chai
 // Whether this process releases idle stacks (kernel support, no sanitizer, GODEBUG).
 bool stack_release_enabled();
 // stack.cpp registers every slab so that a fault address maps to its stack.
-void register_stack_slab(uintptr_t base, size_t stride, size_t count);
+void register_stack_slab(uintptr_t base, size_t stride, size_t barrier, size_t count);
 // The net layer's walk over the goroutines parked on the poller (poll_desc.cpp).
 void set_io_waiter_walk(void (*walk)(void (*visit)(g*)));
 // Called by a goroutine about to park on the poller.
@@ -60,7 +63,8 @@ extern std::atomic<int32_t> released_stacks;
 void restore_stack(g* gp);
 // The scheduler, before switching to gp (gp->stk_saved != null): restore and free the copy.
 void resume_released_stack(g* gp);
-// The SIGSEGV handler: true if addr was in a released stack page, now restored.
-bool restore_stack_after_fault(uintptr_t addr);
+// The SIGSEGV handler: true if the fault at addr (an instruction fetch when `fetch`) came
+// from a released or changing stack page, now usable again (retry the access).
+bool restore_stack_after_fault(uintptr_t addr, bool fetch);
 
 }  // namespace gort::rt

@@ -225,8 +225,9 @@ TEST(StackRelease, DumpWalksAReleasedGoroutine) {
 }
 
 // A plain thread keeps writing into a parked reader's frame while sysmon releases it over
-// and over: a write that races with a release faults and waits (the page is read-only
-// while it is copied), so none is lost.
+// and over and another thread keeps reading it (so either may be the one that puts the
+// pages back): a write that races with a release or a restore faults and waits (the pages
+// are read-only while copied out, inaccessible while copied back), so none is lost.
 TEST(StackRelease, WritesRacingWithReleasesAreNotLost) {
   gort::run([] {
     auto p = connect_many(1);
@@ -245,6 +246,16 @@ TEST(StackRelease, WritesRacingWithReleasesAreNotLost) {
     while (counter.load() == nullptr) gort::time::sleep(1ms);
     ASSERT_TRUE(wait_released(base + 1));
     uint64_t writes = 0;
+    std::atomic<bool> writing{true};
+    std::thread reader([&] {
+      auto* c = static_cast<volatile uint64_t*>(counter.load());
+      uint64_t last = 0;
+      while (writing.load(std::memory_order_relaxed)) {
+        uint64_t v = *c;
+        if (v < last) ADD_FAILURE() << "the counter went back from " << last << " to " << v;
+        last = v;
+      }
+    });
     std::thread writer([&] {
       auto* c = static_cast<volatile uint64_t*>(counter.load());
       auto end = std::chrono::steady_clock::now() + 400ms;
@@ -255,6 +266,8 @@ TEST(StackRelease, WritesRacingWithReleasesAreNotLost) {
     });
     gort::syscall([&] {
       writer.join();
+      writing.store(false);
+      reader.join();
       return 0;
     });
     ASSERT_FALSE(p.client[0].write(std::string_view("z")).second);
