@@ -2,6 +2,7 @@
 #include "sched/stack_release.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,18 @@ bool proc_mem_writable() {
     return false;
   }
   proc_mem_fd = fd;
+  // The descriptor names the memory of the process that opened it, and a forked child
+  // inherits it: the child must reach its own memory, not its parent's.
+  pthread_atfork(nullptr, nullptr, [] {
+    int own = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+    if (own >= 0) {
+      dup2(own, proc_mem_fd);
+      close(own);
+    } else {  // a restore in the child is then fatal, never a write to the parent
+      close(proc_mem_fd);
+      proc_mem_fd = -1;
+    }
+  });
   return true;
 }
 

@@ -5,6 +5,7 @@
 // without guard markers).
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -299,4 +300,44 @@ TEST(StackRelease, AFinishedRunPutsReleasedStacksBack) {
     EXPECT_TRUE(page_resident(frame.load() + 31));
     EXPECT_EQ(frame.load()[5], pattern(5, 99));
   }
+}
+
+// A forked child that touches a parked goroutine's released frame gets its own copy of
+// the frame back (the restore writes the child's memory, not the parent's), and the
+// parent's goroutine still wakes with its frame intact.
+TEST(StackRelease, AForkedChildRestoresItsOwnCopy) {
+  gort::run([] {
+    auto p = connect_many(1);
+    ASSERT_EQ(p.server.size(), 1u);
+    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    int base = rt::released_stacks.load();
+    std::atomic<uint64_t*> frame{nullptr};
+    auto result = gort::make_chan<bool>(1);
+    gort::go([&, s = p.server[0]] {
+      uint64_t words[64];
+      for (int i = 0; i < 64; i++) words[i] = pattern(i, 3);
+      frame.store(words);
+      char buf[4];
+      s.read(buf);
+      bool same = true;
+      for (int i = 0; i < 64; i++) same = same && words[i] == pattern(i, 3);
+      result.send(same);
+    });
+    while (frame.load() == nullptr) gort::time::sleep(1ms);
+    ASSERT_TRUE(wait_released(base + 1));
+    uint64_t* words = frame.load();
+    pid_t pid = fork();
+    if (pid == 0) {
+      bool ok = words[5] == pattern(5, 3);
+      words[6] = 0;  // the child's copy only
+      _exit(ok && words[7] == pattern(7, 3) ? 0 : 1);
+    }
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    gort::syscall([&] { return waitpid(pid, &status, 0); });
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child status " << status;
+    EXPECT_EQ(rt::released_stacks.load(), base + 1);  // the parent's stack stayed released
+    ASSERT_FALSE(p.client[0].write(std::string_view("f")).second);
+    EXPECT_TRUE(result.recv());
+  });
 }
