@@ -136,7 +136,7 @@ struct g {
 
   // Stack release (stack_release.cpp): the sweep that last saw the g park on the poller,
   // where its released pages start, and their state (stack_release.hpp).
-  uint64_t io_park_sweep = 0;
+  std::atomic<uint64_t> io_park_sweep{0};
   uintptr_t stk_released_lo = 0;
   std::atomic<uint8_t> stk_state{0};
 };

@@ -186,7 +186,9 @@ bool idle_stacks_held() {
          released_stacks.load(std::memory_order_relaxed);
 }
 
-bool parked_long_enough(const g* gp) { return gp->io_park_sweep + 2 <= this_sweep; }
+bool parked_long_enough(const g* gp) {
+  return gp->io_park_sweep.load(std::memory_order_relaxed) + 2 <= this_sweep;
+}
 
 void try_release(g* gp) {
   if (!parked_long_enough(gp) || gp->stk_state.load(std::memory_order_relaxed) != stk_resident)
@@ -256,7 +258,9 @@ void register_stack_slab(uintptr_t base, size_t stride, size_t barrier, size_t c
 
 void set_io_waiter_walk(void (*walk)(void (*visit)(g*))) { io_waiter_walk = walk; }
 
-void note_io_park(g* gp) { gp->io_park_sweep = sweeps.load(std::memory_order_relaxed); }
+void note_io_park(g* gp) {
+  gp->io_park_sweep.store(sweeps.load(std::memory_order_relaxed), std::memory_order_relaxed);
+}
 
 bool stack_release_tick(int64_t now) {
   if (!stack_release_enabled()) return false;
