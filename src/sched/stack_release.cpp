@@ -103,7 +103,7 @@ void put_back(g* gp) {
 
 // Whether /proc/self/mem reads and writes a page no one may access (PROT_NONE), as
 // release and put_back need; opens proc_mem_fd.
-bool proc_mem_writable() {
+[[maybe_unused]] bool proc_mem_writable() {
   int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
   if (fd < 0) return false;
   long ps = sysconf(_SC_PAGESIZE);
