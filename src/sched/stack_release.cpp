@@ -25,6 +25,7 @@
 namespace gort::rt {
 
 std::atomic<int32_t> released_stacks{0};
+std::atomic<uint64_t> stack_releases_total{0};
 
 namespace {
 
@@ -177,6 +178,7 @@ void release(g* gp, std::atomic<g*>* slot) {
   uintptr_t usable_lo = gp->stk.usable_lo;
   if (lo > usable_lo) madvise(reinterpret_cast<void*>(usable_lo), lo - usable_lo, MADV_DONTNEED);
   released_stacks.fetch_add(1, std::memory_order_relaxed);
+  stack_releases_total.fetch_add(1, std::memory_order_relaxed);
   gp->stk_state.store(stk_released, std::memory_order_release);
 }
 

@@ -57,8 +57,9 @@ void note_io_park(g* gp);
 bool stack_release_tick(int64_t now);
 // The longest sysmon may sleep without delaying the sweep (INT64_MAX: no limit).
 int64_t stack_release_wait_cap();
-// Stacks released now, and poller waiters whose stacks still hold their pages.
+// Stacks released now, and releases so far (a statistic).
 extern std::atomic<int32_t> released_stacks;
+extern std::atomic<uint64_t> stack_releases_total;
 // Puts gp's stack back (a no-op if it is resident); async-signal-safe.
 void restore_stack(g* gp);
 // The scheduler, before switching to gp (gp->stk_saved != null): restore and free the copy.
