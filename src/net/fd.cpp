@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "sched/stack_release.hpp"
 #include "sync/sema.hpp"
 
 namespace gort::net::detail {
@@ -129,6 +130,7 @@ int netfd::close(bool wait) {
 }
 
 ssize_t netfd::read_once(char* buf, size_t len, bool tcp) {
+  rt::touch_user_buffer(buf, len);
   if (!tcp) return ::read(sysfd, buf, len);
   iovec iov[2] = {{buf, len}, {&peek_, 1}};
   ssize_t n = ::readv(sysfd, iov, 2);
@@ -198,6 +200,7 @@ io_res netfd::write(const char* buf, size_t len) {
   for (;;) {
     size_t chunk = len - done;
     if (chunk > kMaxRW) chunk = kMaxRW;
+    rt::touch_user_buffer(buf + done, chunk);
     ssize_t n = ::send(sysfd, buf + done, chunk, MSG_NOSIGNAL);
     if (n > 0) done += size_t(n);
     if (done == len && n >= 0) return {done, 0};
@@ -235,6 +238,7 @@ io_res netfd::read_from(char* buf, size_t len, sockaddr_storage* from, socklen_t
   } u{this};
   return datagram_loop('r', [&] {
     *fromlen = sizeof *from;
+    rt::touch_user_buffer(buf, len);
     return ::recvfrom(sysfd, buf, len, 0, reinterpret_cast<sockaddr*>(from), fromlen);
   });
 }
@@ -245,7 +249,10 @@ io_res netfd::write_to(const char* buf, size_t len, const sockaddr* to, socklen_
     netfd* f;
     ~unlock() { f->write_unlock(); }
   } u{this};
-  return datagram_loop('w', [&] { return ::sendto(sysfd, buf, len, MSG_NOSIGNAL, to, tolen); });
+  return datagram_loop('w', [&] {
+    rt::touch_user_buffer(buf, len);
+    return ::sendto(sysfd, buf, len, MSG_NOSIGNAL, to, tolen);
+  });
 }
 
 int netfd::accept(sockaddr_storage* from, socklen_t* fromlen, int* code) {

@@ -12,6 +12,7 @@
 
 #include "gort/os.hpp"
 #include "gort/runtime.hpp"
+#include "sched/stack_release.hpp"
 
 namespace gort::os {
 
@@ -67,6 +68,7 @@ std::pair<size_t, error> file::read(std::span<char> buf) const {
   ssize_t n = gort::syscall([&] {
     ssize_t r;
     do {
+      rt::touch_user_buffer(buf.data(), buf.size());
       r = ::read(impl_->fd, buf.data(), buf.size());
     } while (r < 0 && errno == EINTR);
     return r;
@@ -85,6 +87,7 @@ std::pair<size_t, error> file::read_at(std::span<char> buf, int64_t off) const {
   error err;
   gort::syscall([&] {
     while (done < buf.size()) {
+      rt::touch_user_buffer(buf.data() + done, buf.size() - done);
       ssize_t r = ::pread(impl_->fd, buf.data() + done, buf.size() - done, off + int64_t(done));
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) {
@@ -109,6 +112,7 @@ std::pair<size_t, error> file::write(std::string_view data) const {
   error err;
   gort::syscall([&] {
     while (done < data.size()) {
+      rt::touch_user_buffer(data.data() + done, data.size() - done);
       ssize_t r = ::write(impl_->fd, data.data() + done, data.size() - done);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) {

@@ -23,9 +23,10 @@
 //
 // Only slab stacks (stack.cpp) take part; never under ASan or TSan.
 // GODEBUG=gcshrinkstackoff=1 turns it off, as it does Go's shrinking.
-// Limit: a system call that reads or writes a released page (another thread passing a
-// pointer into this goroutine's stack straight to the kernel) fails with EFAULT instead
-// of faulting; ordinary loads and stores from any thread are handled.
+// Limit: a system call that reads or writes a released page fails with EFAULT instead of
+// faulting (the kernel raises no signal for its own accesses). gort's own I/O calls touch
+// their buffers first (touch_user_buffer); ordinary loads and stores from any thread are
+// handled.
 #pragma once
 #include <atomic>
 #include <cstddef>
@@ -64,6 +65,16 @@ extern std::atomic<uint64_t> stack_releases_total;
 void restore_stack(g* gp);
 // The scheduler, before switching to gp (gp->stk_saved != null): restore and free the copy.
 void resume_released_stack(g* gp);
+// Before a system call reads or writes [p, p + len) for the caller: touches each page of it,
+// so that a page of another goroutine's released stack (the buffer may live there) comes
+// back through the fault handler instead of failing the call with EFAULT.
+inline void touch_user_buffer(const void* p, size_t len) {
+  if (len == 0) return;
+  auto* b = static_cast<const volatile unsigned char*>(p);
+  for (size_t off = 0; off < len; off += 4096) (void)b[off];
+  (void)b[len - 1];
+}
+
 // The SIGSEGV handler: true if the fault at addr (an instruction fetch when `fetch`) came
 // from a released or changing stack page, now usable again (retry the access).
 bool restore_stack_after_fault(uintptr_t addr, bool fetch);

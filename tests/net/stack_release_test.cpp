@@ -47,6 +47,17 @@ conn_pair connect_many(int n) {
   return p;
 }
 
+std::string read_exactly(const net::conn& c, size_t n) {
+  std::string out(n, '\0');
+  size_t got = 0;
+  while (got < n) {
+    auto [k, err] = c.read(std::span<char>(out.data() + got, n - got));
+    if (err) return out.substr(0, got);
+    got += k;
+  }
+  return out;
+}
+
 // Waits (up to 10 s) until at least n stacks are released; false on timeout.
 bool wait_released(int n) {
   auto end = std::chrono::steady_clock::now() + 10s;
@@ -339,5 +350,42 @@ TEST(StackRelease, AForkedChildRestoresItsOwnCopy) {
     EXPECT_EQ(rt::released_stacks.load(), base + 1);  // the parent's stack stayed released
     ASSERT_FALSE(p.client[0].write(std::string_view("f")).second);
     EXPECT_TRUE(result.recv());
+  });
+}
+
+// Another goroutine reads from a connection into a buffer in a released frame, and writes
+// from one: gort's calls touch the buffer first, so the kernel finds the pages back
+// instead of failing with EFAULT, and the owner sees the bytes when it wakes.
+TEST(StackRelease, IoIntoAReleasedFrameFromAnotherGoroutine) {
+  gort::run([] {
+    auto p = connect_many(2);
+    ASSERT_EQ(p.server.size(), 2u);
+    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    int base = rt::released_stacks.load();
+    std::atomic<char*> shared{nullptr};
+    auto result = gort::make_chan<std::string>(1);
+    gort::go([&, s = p.server[0]] {
+      char inbox[64] = "untouched";
+      shared.store(inbox);
+      char buf[4];
+      s.read(buf);  // parks until the end of the test
+      result.send(std::string(inbox, 5));
+    });
+    while (shared.load() == nullptr) gort::time::sleep(1ms);
+    ASSERT_TRUE(wait_released(base + 1));
+    // Writes from the released frame: the peer gets "untou".
+    ASSERT_FALSE(p.server[1].write(std::string_view(shared.load(), 5)).second);
+    EXPECT_EQ(read_exactly(p.client[1], 5), "untou");
+    ASSERT_TRUE(wait_released(base + 1));  // released again
+    // Reads into the released frame.
+    ASSERT_FALSE(p.client[1].write(std::string_view("hello")).second);
+    size_t got = 0;
+    while (got < 5) {
+      auto [n, err] = p.server[1].read(std::span<char>(shared.load() + got, 5 - got));
+      ASSERT_FALSE(err) << err.message();
+      got += n;
+    }
+    ASSERT_FALSE(p.client[0].write(std::string_view("w")).second);
+    EXPECT_EQ(result.recv(), "hello");
   });
 }
