@@ -58,6 +58,13 @@ std::string read_exactly(const net::conn& c, size_t n) {
   return out;
 }
 
+// `n` connected pairs in p, or the test ends: failed (no connection) or skipped (the
+// release is off in this build or on this kernel).
+#define CONNECT_OR_SKIP(p, n)                                 \
+  auto p = connect_many(n);                                   \
+  ASSERT_EQ(p.server.size(), size_t(n));                      \
+  if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel"
+
 // Waits (up to 10 s) until at least n stacks are released; false on timeout.
 bool wait_released(int n) {
   auto end = std::chrono::steady_clock::now() + 10s;
@@ -95,9 +102,7 @@ uint64_t pattern(int i, uint64_t salt) { return (uint64_t(i) * 0x9e3779b97f4a7c1
 // page is released again, and when data arrives the reader finds its frame intact.
 TEST(StackRelease, IdleReaderKeepsItsFrameThroughFaultsAndWakeUp) {
   gort::run([] {
-    auto p = connect_many(1);
-    ASSERT_EQ(p.server.size(), 1u);
-    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    CONNECT_OR_SKIP(p, 1);
     int base = rt::released_stacks.load();
     std::atomic<uint64_t*> frame{nullptr};
     auto result = gort::make_chan<std::string>(1);
@@ -150,9 +155,7 @@ TEST(StackRelease, IdleReaderKeepsItsFrameThroughFaultsAndWakeUp) {
 // are given back too, and the goroutine can go as deep again after it wakes.
 TEST(StackRelease, DeadFramesBelowAParkedReaderAreGivenBack) {
   gort::run([] {
-    auto p = connect_many(1);
-    ASSERT_EQ(p.server.size(), 1u);
-    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    CONNECT_OR_SKIP(p, 1);
     int base = rt::released_stacks.load();
     std::atomic<uintptr_t> deepest{0};
     auto result = gort::make_chan<uint64_t>(1);
@@ -178,9 +181,7 @@ TEST(StackRelease, ManyReleasedReadersWakeWithTheirFrames) {
   gort::run([] {
     gort::gomaxprocs(4);
     constexpr int kConns = 200;
-    auto p = connect_many(kConns);
-    ASSERT_EQ(p.server.size(), size_t(kConns));
-    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    CONNECT_OR_SKIP(p, kConns);
     int base = rt::released_stacks.load();
     std::atomic<int> bad{0}, parked{0};
     gort::sync::wait_group wg;
@@ -220,9 +221,7 @@ TEST(StackRelease, ManyReleasedReadersWakeWithTheirFrames) {
 
 TEST(StackRelease, DumpWalksAReleasedGoroutine) {
   gort::run([] {
-    auto p = connect_many(1);
-    ASSERT_EQ(p.server.size(), 1u);
-    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    CONNECT_OR_SKIP(p, 1);
     int base = rt::released_stacks.load();
     auto done = gort::make_chan<int>(1);
     gort::go([&, s = p.server[0]] { idle_reader_for_dump(s, done); });
@@ -243,9 +242,7 @@ TEST(StackRelease, DumpWalksAReleasedGoroutine) {
 // are read-only while copied out, inaccessible while copied back), so none is lost.
 TEST(StackRelease, WritesRacingWithReleasesAreNotLost) {
   gort::run([] {
-    auto p = connect_many(1);
-    ASSERT_EQ(p.server.size(), 1u);
-    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    CONNECT_OR_SKIP(p, 1);
     int base = rt::released_stacks.load();
     std::atomic<uint64_t*> counter{nullptr};
     auto result = gort::make_chan<uint64_t>(1);
@@ -319,9 +316,7 @@ TEST(StackRelease, AFinishedRunPutsReleasedStacksBack) {
 // parent's goroutine still wakes with its frame intact.
 TEST(StackRelease, AForkedChildRestoresItsOwnCopy) {
   gort::run([] {
-    auto p = connect_many(1);
-    ASSERT_EQ(p.server.size(), 1u);
-    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    CONNECT_OR_SKIP(p, 1);
     int base = rt::released_stacks.load();
     std::atomic<uint64_t*> frame{nullptr};
     auto result = gort::make_chan<bool>(1);
@@ -359,9 +354,7 @@ TEST(StackRelease, AForkedChildRestoresItsOwnCopy) {
 // instead of failing with EFAULT, and the owner sees the bytes when it wakes.
 TEST(StackRelease, IoIntoAReleasedFrameFromAnotherGoroutine) {
   gort::run([] {
-    auto p = connect_many(2);
-    ASSERT_EQ(p.server.size(), 2u);
-    if (!rt::stack_release_enabled()) GTEST_SKIP() << "stack release is off in this build/kernel";
+    CONNECT_OR_SKIP(p, 2);
     int base = rt::released_stacks.load();
     std::atomic<char*> shared{nullptr};
     auto result = gort::make_chan<std::string>(1);
