@@ -8,6 +8,8 @@
 // check by counting the locks each thread holds. A note is woken at most once between
 // clears.
 #pragma once
+#include <sched.h>
+
 #include <atomic>
 #include <cstdint>
 
@@ -30,6 +32,14 @@ inline void procyield(uint32_t n) {
 // 30 at least and 240 at most.
 uint32_t spin_round_pauses();
 inline void spin_round() { procyield(spin_round_pauses()); }
+// One step of waiting for another thread that makes system calls meanwhile: a PAUSE for
+// the first 64 steps, then the CPU given away.
+inline void spin_then_yield(int& steps) {
+  if (++steps < 64)
+    procyield(1);
+  else
+    sched_yield();
+}
 
 #if defined(GORT_ASAN) || defined(GORT_TSAN)
 #define GORT_COUNT_RT_LOCKS 1

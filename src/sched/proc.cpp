@@ -17,8 +17,6 @@
 // Dead Gs on the free lists hold no stacks.
 #include <unistd.h>
 
-#include <sched.h>
-
 #include <cstring>
 #include <new>
 
@@ -583,7 +581,7 @@ bool cas_waiting_to_runnable(g* gp, gstatus* seen) {
     }
     // copystack: sysmon is putting the stack aside (a few system calls); Go's casgstatus
     // waits the same way.
-    if (s == gstatus::copystack && ++spins > 64) sched_yield();
+    if (s == gstatus::copystack) os::spin_then_yield(spins);
   }
 }
 

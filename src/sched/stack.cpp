@@ -22,10 +22,6 @@ constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 all
 constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
 constexpr size_t kPopulateBatch = 16;     // top pages the first slab maps at a time
 
-size_t page_size() {
-  static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
-  return ps;
-}
 
 struct stack_pool {
   std::mutex mu;
@@ -140,6 +136,11 @@ uintptr_t take_slab_stack(stack_pool& p, size_t size, size_t barrier, bool force
 }
 
 }  // namespace
+
+size_t page_size() {
+  static const size_t ps = size_t(sysconf(_SC_PAGESIZE));
+  return ps;
+}
 
 bool guard_markers() {
   static const bool ok = [] {

@@ -57,6 +57,8 @@ stack stack_alloc(size_t size, bool force_guard = false);
 void stack_free(const stack& s);
 // Whether this kernel installs guard-page markers (MADV_GUARD_INSTALL, Linux >= 6.13).
 bool guard_markers();
+// The OS page size.
+size_t page_size();
 
 // A P's cache of free stacks, all of one usable size, most recently freed last.
 struct stack_cache {

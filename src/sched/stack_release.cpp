@@ -3,7 +3,6 @@
 
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -73,17 +72,6 @@ int64_t this_sweep_start = 0;
 std::vector<g*> sweep_list;
 size_t sweep_next = 0;
 
-uintptr_t page_floor(uintptr_t a) {
-  static const uintptr_t mask = uintptr_t(sysconf(_SC_PAGESIZE)) - 1;
-  return a & ~mask;
-}
-
-void relax(int& spins) {
-  if (++spins < 64)
-    __builtin_ia32_pause();
-  else
-    sched_yield();  // the other side makes system calls: let it run
-}
 
 // Puts the released bytes back (the caller won released -> restoring). The pages are
 // inaccessible until they hold the bytes again: a thread that touches them meanwhile
@@ -107,15 +95,15 @@ void put_back(g* gp) {
 [[maybe_unused]] bool proc_mem_writable() {
   int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
   if (fd < 0) return false;
-  long ps = sysconf(_SC_PAGESIZE);
-  void* p = mmap(nullptr, size_t(ps), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  size_t ps = page_size();
+  void* p = mmap(nullptr, ps, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   bool ok = false;
   if (p != MAP_FAILED) {
     const unsigned char probe = 0x5a;
     unsigned char back = 0;
     auto at = off_t(reinterpret_cast<uintptr_t>(p));
     ok = pwrite(fd, &probe, 1, at) == 1 && pread(fd, &back, 1, at) == 1 && back == probe;
-    munmap(p, size_t(ps));
+    munmap(p, ps);
   }
   if (!ok) {
     close(fd);
@@ -140,7 +128,7 @@ void put_back(g* gp) {
 // gp is held in copystack by sysmon, parked on the poller since before the last sweep.
 void release(g* gp, std::atomic<g*>* slot) {
   auto sp = reinterpret_cast<uintptr_t>(gp->sp);
-  uintptr_t hi = gp->stk.hi, lo = page_floor(sp);
+  uintptr_t hi = gp->stk.hi, lo = sp & ~(page_size() - 1);
   size_t live = hi - sp;
   unsigned char* copy;
   try {
@@ -213,9 +201,12 @@ void try_release(g* gp) {
 }
 
 // A finished gort::run leaves its goroutines behind as zombies that never run again (all Ms
-// at rest, sysmon not sweeping): their released stacks come back, so that their memory
-// reads as it did before (a dangling pointer into one does not fault), the copies are
-// freed and the count starts from zero for the next run.
+// at rest): their released stacks come back, so that their memory reads as it did before
+// (a dangling pointer into one does not fault), the copies are freed and the count starts
+// from zero for the next run. A release sysmon was in the middle of is waited for; one it
+// starts on a goroutine before the run's end marks it a zombie, and finishes after this
+// pass, stays released (the zombie never runs, so nothing reads it but a stray pointer,
+// which faults and restores it).
 void restore_zombie_stacks() {
   size_t n = nslabs.load(std::memory_order_acquire);
   for (size_t i = 0; i < n; i++) {
@@ -298,7 +289,7 @@ void restore_stack(g* gp) {
       put_back(gp);
       return;
     }
-    relax(spins);  // releasing (sysmon) or restoring (another thread): wait for it
+    os::spin_then_yield(spins);  // releasing (sysmon) or restoring (another thread)
   }
 }
 

@@ -112,7 +112,6 @@ void parse_godebug() {
 
 os::note sysmon_started;
 
-
 // Go forces a GC cycle when none ran for 2 minutes (forcegcperiod); until gort has a
 // collector, sysmon runs the cycle-start hooks (sync::pool's victim rotation) on that beat.
 constexpr int64_t kForceGCPeriod = 120'000'000'000;
