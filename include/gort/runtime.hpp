@@ -76,6 +76,14 @@ struct syscall_scope {
 // Runs f as the main goroutine of a new scheduler on the calling thread and returns its
 // exit code (f may return int or void). One gort::run at a time per process; runs may
 // follow one another.
+//
+// fork (Go has only fork+exec): a child forked between runs may call gort::run as the
+// parent does. A child forked by a goroutine during a run keeps none of the parent's
+// goroutines: it may exec, exit, make blocking calls, or return from the main goroutine
+// (gort::run then returns in the child if main forked on the thread that called it, else
+// the child exits with main's code); parking, yielding or starting goroutines there ends
+// it with `fatal error: fork without exec: a forked child cannot schedule goroutines`.
+//   if (pid_t pid = fork(); pid == 0) { execv(path, argv); _exit(127); }
 template <class F>
 int run(F&& f) {
   auto body = [&f] {

@@ -132,6 +132,13 @@ void flush_p_cache(mcache* c) {
   c->release_all();
 }
 
+bool bound_to_other_thread(const mcache* c) {
+  const void* b = c->bound_thread.load(std::memory_order_relaxed);
+  return b != nullptr && b != &tls_own;
+}
+
+void install_fork_handlers() { get_mcache(); }  // a thread's first cache runs init_once
+
 bool current_cache_is_p_cache() {
   mcache* c = tls_cache;
   return c != nullptr && c->is_p_cache;

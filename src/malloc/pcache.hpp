@@ -26,5 +26,13 @@ void unbind_cache();
 void flush_p_cache(mcache* c);
 // Whether the calling thread allocates from a P's cache now (tests).
 bool current_cache_is_p_cache();
+// fork: whether c is bound to a thread other than the caller. In a forked child that
+// thread did not come along, so c may have been mid-allocation: the P gets a new cache.
+bool bound_to_other_thread(const mcache* c);
+// Registers the allocator's fork handlers now if not yet done. The scheduler calls it
+// before registering its own, so that its prepare handler (which takes the scheduler's
+// locks) runs before the allocator's (the heap's locks): the order in which the runtime
+// nests them.
+void install_fork_handlers();
 
 }  // namespace gort::malloc

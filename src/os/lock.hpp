@@ -69,6 +69,9 @@ class rt_mutex {
     count_rt_lock(-1);
     if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
   }
+  // In a forked child only, where the thread that held the lock did not come along:
+  // unlocked again (what it guarded may be half updated; the caller resets that too).
+  void reinit_in_forked_child() { state_.store(0, std::memory_order_relaxed); }
 
  private:
   void lock_slow();

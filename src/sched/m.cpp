@@ -15,6 +15,7 @@
 #include "os/clock.hpp"
 #include "os/thread.hpp"
 #include "sched/fatal.hpp"
+#include "sched/fork.hpp"
 #include "sched/netpoll.hpp"
 #include "sched/runq.hpp"
 #include "sched/sanitizer.hpp"
@@ -127,6 +128,8 @@ void newm(p* pp, bool spinning) {
 }  // namespace
 
 void startm(p* pp, bool spinning) {
+  if (forked_during_run.load(std::memory_order_relaxed)) [[unlikely]]
+    forked_child_needs_thread();
   sched.lock.lock();
   if (sched.exiting.load(std::memory_order_relaxed)) {
     // The run is ending: nobody new starts.

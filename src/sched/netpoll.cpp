@@ -23,19 +23,29 @@ std::atomic<uint32_t> break_pending{0};
 std::atomic<bool> have_pwait2{true};
 poll_target break_marker{nullptr};
 
+void create_instance() {
+  epfd = epoll_create1(EPOLL_CLOEXEC);
+  breakfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epfd < 0 || breakfd < 0) fatal("netpoll_init: cannot create epoll/eventfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = &break_marker;
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0) fatal("netpoll_init: epoll_ctl");
+}
+
 }  // namespace
 
 void netpoll_init() {
   static std::once_flag once;
-  std::call_once(once, [] {
-    epfd = epoll_create1(EPOLL_CLOEXEC);
-    breakfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (epfd < 0 || breakfd < 0) fatal("netpoll_init: cannot create epoll/eventfd");
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.ptr = &break_marker;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, breakfd, &ev) != 0) fatal("netpoll_init: epoll_ctl");
-  });
+  std::call_once(once, create_instance);
+}
+
+void netpoll_after_fork() {
+  if (epfd < 0) return;  // never initialised
+  close(epfd);
+  close(breakfd);
+  break_pending.store(0, std::memory_order_relaxed);
+  create_instance();
 }
 
 int netpoll_register(int fd, poll_target* target) {

@@ -27,6 +27,7 @@
 #include "gort/mem.hpp"
 #include "sched/context.hpp"
 #include "sched/fatal.hpp"
+#include "sched/fork.hpp"
 #include "sched/runq.hpp"
 #include "sched/sanitizer.hpp"
 #include "sched/sched.hpp"
@@ -168,6 +169,8 @@ void hook_runnable_global(m* mp, g* gp, void*);
 // the switch. Returns when gp runs again.
 void leave(m* mp, g* gp, switch_hook hook, void* arg, bool dying) {
   check_stack_barrier(gp);
+  if (forked_during_run.load(std::memory_order_relaxed)) [[unlikely]]
+    forked_child_leaves(mp, gp, dying);
   mp->hook = hook;
   mp->hook_g = gp;
   mp->hook_arg = arg;

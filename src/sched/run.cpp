@@ -13,6 +13,7 @@
 #include "os/clock.hpp"
 #include "os/thread.hpp"
 #include "sched/fatal.hpp"
+#include "sched/fork.hpp"
 #include "sched/netpoll.hpp"
 #include "sched/runq.hpp"
 #include "sched/sanitizer.hpp"
@@ -60,6 +61,7 @@ void runtime_init_once() {
     runtime_threads_starting();
     start_sysmon();
     runtime_threads_started();
+    install_fork_handlers();
     if (size_t s = env_stack_size()) set_stack_size(s);
   });
 }
@@ -182,6 +184,7 @@ int run_main(void (*entry)(void*), void* closure) {
   if (!sched.running.compare_exchange_strong(expected, true))
     throw runtime_error("gort::run called while another gort::run is active");
   runtime_init_once();
+  restart_after_fork();  // a forked child: its runtime threads did not come along
 
   // One m struct serves every run's m0 (other threads may still glance at it).
   static m* cached_m0 = new m;

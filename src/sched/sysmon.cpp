@@ -255,6 +255,11 @@ bool sigquit_requested() { return sigquit_pending.load(std::memory_order_acquire
 
 void start_sysmon() {
   parse_godebug();
+  // Also the restart in a forked child (fork.cpp), whose copy of the note may be set and
+  // of sysmonwait true from the parent's sysmon.
+  sysmon_started.clear();
+  sched.sysmonwait.store(false);
+  sched.sysmonnote.clear();
   if (!os::start_thread(sysmon_main, nullptr)) fatal("cannot start sysmon");
   sysmon_started.sleep();  // its tid must be known before checkdead can run
 }

@@ -1,0 +1,112 @@
+// fork: see fork.hpp.
+#include "sched/fork.hpp"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "malloc/pcache.hpp"
+#include "sched/fatal.hpp"
+#include "sched/netpoll.hpp"
+#include "sched/sched.hpp"
+#include "sched/sysmon.hpp"
+#include "sched/threads.hpp"
+#include "sched/timers.hpp"
+
+namespace gort::rt {
+
+std::atomic<bool> forked_during_run{false};
+
+namespace {
+
+// Set in a forked child; cleared by the child's next gort::run once it restarted the
+// runtime's threads. Only the child's one thread touches it before that run.
+bool restart_pending = false;
+
+// Only the calling thread's M exists in the child: forget the others (their m structs
+// leak, as their threads are gone). Caller holds sched.lock or is the only thread.
+void forget_other_ms(m* self) {
+  sched.midle = nullptr;
+  sched.nmidle = 0;
+  sched.nmidlelocked = 0;
+  sched.nmspinning.store(0, std::memory_order_relaxed);
+  sched.allm.clear();
+  if (self != nullptr && !self->is_m0) sched.allm.push_back(self);
+  sched.mcount = self != nullptr ? 1 : 0;
+  int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+  for (int32_t i = 0; i < procs; i++) {
+    p* pp = sched.allp[i];
+    // The cache of a P whose thread is gone may have been mid-allocation: a new one (the
+    // old one's spans stay allocated to it, a leak in the child only).
+    if (malloc::bound_to_other_thread(pp->mcache)) pp->mcache = malloc::new_p_cache();
+  }
+}
+
+void fork_prepare() {
+  sched.lock.lock();
+  sched.allglock.lock();
+}
+
+void fork_parent() {
+  sched.allglock.unlock();
+  sched.lock.unlock();
+}
+
+void fork_child() {
+  restart_pending = true;
+  netpoll_after_fork();
+  if (sched.running.load(std::memory_order_relaxed)) {
+    forked_during_run.store(true, std::memory_order_relaxed);
+    forget_other_ms(current_m());
+    // None of the parent's goroutines runs here: empty the run queues and the timers.
+    int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+    for (int32_t i = 0; i < procs; i++) {
+      p* pp = sched.allp[i];
+      pp->runnext.store(nullptr, std::memory_order_relaxed);
+      pp->runqhead.store(pp->runqtail.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      pp->timers_lock.reinit_in_forked_child();
+      cleartimers(pp);
+    }
+    sched.runq.clear();
+    sched.runq_woken.clear();
+    sched.runqsize.store(0, std::memory_order_relaxed);
+  }
+  sched.allglock.unlock();
+  sched.lock.unlock();
+}
+
+}  // namespace
+
+void install_fork_handlers() {
+  malloc::install_fork_handlers();  // first, so that ours prepare first (see pcache.hpp)
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void forked_child_leaves(m* mp, g* gp, bool dying) {
+  if (dying && gp->is_main && sched.exiting.load(std::memory_order_acquire)) {
+    if (mp->is_m0) return;  // the run ends as usual and gort::run returns
+    // The thread that called gort::run did not come along: exit as Go's main does.
+    fflush(nullptr);
+    _exit(sched.exit_code);
+  }
+  forked_child_needs_thread();
+}
+
+void forked_child_needs_thread() {
+  fatal("fork without exec: a forked child cannot schedule goroutines");
+}
+
+void restart_after_fork() {
+  if (!restart_pending) return;
+  restart_pending = false;
+  forked_during_run.store(false, std::memory_order_relaxed);
+  {
+    os::rt_lock_guard lk(sched.lock);
+    forget_other_ms(nullptr);
+  }
+  runtime_threads_starting();
+  start_sysmon();
+  runtime_threads_started();
+}
+
+}  // namespace gort::rt

@@ -1,0 +1,42 @@
+// fork: what the child of a fork keeps of the runtime. Go has no fork without exec (only
+// ForkExec); a C++ program can fork anywhere, and only the forking thread comes along:
+// sysmon, the other Ms and the threads the goroutines were running on are gone.
+//
+//  * Forked outside any gort::run: the child's next gort::run starts the runtime's threads
+//    again (sysmon; Ms as needed) and works as in the parent.
+//  * Forked during a run (by a goroutine): the parent's goroutines never run in the
+//    child (its run queues and timers are emptied), and the child can only exec, exit,
+//    or return from the main goroutine (if main forked on the thread that called
+//    gort::run, gort::run returns in the child and a later one works; if main forked on
+//    another thread, the process exits with main's code). Anything that needs another
+//    goroutine to run (a park, a yield, gort::go starting an M, a goroutine's end) is a
+//    fatal error rather than a hang:
+//      fatal error: fork without exec: a forked child cannot schedule goroutines
+//  * Either way the child gets its own epoll instance (netpoll_after_fork): descriptors
+//    registered before the fork are not watched in the child.
+//
+// Invariant: sched.lock and sched.allglock are held across fork() (prepare handler), so
+// the child's copies of what they guard are whole; locks the lost threads may have held
+// (per-P timer locks) are re-initialised with the state they guard.
+#pragma once
+#include "sched/runtime2.hpp"
+
+namespace gort::rt {
+
+// Registers the fork handlers (once, at runtime start-up).
+void install_fork_handlers();
+
+// Set in the child of a fork made during a run, until that run ends.
+extern std::atomic<bool> forked_during_run;
+
+// Called by leave() when forked_during_run: lets the main goroutine's return through (on
+// m0; elsewhere the process exits with main's code) and makes anything else fatal.
+void forked_child_leaves(m* mp, g* gp, bool dying);
+// Called by startm when forked_during_run: starting an M is fatal in such a child.
+[[noreturn]] void forked_child_needs_thread();
+
+// Called by gort::run before it starts: restarts the runtime's threads if this process
+// is a forked child whose runtime threads did not come along. Returns at once otherwise.
+void restart_after_fork();
+
+}  // namespace gort::rt

@@ -1,0 +1,233 @@
+// fork_test: a gort program that forks (src/sched/fork.hpp). A child forked between runs
+// runs goroutines, timers and network I/O in its own gort::run; a child forked during a
+// run by the main goroutine can return from main and run again; a child forked during a
+// run that tries to schedule goroutines dies with a fatal error instead of hanging; the
+// parent is unaffected throughout.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "gort/gort.hpp"
+#include "sched/sched.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+struct child_result {
+  int status = -1;     // waitpid's
+  std::string stderr_text;
+  bool exited_with(int code) const { return WIFEXITED(status) && WEXITSTATUS(status) == code; }
+};
+
+// Forks; the child runs `body` with its stderr into a pipe, and exits with what it returns
+// (an alarm kills a child that hangs). The parent collects the child's stderr and status;
+// `in_run`: the parent is a goroutine, so its blocking calls go through gort::syscall.
+child_result fork_child(const std::function<int()>& body, bool in_run) {
+  child_result r;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    ADD_FAILURE() << "pipe2";
+    return r;
+  }
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    alarm(30);
+    int rc = body();
+    std::fflush(nullptr);
+    _exit(rc);
+  }
+  close(fds[1]);
+  if (pid < 0) {
+    close(fds[0]);
+    ADD_FAILURE() << "fork";
+    return r;
+  }
+  auto blocking = [&](auto f) { return in_run ? gort::syscall(f) : f(); };
+  char buf[4096];
+  for (;;) {
+    ssize_t n = blocking([&] { return read(fds[0], buf, sizeof buf); });
+    if (n <= 0) break;
+    r.stderr_text.append(buf, size_t(n));
+  }
+  close(fds[0]);
+  blocking([&] { return waitpid(pid, &r.status, 0); });
+  return r;
+}
+
+// A run with sysmon's retake of a P stuck in a blocking call, goroutines on every P, a
+// channel hand-off, timers and a loopback echo: returns 0 when all of it worked.
+int busy_run() {
+  return gort::run([] {
+    // One P, held by a goroutine blocked in a call for 300 ms: only sysmon retaking the P
+    // lets another goroutine run meanwhile.
+    gort::gomaxprocs(1);
+    std::atomic<bool> blocked_done{false};
+    gort::go([&] {
+      gort::syscall([] { return usleep(300'000); });
+      blocked_done = true;
+    });
+    gort::yield();
+    auto ran = gort::make_chan<bool>();
+    gort::go([&] { ran.send(!blocked_done.load()); });
+    if (!ran.recv()) return 5;
+    gort::gomaxprocs(4);
+    std::atomic<int> sum{0};
+    gort::sync::wait_group wg;
+    for (int i = 1; i <= 100; i++) {
+      wg.add(1);
+      gort::go([&, i] {
+        gort::time::sleep(1ms);
+        sum.fetch_add(i);
+        wg.done();
+      });
+    }
+    wg.wait();
+    if (sum.load() != 5050) return 1;
+    auto [ln, err] = gort::net::listen("tcp", "127.0.0.1:0");
+    if (err) return 0;  // no loopback here: the rest already ran
+    std::string got_text;
+    gort::sync::wait_group accepted;  // ends before main does: no zombie holds a socket
+    accepted.go([&, &ln = ln] {  // (a structured binding is captured by name)
+      auto [s, aerr] = ln.accept();
+      char b[5];
+      size_t got = 0;
+      while (!aerr && got < sizeof b) {
+        auto [n, rerr] = s.read(std::span<char>(b + got, sizeof b - got));
+        if (rerr) break;
+        got += n;
+      }
+      got_text.assign(b, got);
+    });
+    auto [c, derr] = gort::net::dial("tcp", ln.address().string());
+    if (derr) return 2;
+    if (c.write(std::string_view("hello")).second) return 3;
+    accepted.wait();
+    return got_text == "hello" ? 0 : 4;
+  });
+}
+
+}  // namespace
+
+TEST(Fork, ChildForkedBetweenRunsRunsItsOwn) {
+  ASSERT_EQ(busy_run(), 0);  // the runtime's threads exist in the parent
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  // 42: gort::run returned (a run that cannot end cleanly exits the process instead).
+  child_result r = fork_child([] { return busy_run() == 0 ? 42 : 1; }, false);
+  EXPECT_TRUE(r.exited_with(42)) << "status " << r.status << "\n" << r.stderr_text;
+  EXPECT_EQ(busy_run(), 0);  // and the parent goes on
+}
+
+TEST(Fork, MainForkedDuringARunReturnsAndRunsAgain) {
+  int rc = gort::run([] {
+    // Goroutines keep the other Ps busy while main forks; the child only exits.
+    std::atomic<bool> stop{false};
+    gort::sync::wait_group wg;
+    for (int i = 0; i < 3; i++) wg.go([&] {
+      while (!stop.load()) gort::yield();
+    });
+    gort::time::sleep(5ms);
+    child_result r = fork_child([] { return 0; }, true);
+    EXPECT_TRUE(r.exited_with(0)) << r.status;
+    stop = true;
+    wg.wait();
+    return 0;
+  });
+  ASSERT_EQ(rc, 0);
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  // The fork happens on m0, as the first thing main does, while the idle Ms of earlier
+  // runs exist; the child's main returns 7 from gort::run and its next run works.
+  child_result r = fork_child(
+      [] {
+        int first = gort::run([] {
+          // Nothing has parked main yet: it runs on the thread that called gort::run.
+          if (!gort::rt::current_m()->is_m0) return 99;
+          pid_t pid = fork();
+          if (pid != 0) {  // the grandparent's child waits for its own child and exits
+            int st = 0;
+            gort::syscall([&] { return waitpid(pid, &st, 0); });
+            std::fflush(nullptr);
+            _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 100);
+          }
+          return 7;
+        });
+        if (first != 7) return 10 + first;
+        return busy_run() == 0 ? 42 : 1;
+      },
+      false);
+  EXPECT_TRUE(r.exited_with(42)) << "status " << r.status << "\n" << r.stderr_text;
+}
+
+// The parent's goroutines never run in a child forked during a run, and a child that
+// would need them (or any other goroutine) to run dies with a fatal error, not a hang.
+TEST(Fork, SchedulingInAChildForkedDuringARunIsFatal) {
+  gort::run([] {
+    std::atomic<bool> stop{false};
+    std::atomic<int> ran_in_child{0};
+    gort::sync::wait_group wg;
+    for (int i = 0; i < 3; i++) wg.go([&] {
+      while (!stop.load()) gort::yield();
+    });
+    auto never = gort::make_chan<int>();
+    gort::go([&] {
+      never.recv();
+      ran_in_child++;  // only in a child, if a ready from the parent's past leaked in
+    });
+    gort::time::sleep(5ms);
+    struct misuse {
+      const char* name;
+      std::function<void(gort::chan<int>&)> f;
+    };
+    misuse cases[] = {
+        {"receive", [](gort::chan<int>&) { gort::make_chan<int>().recv(); }},
+        {"sleep", [](gort::chan<int>&) { gort::time::sleep(1ms); }},
+        {"yield", [](gort::chan<int>&) { gort::yield(); }},
+        {"ready the parent's goroutine", [](gort::chan<int>& c) {
+           c.send(1);  // hands the value to the parked receiver, then...
+           gort::yield();
+         }},
+    };
+    for (auto& m : cases) {
+      child_result r = fork_child(
+          [&] {
+            m.f(never);
+            return ran_in_child.load() == 0 ? 0 : 3;
+          },
+          true);
+#if defined(GORT_TSAN)
+      // The dump runs on a thread of its own (a big stack), which TSan kills in a forked
+      // child: the message is out, the exit status is TSan's.
+      EXPECT_FALSE(r.exited_with(0)) << m.name << ": status " << r.status << "\n" << r.stderr_text;
+#else
+      EXPECT_TRUE(r.exited_with(2)) << m.name << ": status " << r.status << "\n" << r.stderr_text;
+#endif
+      EXPECT_NE(r.stderr_text.find("fatal error: fork without exec: a forked child cannot schedule goroutines\n"),
+                std::string::npos)
+          << m.name << ":\n" << r.stderr_text;
+    }
+    // A child that only makes blocking calls and exits is fine.
+    child_result r = fork_child(
+        [] {
+          gort::syscall([] { return getpid(); });
+          return 5;
+        },
+        true);
+    EXPECT_TRUE(r.exited_with(5)) << r.status << "\n" << r.stderr_text;
+    stop = true;
+    wg.wait();
+    never.send(0);
+  });
+  EXPECT_EQ(busy_run(), 0);
+}
