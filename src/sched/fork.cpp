@@ -58,6 +58,9 @@ void fork_child() {
   if (sched.running.load(std::memory_order_relaxed)) {
     forked_during_run.store(true, std::memory_order_relaxed);
     forget_other_ms(current_m());
+    // A preemption request the parent's sysmon left would make the next safe point yield,
+    // which is fatal here; no sysmon makes new ones.
+    if (g* self = current_g()) self->preempt.store(false, std::memory_order_relaxed);
     // None of the parent's goroutines runs here: empty the run queues and the timers.
     int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
     for (int32_t i = 0; i < procs; i++) {
