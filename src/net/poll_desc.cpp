@@ -294,6 +294,21 @@ void walk_io_waiters(void (*visit)(g*)) {
 
 [[maybe_unused]] const bool walk_registered = (set_io_waiter_walk(walk_io_waiters), true);
 
+// In a forked child (the only thread; a lost thread may have held cache_lock): every open
+// descriptor goes into the child's new epoll instance. Registering reports what is ready
+// now, so no readiness is lost.
+void reregister_open_descriptors() {
+  cache_lock.reinit_in_forked_child();
+  for (const pd_block& b : blocks) {
+    for (size_t i = 0; i < b.n; i++) {
+      poll_desc* pd = &b.first[i];
+      if (pd->fd >= 0) netpoll_register(pd->fd, pd);
+    }
+  }
+}
+
+[[maybe_unused]] const bool reregister_set = (set_netpoll_reregister(reregister_open_descriptors), true);
+
 }  // namespace
 
 poll_desc* poll_open(int fd, int* err) {

@@ -12,8 +12,9 @@
 //    goroutine to run (a park, a yield, gort::go starting an M, a goroutine's end) is a
 //    fatal error rather than a hang:
 //      fatal error: fork without exec: a forked child cannot schedule goroutines
-//  * Either way the child gets its own epoll instance (netpoll_after_fork): descriptors
-//    registered before the fork are not watched in the child.
+//  * Either way the child gets its own epoll instance (netpoll_after_fork), never the
+//    parent's (shared across fork), with the descriptors open at the fork registered in
+//    it again: a worker forked after its parent listened can accept (prefork).
 //
 // Invariant: sched.lock and sched.allglock are held across fork() (prepare handler), so
 // the child's copies of what they guard are whole; locks the lost threads may have held

@@ -22,6 +22,7 @@ int breakfd = -1;
 std::atomic<uint32_t> break_pending{0};
 std::atomic<bool> have_pwait2{true};
 poll_target break_marker{nullptr};
+void (*reregister_all)() = nullptr;
 
 void create_instance() {
   epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -46,7 +47,10 @@ void netpoll_after_fork() {
   close(breakfd);
   break_pending.store(0, std::memory_order_relaxed);
   create_instance();
+  if (reregister_all != nullptr) reregister_all();
 }
+
+void set_netpoll_reregister(void (*fn)()) { reregister_all = fn; }
 
 int netpoll_register(int fd, poll_target* target) {
   epoll_event ev{};

@@ -15,9 +15,11 @@ namespace gort::rt {
 void netpoll_init();
 // In a forked child: a new epoll instance and wake-up descriptor. The inherited ones are
 // the parent's (an epoll instance is shared across fork), and the child's registrations
-// there would hand the parent events for the child's poll descriptors. Descriptors
-// registered before the fork are not registered in the new instance.
+// there would hand the parent events for the child's poll descriptors. The descriptors
+// open at the fork (a listener inherited by prefork workers) are registered again, by the
+// hook the network layer set.
 void netpoll_after_fork();
+void set_netpoll_reregister(void (*fn)());
 // Waits up to delay_ns (< 0: forever, 0: just poll) and returns the goroutines made ready,
 // linked through schedlink. Wait precision is nanoseconds (epoll_pwait2) where the kernel
 // has it, milliseconds otherwise.

@@ -1,5 +1,6 @@
 // fork_test: a gort program that forks (src/sched/fork.hpp). A child forked between runs
-// runs goroutines, timers and network I/O in its own gort::run; a child forked during a
+// runs goroutines, timers and network I/O in its own gort::run, and accepts on a listener
+// it inherited (prefork); a child forked during a
 // run by the main goroutine can return from main and run again; a child forked during a
 // run that tries to schedule goroutines dies with a fatal error instead of hanging; the
 // parent is unaffected throughout.
@@ -127,6 +128,57 @@ TEST(Fork, ChildForkedBetweenRunsRunsItsOwn) {
   child_result r = fork_child([] { return busy_run() == 0 ? 42 : 1; }, false);
   EXPECT_TRUE(r.exited_with(42)) << "status " << r.status << "\n" << r.stderr_text;
   EXPECT_EQ(busy_run(), 0);  // and the parent goes on
+}
+
+// The prefork pattern: a listener made in one run, a worker forked after it accepts in
+// its own run. The child's new epoll instance has the inherited listener registered.
+TEST(Fork, WorkerForkedBetweenRunsAcceptsOnAnInheritedListener) {
+  gort::net::listener ln;
+  std::string address;
+  ASSERT_EQ(gort::run([&] {
+              auto [l, err] = gort::net::listen("tcp", "127.0.0.1:0");
+              if (err) return 1;
+              ln = l;
+              address = ln.address().string();
+              return 0;
+            }),
+            0);
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(30);
+    int rc = gort::run([&] {
+      auto [c, err] = ln.accept();  // parks on the poller until the parent dials
+      if (err) return 1;
+      return c.write(std::string_view("hi")).second ? 2 : 42;
+    });
+    std::fflush(nullptr);
+    _exit(rc);
+  }
+  ASSERT_GT(pid, 0);
+  std::string got;
+  gort::run([&] {
+    gort::time::sleep(20ms);  // the worker is parked in accept by now, most likely
+    auto [c, err] = gort::net::dial("tcp", address);
+    ASSERT_FALSE(err) << err.message();
+    c.set_read_deadline(std::chrono::steady_clock::now() + 10s);  // a lost worker: no hang
+    char b[2];
+    size_t n = 0;
+    while (n < sizeof b) {
+      auto [k, rerr] = c.read(std::span<char>(b + n, sizeof b - n));
+      if (rerr) break;
+      n += k;
+    }
+    got.assign(b, n);
+  });
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42) << "status " << status;
+  EXPECT_EQ(got, "hi");
+  ln.close();
 }
 
 TEST(Fork, MainForkedDuringARunReturnsAndRunsAgain) {
