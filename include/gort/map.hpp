@@ -829,7 +829,16 @@ class hiter {
         if (h->growing() && B_ == h->B) {
           // Started during this growth, which is not finished: while the old bucket is
           // not evacuated, walk it, keeping only entries bound for bucket bi.
-          bucket* ob = h->oldbuckets + (bi & h->oldbucketmask());
+          // A growth that began after this range did has an old array the range does
+          // not hold yet: hold it (and let go of the previous one, which no pointer of
+          // ours is in between buckets), so that the growth finishing while we stand in
+          // one of its buckets cannot free it under us.
+          if (h->oldbuckets != old_) {
+            hm::acquire_array(h->oldbuckets);
+            if (old_ != nullptr) hm::release_array(old_);
+            old_ = h->oldbuckets;
+          }
+          bucket* ob = old_ + (bi & h->oldbucketmask());
           if (!ob->evacuated()) {
             b = ob;
             check = bi;
