@@ -358,7 +358,12 @@ void cancel_preempted_while_starting_an_after_func() {
     wg.add(1);
     auto stop = ctx::after_func(c, [&wg] { wg.done(); });
     bool saw_err = false;
-    wg.go([&] { saw_err = c.err() == ctx::canceled; });  // runs as soon as main yields
+    // Runs as soon as main yields: in the cancel below, or earlier if sysmon preempted
+    // main on its own (a loaded machine), in which case it waits for the cancel.
+    wg.go([&] {
+      while (!c.err()) gort::yield();
+      saw_err = c.err() == ctx::canceled;
+    });
     gort::rt::current_g()->preempt.store(true, std::memory_order_relaxed);
     made.second();  // cancel
     wg.wait();

@@ -226,21 +226,28 @@ TEST(Retained, SpansFreedOnlyByOtherThreadsGoBackToMcentral) {
   constexpr std::size_t size = 48;
   constexpr int per_round = 40 * (8192 / 48);  // about 40 spans' worth
   constexpr int spc = gm::make_span_class(gm::size_to_class(size), false);
-  on_fresh_thread([] {
-    std::uint32_t most = 0;
-    for (int round = 0; round < 4; round++) {
-      std::vector<void*> v;
-      for (int i = 0; i < per_round; i++) v.push_back(gort::mem::alloc(size));
-      if (round >= 2) most = std::max(most, gm::peek_mcache()->nretained[spc]);
-      std::thread consumer([&v] {
-        for (void* p : v) gort::mem::free(p);
-      });
-      consumer.join();
-    }
-    // Round 0 fills spans that round 1 finds freed by the consumer alone (marked cross);
-    // from then on, retaining stops at the bound.
-    EXPECT_LE(most, gm::cross_retain_max);
-  });
+  // Round 0 fills spans that round 1 finds freed by the consumer alone (marked cross);
+  // from then on, retaining stops at the bound. A reclaim between two rounds (the
+  // scavenger's once a second, or the heap about to grow) hands the emptied spans back to
+  // the heap, and the next round's fresh spans are not known as cross yet: that round
+  // keeps more, so the experiment is tried again (three misses in a row fail).
+  std::uint32_t most = 0;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    on_fresh_thread([&most] {
+      most = 0;
+      for (int round = 0; round < 4; round++) {
+        std::vector<void*> v;
+        for (int i = 0; i < per_round; i++) v.push_back(gort::mem::alloc(size));
+        if (round >= 2) most = std::max(most, gm::peek_mcache()->nretained[spc]);
+        std::thread consumer([&v] {
+          for (void* p : v) gort::mem::free(p);
+        });
+        consumer.join();
+      }
+    });
+    if (most <= gm::cross_retain_max) break;
+  }
+  EXPECT_LE(most, gm::cross_retain_max);
 }
 
 // Objects in a magazine stay allocated in their span's bitmap, so the bitmap never hands
