@@ -84,8 +84,13 @@ TEST(SchedulerYield, TwoYieldingGoroutinesAlternateOnOneProcessor) {
     wg.wait();
   });
   ASSERT_EQ(trace.size(), 100u);
-  for (size_t i = 1; i < trace.size(); i++)
-    ASSERT_NE(trace[i], trace[i - 1]) << "no alternation at step " << i;
+  // They alternate, except that a schedule on every 61st tick looks at the global queue
+  // first, where the yielder has just gone, so it may run again at once: a repeat when
+  // that tick falls on the first yields (1 run in 61; Go 1.19 repeats in half the runs of
+  // the same program, up to 4 times). The 100 switches hold at most two such ticks.
+  int repeats = 0;
+  for (size_t i = 1; i < trace.size(); i++) repeats += trace[i] == trace[i - 1];
+  EXPECT_LE(repeats, 2) << std::string(trace.begin(), trace.end());
 }
 
 // ---- gomaxprocs ----
