@@ -830,9 +830,9 @@ class hiter {
           // Started during this growth, which is not finished: while the old bucket is
           // not evacuated, walk it, keeping only entries bound for bucket bi.
           // A growth that began after this range did has an old array the range does
-          // not hold yet: hold it (and let go of the previous one, which no pointer of
-          // ours is in between buckets), so that the growth finishing while we stand in
-          // one of its buckets cannot free it under us.
+          // not hold yet: hold it, so that the growth finishing while we stand in one of
+          // its buckets cannot free it under us. The array held before is let go: we
+          // are between buckets, so nothing of ours points into it.
           if (h->oldbuckets != old_) {
             hm::acquire_array(h->oldbuckets);
             if (old_ != nullptr) hm::release_array(old_);

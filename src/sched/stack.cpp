@@ -22,7 +22,6 @@ constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 all
 constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
 constexpr size_t kPopulateBatch = 16;     // top pages the first slab maps at a time
 
-
 struct stack_pool {
   std::mutex mu;
   size_t guarded_live = 0;

@@ -72,7 +72,6 @@ int64_t this_sweep_start = 0;
 std::vector<g*> sweep_list;
 size_t sweep_next = 0;
 
-
 // Puts the released bytes back (the caller won released -> restoring). The pages are
 // inaccessible until they hold the bytes again: a thread that touches them meanwhile
 // faults and waits for `resident` (while the slot still names gp) or retries (after).
