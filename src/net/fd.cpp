@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "os/sysio.hpp"
 #include "sched/stack_release.hpp"
 #include "sync/sema.hpp"
 
@@ -131,9 +132,9 @@ int netfd::close(bool wait) {
 
 ssize_t netfd::read_once(char* buf, size_t len, bool tcp) {
   rt::touch_user_buffer(buf, len);
-  if (!tcp) return ::read(sysfd, buf, len);
+  if (!tcp) return os::sys_read(sysfd, buf, len);
   iovec iov[2] = {{buf, len}, {&peek_, 1}};
-  ssize_t n = ::readv(sysfd, iov, 2);
+  ssize_t n = os::sys_readv(sysfd, iov, 2);
   if (n > ssize_t(len)) {
     has_peek_ = true;
     return ssize_t(len);
@@ -201,7 +202,7 @@ io_res netfd::write(const char* buf, size_t len) {
     size_t chunk = len - done;
     if (chunk > kMaxRW) chunk = kMaxRW;
     rt::touch_user_buffer(buf + done, chunk);
-    ssize_t n = ::send(sysfd, buf + done, chunk, MSG_NOSIGNAL);
+    ssize_t n = os::sys_send(sysfd, buf + done, chunk, MSG_NOSIGNAL);
     if (n > 0) done += size_t(n);
     if (done == len && n >= 0) return {done, 0};
     if (n < 0) {
