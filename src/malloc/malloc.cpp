@@ -20,7 +20,6 @@
 namespace gort::malloc {
 
 orphan_stats orphans;
-std::uint64_t mag_key = 0x9e3779b97f4a7c15u;  // randomised when the first cache is made
 
 namespace {
 
@@ -40,10 +39,10 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
   const int spc = s->spanclass;  // s may be reused by someone else once the free is published
   if (s->owned_by(c)) {
     std::uint64_t a = s->alloc_bits[w].load(std::memory_order_relaxed);
+    if ((a & m) == 0 && use_magazines && c->in_magazine(spc, obj))
+      bad_free("free: double free of an object", obj);
     if ((a & m) == 0 || (s->free_bits[w].load(std::memory_order_relaxed) & m) != 0)
       bad_free("free: double free or free of an object that is not allocated", obj);
-    if (use_magazines && *static_cast<std::uint64_t*>(obj) == mag_key && c->in_magazine(spc, obj))
-      bad_free("free: double free of an object", obj);
     GORT_POISON(obj, s->elemsize);
     s->alloc_bits[w].store(a & ~m, std::memory_order_relaxed);
     if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
@@ -52,13 +51,9 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       return;
     }
   } else {
+    // (An object in its owner's magazine has its bit clear too: freed there already.)
     if ((s->alloc_bits[w].load(std::memory_order_relaxed) & m) == 0)
       bad_free("free: double free or free of an object that is not allocated", obj);
-    // In its owner's magazine (see malloc.hpp): already freed there. Only a span with
-    // objects in the magazine can hold it, so the object is read only then.
-    if (use_magazines && s->mag_objs.load(std::memory_order_relaxed) != 0 &&
-        *static_cast<std::uint64_t*>(obj) == mag_key)
-      bad_free("free: double free of an object", obj);
     GORT_POISON(obj, s->elemsize);
     // A remote free into a full span that no cache holds takes its mcentral's lock around
     // the publication, so that the span goes back to the partial list (while our object

@@ -136,10 +136,6 @@ struct alignas(64) mspan {
   // Set (release) by a remote free after its free_bits OR, cleared by the owner's fold
   // before it reads free_bits: when 0, the owner need not read the free_bits lines.
   std::atomic<std::uint8_t> remote;
-  // Objects of this span in its owner's magazine. Written by the owner only (relaxed);
-  // read by frees on other threads too, which look for the magazine key in the object only
-  // when it is nonzero (so a remote free does not load a line another core wrote last).
-  std::atomic<std::uint8_t> mag_objs;
   // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
   // span), or the caching mcache's address, plus 1 for the tiny span class and plus 2 for
   // a span the cache keeps aside (retained), so that the free fast path's single compare
@@ -175,15 +171,17 @@ struct alignas(64) mspan {
   }
   std::uint32_t obj_index(std::uintptr_t p) const { return locate(p).idx; }
   // Go: allocCount, counted from the bitmap (the owner's view; the caller owns the span).
+  // Objects in the owner's magazine are not in it (see the magazines below).
   std::uint32_t count_alloc() const;
   bool has_remote() const;  // some free_bits word is set
   // Folds free_bits into alloc_bits; the caller owns the span. Returns objects freed.
   std::uint32_t collect_remote();
   // Finds the next free object at or after freeindex and loads alloc_cache for it; wraps
   // once (after folding remote frees) when the span still has at least 1/8 free (any free
-  // object when `fresh`, i.e. just taken from mcentral). Returns false when the caller
-  // should give the span back.
-  bool refill_cache(bool fresh = false);
+  // object when `fresh`, i.e. just taken from mcentral). `held` (null, or bitmap_words
+  // words) marks objects the owner's magazine holds: not free. Returns false when the
+  // caller should give the span back.
+  bool refill_cache(bool fresh = false, const std::uint64_t* held = nullptr);
 };
 
 static_assert(offsetof(mspan, alloc_bits) == 64 + 40, "alloc_bits[0..2] share the free path's line");
@@ -195,24 +193,25 @@ extern mspan empty_mspan;
 // Magazines (gort's addition; tcmalloc's and mimalloc's free lists have the same effect):
 // per span class, the last few objects this thread freed into its own spans, handed out
 // again first (LIFO), so that a free followed by a malloc of the same class reuses an
-// object still in cache without touching the span's bitmap. An object in a magazine stays
-// allocated in its span's alloc_bits (so the bitmap never hands it out and its span is
-// never given back) and carries mag_key in its first word. A free on the owner's thread
-// reads the key only when the span's mag_objs count says some of its objects are in the
-// magazine (so a free of a cold object in another span never loads the object); finding
-// the key, it looks for the object in the magazine (a double free). A free on another
-// thread also reads the key only when mag_objs is nonzero, and finding it reports a double
-// free at once (a live object has no key: the pop clears it; a live object whose first
-// word the program set to the per-process random key, in a span with objects in the
-// magazine, is the only false alarm). Off under ASan, whose builds keep every free object
-// poisoned. (Scanning the entries on every free instead measured slower.)
+// object still in cache. Pushing and popping clear and set the object's alloc bit, like a
+// free and an allocation through the bitmap, and nothing else about the span: the free
+// fast path checks one bit, and never reads or writes the object (a cold object costs no
+// miss; user data cannot look like a freed object). What tells a magazine object from a
+// free one is the magazine itself, which only the owner reads: its spans stay with it
+// (a span with objects in the magazine is never given back, so the objects count in its
+// owner's `live` and in live_objects), and the owner's bitmap scans leave them out
+// (refill_cache's `held`). So a double free of a magazine object, on any thread, finds its
+// alloc bit clear and is reported, like any other. Off under ASan, whose builds keep every
+// free object poisoned. (Until stop 23 a magazine object stayed allocated in the bitmap
+// and carried a random key in its first word, which frees had to load: larson ran 20 %
+// slower, as a free of a cold object missed on it.)
 //
 // Capacity: up to 30 objects, within 64 KiB per class (at least 4 objects), so a cache
 // holds at most about 2.6 MiB in its magazines (7 per class, before: 2.5 MiB). The room
 // matters when a thread allocates and frees many classes at random (larson): with 7
 // entries a magazine ran full or empty every few operations and the branches that test
 // for it mispredicted (larson 0.35 -> 0.24 s CPU in A/B; pairs16, mixed within noise).
-// A magazine is an array of {object, its span} entries that fills downwards: the cache's
+// A magazine is an array of {object, its alloc bit} entries that fills downwards: the cache's
 // mag_top[spc] points at the newest object, the entry above the oldest is always null and
 // the entry below the last free slot holds the full marker. So a pop reads the entry at
 // mag_top (null: empty) and a push the one below it (the marker: full), and neither needs
@@ -229,8 +228,21 @@ constexpr std::uint32_t magazine_capacity(std::size_t elemsize) {
   return std::uint32_t(n > std::size_t(magazine_max) ? magazine_max : n < 4 ? 4 : n);
 }
 struct magazine_entry {
-  void* p;   // the object; null above the oldest, mag_full_marker below the last free slot
-  mspan* s;  // its span, for mag_objs (no lookup on a pop)
+  void* p;  // the object; null above the oldest, mag_full_marker below the last free slot
+  // The object's alloc_bits word, with the bit's number in the top 6 bits (addresses are
+  // below 2^57), so that a pop marks it allocated without a span lookup or a division.
+  std::uint64_t alloc_bit;
+
+  static std::uint64_t pack(std::atomic<std::uint64_t>* word, std::uint32_t bit) {
+    return reinterpret_cast<std::uintptr_t>(word) | std::uint64_t(bit) << 58;
+  }
+  // The pop: the owner marks the object allocated again.
+  void set_alloc_bit() const {
+    const std::uint64_t t = alloc_bit;
+    auto* w = reinterpret_cast<std::atomic<std::uint64_t>*>(t & ((std::uint64_t{1} << 58) - 1));
+    const std::uint64_t m = std::uint64_t{1} << (t >> 58);
+    w->store(w->load(std::memory_order_relaxed) | m, std::memory_order_relaxed);
+  }
 };
 inline void* const mag_full_marker = reinterpret_cast<void*>(1);
 // e[magazine_max + 1] is the null end; a class of capacity cap uses e[magazine_max + 1 -
@@ -240,7 +252,6 @@ struct alignas(64) magazine {
   magazine_entry* end() { return &e[magazine_max + 1]; }
   const magazine_entry* end() const { return &e[magazine_max + 1]; }
 };
-extern std::uint64_t mag_key;  // random per process, nonzero
 
 // gort's page cache (Go keeps a per-P pageCache of 64 pages for small spans): the empty
 // spans a thread gave up most recently, whole, kept by page count so that the next span of
@@ -323,8 +334,13 @@ struct mcache {
   void retained_changed(mspan* s);      // its live count hit 0 or the room threshold
   void unlink_retained(mspan* s);
   void link_retained(int spc, mspan* s, bool front);
-  void flush_magazines();               // their objects go back to the spans' bitmaps
+  void flush_magazines();               // their objects become free in their spans
   bool in_magazine(int spc, const void* p) const;
+  // Marks in held (bitmap_words words, zeroed by the caller) the objects of s (owned by
+  // this cache) that its magazine holds; returns how many.
+  std::uint32_t magazine_objects(const mspan* s, std::uint64_t* held) const;
+  // s's allocated objects as its owner counts them: the bitmap's plus the magazine's.
+  std::uint32_t live_objects(const mspan* s) const;
   // Takes back empty span s (owned by this thread, on no list): keeps it in the page cache
   // or gives it to the heap.
   void free_span(mspan* s);

@@ -59,9 +59,7 @@ inline mcache* peek_mcache() { return tls_cache; }
       void* p = top->p;
       if (p != nullptr) {
         c->mag_top[uspc].store(top + 1, std::memory_order_relaxed);
-        *static_cast<std::uint64_t*>(p) = 0;  // a live object carries no key
-        auto& mo = top->s->mag_objs;
-        mo.store(std::uint8_t(mo.load(std::memory_order_relaxed) - 1), std::memory_order_relaxed);
+        top->set_alloc_bit();
         auto& n = c->mag_pops[uspc];
         n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
         if (zero) std::memset(p, 0, size);
@@ -100,23 +98,17 @@ inline mcache* peek_mcache() { return tls_cache; }
     // them), so a local free costs no cache miss on the free_bits lines.
     if (__builtin_expect((word.load(std::memory_order_relaxed) & m) == 0 ||
                              s->remote.load(std::memory_order_relaxed) != 0, 0))
-      goto slow;  // reports an error, or frees with the remote frees in view
+      goto slow;  // reports an error (a magazine object's bit is clear too), or frees
+                  // with the remote frees in view
     if (use_magazines) {
-      // The key is looked at only when the span has objects in the magazine, so a free of
-      // a cold object in a span with none (most, in a large heap) never loads the object.
-      auto* w0 = static_cast<std::uint64_t*>(p);
-      std::uint8_t in_mag = s->mag_objs.load(std::memory_order_relaxed);
-      if (__builtin_expect(in_mag != 0 && *w0 == mag_key, 0))
-        goto slow;  // in the magazine already (a double free), or user data
       std::size_t spc = s->spanclass;
       magazine_entry* slot = c->mag_top[spc].load(std::memory_order_relaxed) - 1;
       if (slot->p != mag_full_marker) {  // not counted here: see mcache (frees_of)
         slot->p = p;
-        slot->s = s;
+        slot->alloc_bit = magazine_entry::pack(&word, pos.idx % 64);
         c->mag_top[spc].store(slot, std::memory_order_relaxed);
-        s->mag_objs.store(std::uint8_t(in_mag + 1), std::memory_order_relaxed);
-        *w0 = mag_key;
-        return;
+        word.store(word.load(std::memory_order_relaxed) & ~m, std::memory_order_relaxed);
+        return;  // the span's live count keeps counting it (see the magazines)
       }
     }
     GORT_POISON(p, s->elemsize);

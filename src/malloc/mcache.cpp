@@ -59,17 +59,10 @@ void fork_prepare() { heap_lock_all(); }
 void fork_parent() { heap_unlock_all(); }
 void fork_child() { heap_after_fork_child(); }
 
-// Once per process, before any object is in a magazine: the magazine key, the thread-exit
-// key and the fork handlers.
-void init_once(mcache* c) {
+// Once per process: the thread-exit key and the fork handlers.
+void init_once() {
   int st = 0;
   if (once_state.compare_exchange_strong(st, 1, std::memory_order_acquire)) {
-    // The key only has to be unguessable to programs (ASLR'd addresses and the cycle
-    // counter).
-    std::uint64_t k = __builtin_ia32_rdtsc() ^ reinterpret_cast<std::uintptr_t>(c) ^
-                      (reinterpret_cast<std::uintptr_t>(&k) << 17);
-    k *= 0x9e3779b97f4a7c15u;
-    mag_key = k != 0 ? k : 1;
     pthread_key_create(&cache_key, cache_destructor);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     once_state.store(2, std::memory_order_release);
@@ -91,7 +84,7 @@ void init_once(mcache* c) {
   // cache bound (a thread holding a P has the P's), so the thread's own becomes current.
   tls_own = c;
   tls_cache = c;
-  init_once(c);
+  init_once();
   pthread_setspecific(cache_key, c);
   return c;
 }
@@ -100,7 +93,7 @@ mcache* new_p_cache() {
   mcache* c = heap_new_mcache();
   if (c == nullptr) fatal("out of memory allocating a P's mcache", nullptr);
   c->is_p_cache = true;
-  init_once(c);
+  init_once();
   return c;
 }
 
@@ -149,7 +142,7 @@ void mcache::init() {
   for (int spc = 0; spc < num_span_classes; spc++) {
     magazine& g = mag[spc];
     std::uint32_t cap = magazine_capacity(class_to_size[spc >> 1]);
-    for (auto& e : g.e) e = {nullptr, nullptr};
+    for (auto& e : g.e) e = {nullptr, 0};
     g.e[magazine_max - cap].p = mag_full_marker;
     mag_top[spc].store(g.end(), std::memory_order_relaxed);
   }
@@ -189,7 +182,8 @@ void mcache::link_retained(int spc, mspan* s, bool front) {
 void mcache::retain(int spc, mspan* s) {
   s->collect_remote();
   s->alloc_cache = 0;
-  std::uint32_t live = s->count_alloc();
+  std::uint32_t held = magazine_objects(s, nullptr);
+  std::uint32_t live = s->count_alloc() + held;
   if (live == 0) {
     s->owner.store(owner_uncached, std::memory_order_relaxed);
     free_span(s);  // to the page cache or the heap
@@ -202,7 +196,7 @@ void mcache::retain(int spc, mspan* s) {
   // not. Short lists stay (larson's threads free each other's objects but keep a couple
   // of spans per class: sending them through mcentral cost 2x there). Not while the
   // magazine holds objects of it.
-  if (s->cross && s->mag_objs.load(std::memory_order_relaxed) == 0 && nretained[spc] >= cross_retain_max) {
+  if (s->cross && held == 0 && nretained[spc] >= cross_retain_max) {
     central(spc).uncache_span(s);
     return;
   }
@@ -218,7 +212,7 @@ mspan* mcache::take_retained(int spc) {
     mspan* s = retained_head[spc];
     if (s->collect_remote() != 0) {
       if (s->live == s->live_at_retain) s->cross = true;  // remote frees only, this stretch
-      s->live = std::uint16_t(s->count_alloc());
+      s->live = std::uint16_t(live_objects(s));
     }
     unlink_retained(s);
     if (s->live <= s->room_mark) {
@@ -242,7 +236,7 @@ void mcache::retained_changed(mspan* s) {
     unlink_retained(s);
     // Fold remote frees first: one pending over a clear alloc bit is a double free.
     s->collect_remote();
-    if (s->count_alloc() == 0) {
+    if (live_objects(s) == 0) {
       s->owner.store(owner_uncached, std::memory_order_relaxed);
       free_span(s);
     } else {
@@ -331,9 +325,16 @@ mspan* mcache::refill(int spc) {
 
 void* mcache::next_free(int spc) {
   mspan* s = alloc[spc];
-  if (s == &empty_mspan || !s->refill_cache()) {
+  // The magazine's objects of the span are not free (see the magazines in malloc.hpp).
+  std::uint64_t held[bitmap_words];
+  auto held_in = [&](const mspan* sp) -> const std::uint64_t* {
+    if (!use_magazines || mag_top[spc].load(std::memory_order_relaxed)->p == nullptr) return nullptr;
+    std::fill(std::begin(held), std::end(held), 0);
+    return magazine_objects(sp, held) != 0 ? held : nullptr;
+  };
+  if (s == &empty_mspan || !s->refill_cache(false, held_in(s))) {
     s = refill(spc);
-    if (s == nullptr || !s->refill_cache(true)) {
+    if (s == nullptr || !s->refill_cache(true, held_in(s))) {
       errno = ENOMEM;  // see mallocgc
       return nullptr;
     }
@@ -353,23 +354,36 @@ bool mcache::in_magazine(int spc, const void* p) const {
   return false;
 }
 
+std::uint32_t mcache::magazine_objects(const mspan* s, std::uint64_t* held) const {
+  std::uint32_t n = 0;
+  std::uintptr_t lo = s->start, hi = s->limit();
+  for (const magazine_entry* e = mag_top[s->spanclass].load(std::memory_order_relaxed); e->p != nullptr; e++) {
+    std::uintptr_t a = reinterpret_cast<std::uintptr_t>(e->p);
+    if (a < lo || a >= hi) continue;
+    n++;
+    if (held != nullptr) {
+      std::uint32_t idx = s->obj_index(a);
+      held[idx / 64] |= std::uint64_t{1} << (idx % 64);
+    }
+  }
+  return n;
+}
+
+std::uint32_t mcache::live_objects(const mspan* s) const {
+  return s->count_alloc() + magazine_objects(s, nullptr);
+}
+
 void mcache::flush_magazines() {
   for (int spc = 0; spc < num_span_classes; spc++) {
     for (;;) {
       magazine_entry* top = mag_top[spc].load(std::memory_order_relaxed);
       void* p = top->p;
       if (p == nullptr) break;
-      mspan* s = top->s;  // owned by this cache: the object keeps it here
+      mspan* s = span_of(reinterpret_cast<std::uintptr_t>(p));  // ours: the object keeps it here
       mag_top[spc].store(top + 1, std::memory_order_relaxed);
       auto& n = nfree[spc];  // the push was not counted (see frees_of)
       n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-      std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
-      *static_cast<std::uint64_t*>(p) = 0;
-      s->mag_objs.store(std::uint8_t(s->mag_objs.load(std::memory_order_relaxed) - 1), std::memory_order_relaxed);
-      std::uint32_t idx = s->obj_index(a);
-      GORT_POISON(p, s->elemsize);
-      auto& w = s->alloc_bits[idx / 64];
-      w.store(w.load(std::memory_order_relaxed) & ~(std::uint64_t{1} << (idx % 64)), std::memory_order_relaxed);
+      GORT_POISON(p, s->elemsize);  // its alloc bit is clear already
       if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
         s->live--;
         retained_changed(s);
