@@ -202,8 +202,8 @@ extern mspan empty_mspan;
 // owner's `live` and in live_objects), and the owner's bitmap scans leave them out
 // (refill_cache's `held`). So a double free of a magazine object, on any thread, finds its
 // alloc bit clear and is reported, like any other. Off under ASan, whose builds keep every
-// free object poisoned. (Until stop 23 a magazine object stayed allocated in the bitmap
-// and carried a random key in its first word, which frees had to load: larson ran 20 %
+// free object poisoned. (An earlier design kept magazine objects allocated in the bitmap,
+// marked by a random key in their first word, which frees had to load: larson ran 20 %
 // slower, as a free of a cold object missed on it.)
 //
 // Capacity: up to 30 objects, within 64 KiB per class (at least 4 objects), so a cache
