@@ -130,10 +130,17 @@ void* large_alloc(mcache* c, std::size_t size, bool noscan, bool zero, std::size
   return p;
 }
 
+// The allocations mallocgc's fast path does not take (noscan classes, the classes an
+// alignment picks): the magazine first, as there, so that this thread's frees of these
+// classes are reused rather than held in the magazine until the thread exits. Tiny spans'
+// objects are never in a magazine (their frees go through tiny_unref).
 void* small_alloc(mcache* c, int cls, bool noscan, std::size_t size, bool zero) {
-  void* p = alloc_from(c, make_span_class(cls, noscan));
+  std::size_t spc = make_span_class(cls, noscan);
+  void* p = nullptr;
+  if (spc != tiny_span_class) p = magazine_pop(c, spc);
+  if (p == nullptr) p = alloc_from(c, spc);
   if (__builtin_expect(p == nullptr, 0)) return nullptr;
-  if (noscan && cls == (tiny_span_class >> 1)) {  // a whole 16-byte block: one reference
+  if (spc == tiny_span_class) {  // a whole 16-byte block: one reference
     mspan* s = c->alloc[tiny_span_class];
     s->tiny_refs[(reinterpret_cast<std::uintptr_t>(p) - s->start) / tiny_size].store(1, std::memory_order_relaxed);
   }

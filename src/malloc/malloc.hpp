@@ -178,10 +178,10 @@ struct alignas(64) mspan {
   std::uint32_t collect_remote();
   // Finds the next free object at or after freeindex and loads alloc_cache for it; wraps
   // once (after folding remote frees) when the span still has at least 1/8 free (any free
-  // object when `fresh`, i.e. just taken from mcentral). `held` (null, or bitmap_words
-  // words) marks objects the owner's magazine holds: not free. Returns false when the
-  // caller should give the span back.
-  bool refill_cache(bool fresh = false, const std::uint64_t* held = nullptr);
+  // object when `fresh`, i.e. just taken from mcentral). Returns false when the caller
+  // should give the span back. Called only while the owner's magazine of the class is
+  // empty (every allocation pops it first), so a clear bit is a free object.
+  bool refill_cache(bool fresh = false);
 };
 
 static_assert(offsetof(mspan, alloc_bits) == 64 + 40, "alloc_bits[0..2] share the free path's line");
@@ -199,10 +199,11 @@ extern mspan empty_mspan;
 // miss; user data cannot look like a freed object). What tells a magazine object from a
 // free one is the magazine itself, which only the owner reads: its spans stay with it
 // (a span with objects in the magazine is never given back, so the objects count in its
-// owner's `live` and in live_objects), and the owner's bitmap scans leave them out
-// (refill_cache's `held`). So a double free of a magazine object, on any thread, finds its
-// alloc bit clear and is reported, like any other. Off under ASan, whose builds keep every
-// free object poisoned. (An earlier design kept magazine objects allocated in the bitmap,
+// owner's `live` and in live_objects), and every allocation of the class pops the
+// magazine before it scans the bitmap, so a scan runs only with the magazine empty
+// (next_free checks it). So a double free of a magazine object, on any thread, finds its
+// alloc bit clear and is reported, like any other. Off under ASan, whose builds keep
+// every free object poisoned. (An earlier design kept magazine objects allocated in the bitmap,
 // marked by a random key in their first word, which frees had to load: larson ran 20 %
 // slower, as a free of a cold object missed on it.)
 //
@@ -336,9 +337,8 @@ struct mcache {
   void link_retained(int spc, mspan* s, bool front);
   void flush_magazines();               // their objects become free in their spans
   bool in_magazine(int spc, const void* p) const;
-  // Marks in held (bitmap_words words, zeroed by the caller) the objects of s (owned by
-  // this cache) that its magazine holds; returns how many.
-  std::uint32_t magazine_objects(const mspan* s, std::uint64_t* held) const;
+  // How many objects of s (owned by this cache) its magazine holds.
+  std::uint32_t magazine_objects(const mspan* s) const;
   // s's allocated objects as its owner counts them: the bitmap's plus the magazine's.
   std::uint32_t live_objects(const mspan* s) const;
   // Takes back empty span s (owned by this thread, on no list): keeps it in the page cache

@@ -48,25 +48,32 @@ inline mcache* peek_mcache() { return tls_cache; }
   return take_cached(s, cache);
 }
 
+// The newest object of c's magazine for span class spc, marked allocated again; null when
+// the magazine is empty (always, where use_magazines is off).
+[[gnu::always_inline]] inline void* magazine_pop(mcache* c, std::size_t spc) {
+  if constexpr (!use_magazines) return nullptr;
+  magazine_entry* top = c->mag_top[spc].load(std::memory_order_relaxed);
+  void* p = top->p;
+  if (p == nullptr) return nullptr;
+  c->mag_top[spc].store(top + 1, std::memory_order_relaxed);
+  top->set_alloc_bit();
+  auto& n = c->mag_pops[spc];
+  n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return p;
+}
+
 // Go: mallocgc. Null when out of memory, with errno = ENOMEM (set by the slow paths, so
 // that the fast paths need no test and make no call).
 [[gnu::always_inline]] inline void* mallocgc(std::size_t size, bool noscan, bool zero) {
   mcache* c = tls_cache;
   if (__builtin_expect(c != nullptr && size - 1 < max_small_size && !noscan, 1)) {
     std::size_t uspc = size_to_scan_spanclass(size);  // unsigned: no extension when indexing
-    if (use_magazines) {
-      magazine_entry* top = c->mag_top[uspc].load(std::memory_order_relaxed);
-      void* p = top->p;
-      if (p != nullptr) {
-        c->mag_top[uspc].store(top + 1, std::memory_order_relaxed);
-        top->set_alloc_bit();
-        auto& n = c->mag_pops[uspc];
-        n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-        if (zero) std::memset(p, 0, size);
-        return p;
-      }
+    void* p = magazine_pop(c, uspc);
+    if (p != nullptr) {
+      if (zero) std::memset(p, 0, size);
+      return p;
     }
-    void* p = alloc_from(c, uspc);
+    p = alloc_from(c, uspc);
     if (__builtin_expect(p == nullptr, 0)) return nullptr;
     GORT_UNPOISON(p, size);
     if (zero) std::memset(p, 0, size);

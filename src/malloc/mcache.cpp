@@ -182,7 +182,7 @@ void mcache::link_retained(int spc, mspan* s, bool front) {
 void mcache::retain(int spc, mspan* s) {
   s->collect_remote();
   s->alloc_cache = 0;
-  std::uint32_t held = magazine_objects(s, nullptr);
+  std::uint32_t held = magazine_objects(s);
   std::uint32_t live = s->count_alloc() + held;
   if (live == 0) {
     s->owner.store(owner_uncached, std::memory_order_relaxed);
@@ -325,16 +325,14 @@ mspan* mcache::refill(int spc) {
 
 void* mcache::next_free(int spc) {
   mspan* s = alloc[spc];
-  // The magazine's objects of the span are not free (see the magazines in malloc.hpp).
-  std::uint64_t held[bitmap_words];
-  auto held_in = [&](const mspan* sp) -> const std::uint64_t* {
-    if (!use_magazines || mag_top[spc].load(std::memory_order_relaxed)->p == nullptr) return nullptr;
-    std::fill(std::begin(held), std::end(held), 0);
-    return magazine_objects(sp, held) != 0 ? held : nullptr;
-  };
-  if (s == &empty_mspan || !s->refill_cache(false, held_in(s))) {
+  // Every allocation pops the magazine first, so it is empty here, and no clear bit in
+  // this class's spans is a magazine object (see the magazines in malloc.hpp). A bitmap
+  // scan with objects in the magazine would hand them out twice.
+  if (use_magazines && mag_top[spc].load(std::memory_order_relaxed)->p != nullptr)
+    fatal("malloc: bitmap refill with objects in the magazine", mag_top[spc].load()->p);
+  if (s == &empty_mspan || !s->refill_cache(false)) {
     s = refill(spc);
-    if (s == nullptr || !s->refill_cache(true, held_in(s))) {
+    if (s == nullptr || !s->refill_cache(true)) {
       errno = ENOMEM;  // see mallocgc
       return nullptr;
     }
@@ -354,23 +352,18 @@ bool mcache::in_magazine(int spc, const void* p) const {
   return false;
 }
 
-std::uint32_t mcache::magazine_objects(const mspan* s, std::uint64_t* held) const {
+std::uint32_t mcache::magazine_objects(const mspan* s) const {
   std::uint32_t n = 0;
   std::uintptr_t lo = s->start, hi = s->limit();
   for (const magazine_entry* e = mag_top[s->spanclass].load(std::memory_order_relaxed); e->p != nullptr; e++) {
     std::uintptr_t a = reinterpret_cast<std::uintptr_t>(e->p);
-    if (a < lo || a >= hi) continue;
-    n++;
-    if (held != nullptr) {
-      std::uint32_t idx = s->obj_index(a);
-      held[idx / 64] |= std::uint64_t{1} << (idx % 64);
-    }
+    if (a >= lo && a < hi) n++;
   }
   return n;
 }
 
 std::uint32_t mcache::live_objects(const mspan* s) const {
-  return s->count_alloc() + magazine_objects(s, nullptr);
+  return s->count_alloc() + magazine_objects(s);
 }
 
 void mcache::flush_magazines() {

@@ -43,7 +43,7 @@ std::uint32_t mspan::collect_remote() {
   return n;
 }
 
-bool mspan::refill_cache(bool fresh, const std::uint64_t* held) {
+bool mspan::refill_cache(bool fresh) {
   bool wrapped = false;
   for (;;) {
     while (freeindex < nelems) {
@@ -52,7 +52,6 @@ bool mspan::refill_cache(bool fresh, const std::uint64_t* held) {
       // may have cleared their alloc bit (collect_remote reports it).
       std::uint64_t used = alloc_bits[w].load(std::memory_order_relaxed);
       if (remote.load(std::memory_order_acquire) != 0) used |= free_bits[w].load(std::memory_order_relaxed);
-      if (held != nullptr) used |= held[w];
       std::uint64_t bits = ~used >> off;
       std::uint32_t valid = (nelems - w * 64 < 64 ? nelems - w * 64 : 64) - off;
       if (valid < 64) bits &= (std::uint64_t{1} << valid) - 1;
@@ -65,10 +64,7 @@ bool mspan::refill_cache(bool fresh, const std::uint64_t* held) {
     alloc_cache = 0;
     if (wrapped) return false;
     collect_remote();
-    std::uint32_t nheld = 0;
-    if (held != nullptr)
-      for (std::uint32_t w = 0; w < nwords(); w++) nheld += std::uint32_t(std::popcount(held[w]));
-    std::uint32_t nfree = nelems - count_alloc() - nheld;
+    std::uint32_t nfree = nelems - count_alloc();
     // Wrap round while at least 1/8 is free; a fuller span goes back to mcentral so that
     // a nearly full span is not rescanned for every object.
     if (nfree == 0 || (!fresh && nfree * 8 < nelems)) return false;

@@ -1,8 +1,8 @@
 // caches_test: the per-thread caches added for explicit free (src/malloc/malloc.hpp):
 // the page cache (empty spans kept whole by page count, reused by the next span of that
 // size, aged out by the scavenger's ticks, given back at thread exit and free_os_memory)
-// and the magazines (LIFO reuse of objects this thread just freed; a first word equal to
-// the key is user data unless the object really is in the magazine); and the heap's span
+// and the magazines (LIFO reuse of objects this thread just freed, by every allocation
+// of their class; a free there touches only the alloc bit); and the heap's span
 // stash below them (newest span of a size reused first, bounded, aged out, emptied by
 // free_os_memory).
 #include <gtest/gtest.h>
@@ -129,11 +129,11 @@ TEST(Magazine, LastFreedObjectComesBackFirst) {
     gort::mem::free(a);
     gort::mem::free(b);
     gm::mspan* s = gm::span_of(reinterpret_cast<std::uintptr_t>(a));
-    EXPECT_EQ(gm::peek_mcache()->magazine_objects(s, nullptr), 2u);
+    EXPECT_EQ(gm::peek_mcache()->magazine_objects(s), 2u);
     EXPECT_EQ(gm::peek_mcache()->live_objects(s), s->count_alloc() + 2);
     EXPECT_EQ(gort::mem::alloc(48), b);  // LIFO
     EXPECT_EQ(gort::mem::alloc(48), a);
-    EXPECT_EQ(gm::peek_mcache()->magazine_objects(s, nullptr), 0u);
+    EXPECT_EQ(gm::peek_mcache()->magazine_objects(s), 0u);
     gort::mem::free(a);
     gort::mem::free(b);
     gort::mem::free(keep);
@@ -180,11 +180,12 @@ TEST(Magazine, FreeTouchesOnlyTheAllocBit) {
   });
 }
 
-// noscan classes are allocated through the bitmap only (their magazines fill from frees
-// and empty at flushes), so a span's bitmap is scanned while the magazine holds some of
-// its objects, whose alloc bits are clear: the scan must leave them out. Here a retained
-// span with 30 objects in the magazine becomes the allocating span again.
-TEST(Magazine, BitmapScansSkipObjectsTheMagazineHolds) {
+// Allocations off mallocgc's fast path pop the magazine too: noscan classes, and the
+// class an alignment picks. Before they did, a thread's frees of them waited in the
+// magazine until it exited, and a bitmap scan ran with them there (next_free now treats
+// that as a fatal error). Here 110 objects of one span are freed: the 30 the magazine
+// took come back first, newest first, then the bitmap's, each handed out once.
+TEST(Magazine, NoscanAndAlignedAllocationsReuseIt) {
   on_fresh_thread([] {
     constexpr std::size_t size = 48;
     std::vector<void*> v;
@@ -198,19 +199,26 @@ TEST(Magazine, BitmapScansSkipObjectsTheMagazineHolds) {
       }
     ASSERT_EQ(in_first.size(), 110u);
     for (void* p : in_first) gort::mem::free(p);  // 30 to the magazine, 80 to the bitmap
-    std::set<void*> held;
-    for (void* p : in_first)
-      if (gm::peek_mcache()->in_magazine(first->spanclass, p)) held.insert(p);
-    ASSERT_EQ(held.size(), std::size_t(gm::magazine_capacity(size)));
-    std::set<void*> live;
+    std::uint32_t cap = gm::magazine_capacity(size);
+    ASSERT_EQ(gm::peek_mcache()->magazine_objects(first), cap);
+    for (std::uint32_t i = 0; i < cap; i++)
+      ASSERT_EQ(gort::mem::alloc_noscan(size), in_first[cap - 1 - i]) << "pop " << i;
+    EXPECT_EQ(gm::peek_mcache()->magazine_objects(first), 0u);
+    std::set<void*> live(in_first.begin(), in_first.begin() + cap);
     for (void* p : v)
       if (p != nullptr) live.insert(p);
-    for (int i = 0; i < 400; i++) {
-      void* p = gort::mem::alloc_noscan(size);
-      ASSERT_EQ(held.count(p), 0u) << "a magazine object handed out by the bitmap, i " << i;
-      ASSERT_TRUE(live.insert(p).second) << "handed out twice, i " << i;
-    }
+    for (int i = 0; i < 400; i++)
+      ASSERT_TRUE(live.insert(gort::mem::alloc_noscan(size)).second) << "handed out twice, i " << i;
     for (void* p : live) gort::mem::free(p);
+
+    // 48 bytes aligned to 64 come from the 64-byte class, whose magazine the free fills.
+    void* keep = gort::mem::alloc(48, 64);
+    void* a = gort::mem::alloc(48, 64);
+    gort::mem::free(a);
+    EXPECT_TRUE(gm::peek_mcache()->in_magazine(gm::span_of(reinterpret_cast<std::uintptr_t>(a))->spanclass, a));
+    EXPECT_EQ(gort::mem::alloc(48, 64), a);
+    gort::mem::free(a);
+    gort::mem::free(keep);
   });
 }
 
