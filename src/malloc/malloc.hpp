@@ -409,6 +409,10 @@ void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
 std::size_t heap_stash_pages();  // pages in the heap's span stash now
+// Free pages not released to the OS: the heap's count, and a recount from the page
+// bitmaps (for tests: the two must agree).
+std::size_t heap_free_resident_pages();
+std::size_t heap_recount_free_resident_pages();
 // The first run of n clear bits (free pages) in bits[0..nwords*64), bit 0 of word 0 first:
 // its bit index, or ~0 if there is none. The page allocator's search inside a chunk.
 std::size_t first_free_run(const std::uint64_t* bits, std::size_t nwords, std::size_t n);

@@ -15,6 +15,9 @@
 //    That is Go's design with the radix tree cut to its leaf level: a search costs one
 //    summary read per 4 MiB of heap, which for heaps up to tens of GiB is as cheap as Go's
 //    5-level descent; the heap lock is taken once per span (>= 8 KiB), never per object.
+//  * pages_free_resident counts free pages not released (alloc and scav bits clear). Once
+//    allocations have taken 2 MiB of released pages (the resident set grew), as many free
+//    resident pages go back, highest first, beyond a slack (Go's heap-growth scavenging).
 //  * Before the page allocator sits the span stash (malloc.hpp): freed spans of up to 16
 //    pages, whole and dead (still mapped in spans[], so a free into one is a double free),
 //    reused newest first by page count, out of the in-use totals, aged out by the scavenger.
@@ -106,6 +109,8 @@ struct mheap {
   fixalloc spanalloc, cachealloc, refsalloc;
   std::size_t pages_inuse;
   std::size_t pages_released;  // free and scavenged
+  std::size_t pages_free_resident;  // free and not scavenged (resident, or never touched)
+  std::size_t growth_pages;    // released pages allocations took since the last growth release
   std::size_t meta_sys;        // heap_arena structs, index
   std::size_t search_chunk;    // Go: searchAddr; chunks (in address order) before it are full
   std::atomic<std::size_t> nspans_small, nspans_large;  // also changed by page caches
@@ -237,19 +242,19 @@ std::size_t find_in_chunk(const heap_arena* a, std::size_t chunk, std::size_t n)
 
 // Marks n pages starting at page `first` of arena sorted[ai] (may continue into the next,
 // contiguous arenas) as used or free, keeping summaries and counters.
-void mark_pages(std::size_t ai, std::size_t first, std::size_t n, bool used, bool* was_scav_all,
-                bool* any_scav) {
+void mark_pages(std::size_t ai, std::size_t first, std::size_t n, bool used, bool* was_scav_all) {
   if (was_scav_all) *was_scav_all = true;
-  if (any_scav) *any_scav = false;
   while (n > 0) {
     heap_arena* a = heap.sorted[ai];
     std::size_t k = pages_per_arena - first < n ? pages_per_arena - first : n;
     if (used) {
       std::size_t sc = count_bits(a->scav, first, k);
       if (sc != k && was_scav_all) *was_scav_all = false;
-      if (sc != 0 && any_scav) *any_scav = true;
       heap.pages_released -= sc;
+      heap.pages_free_resident -= k - sc;
       set_bits(a->scav, first, k, false);
+    } else {
+      heap.pages_free_resident += k;
     }
     set_bits(a->alloc, first, k, used);
     if (!used && ai * chunks_per_arena + first / chunk_pages < heap.search_chunk)
@@ -389,7 +394,90 @@ std::size_t arena_pos(std::uintptr_t addr) {
 void free_pages_locked(std::uintptr_t addr, std::size_t n) {
   if (n == 0) return;
   std::size_t ai = arena_pos(addr);
-  mark_pages(ai, (addr - heap.sorted[ai]->base) >> page_shift, n, false, nullptr, nullptr);
+  mark_pages(ai, (addr - heap.sorted[ai]->base) >> page_shift, n, false, nullptr);
+}
+
+// Page ranges on their way back to the OS (MADV_DONTNEED): adjacent ranges merge, added in
+// either address order, and up to 256 go out per system call (process_madvise): each call
+// is one TLB shootdown, which on this project's VM costs about 75 us. heap.lock held (one
+// shared buffer).
+struct release_batch {
+  static inline iovec ranges[256];
+  std::size_t n = 0;
+  std::uintptr_t lo = 0, hi = 0;  // the run being built
+
+  void add(std::uintptr_t a, std::uintptr_t b) {
+    if (hi > lo && a == hi) {
+      hi = b;
+    } else if (hi > lo && b == lo) {
+      lo = a;
+    } else {
+      end_run();
+      lo = a;
+      hi = b;
+    }
+  }
+  void finish() {
+    end_run();
+    send();
+  }
+
+ private:
+  void end_run() {
+    if (hi > lo) {
+      if (n == std::size(ranges)) send();
+      ranges[n++] = {reinterpret_cast<void*>(lo), hi - lo};
+    }
+    lo = hi = 0;
+  }
+  void send() {
+    if (n != 0 && !os::madvise_ranges(ranges, n, MADV_DONTNEED))
+      for (std::size_t i = 0; i < n; i++) madvise(ranges[i].iov_base, ranges[i].iov_len, MADV_DONTNEED);
+    n = 0;
+  }
+};
+
+// Go: the heap-growth scavenging of mheap.allocSpan. An allocation that takes released
+// pages (never touched, or given back) grows the resident set, while free resident pages
+// may sit elsewhere: a 17 MiB buffer that just misses the hole a freed 50 MiB one left
+// would otherwise hold both until the scavenger's next ticks. Once such allocations have
+// taken growth_release_batch pages, as many free resident pages go back, highest
+// addresses first (the page allocator takes the lowest first, so these are the last it
+// would reuse), beyond a slack of a sixteenth of the heap in use (1 MiB at least) kept
+// for reuse. heap.lock held.
+constexpr std::size_t growth_release_batch = 256;  // pages: 2 MiB
+constexpr std::size_t growth_slack_min = 128;      // pages: 1 MiB
+
+void release_after_growth_locked() {
+  std::size_t slack = std::max(growth_slack_min, heap.pages_inuse / 16);
+  std::size_t want = heap.pages_free_resident > slack ? heap.pages_free_resident - slack : 0;
+  if (want > heap.growth_pages) want = heap.growth_pages;
+  heap.growth_pages = 0;
+  if (want == 0) return;
+  release_batch batch;
+  std::size_t done = 0;
+  for (std::size_t ai = heap.narenas; ai-- > 0 && done < want;) {
+    heap_arena* a = heap.sorted[ai];
+    for (std::size_t w = pages_per_arena / 64; w-- > 0 && done < want;) {
+      std::uint64_t todo = ~(a->alloc[w] | a->scav[w]);
+      while (todo != 0 && done < want) {
+        int top = 63 - __builtin_clzll(todo);  // the highest free resident page, and the
+        std::uint64_t up = ~(todo << (63 - top));  // run of them that ends there
+        std::size_t len = up == 0 ? 64 : std::size_t(__builtin_clzll(up));
+        if (len > want - done) len = want - done;
+        int bottom = top + 1 - int(len);
+        std::uint64_t mask = (len == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << len) - 1) << bottom;
+        a->scav[w] |= mask;
+        todo &= ~mask;
+        std::uintptr_t lo = a->base + (w * 64 + std::size_t(bottom)) * page_size;
+        batch.add(lo, lo + len * page_size);
+        done += len;
+      }
+    }
+  }
+  batch.finish();
+  heap.pages_released += done;
+  heap.pages_free_resident -= done;
 }
 
 // The background scavenger (Go: bgscavenge). Go paces itself to ~1% of CPU against a
@@ -578,17 +666,18 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
     }
     std::memset(static_cast<void*>(refs), 0, heap.refsalloc.size);
   }
-  bool all_scav = false, any_scav = false;
-  mark_pages(ai, pg, want, true, &all_scav, &any_scav);
-  std::uintptr_t addr = heap.sorted[ai]->base + pg * page_size;
+  // An aligned span takes only the aligned part of the (longer) run found.
   std::uintptr_t align_bytes = align_pages * page_size;
-  std::uintptr_t aligned = (addr + align_bytes - 1) / align_bytes * align_bytes;
-  if (want != npages) {  // trim the run to the aligned part
-    free_pages_locked(addr, (aligned - addr) >> page_shift);
-    std::uintptr_t end = aligned + npages * page_size;
-    free_pages_locked(end, (addr + want * page_size - end) >> page_shift);
-    all_scav = false;
+  std::uintptr_t run = heap.sorted[ai]->base + pg * page_size;
+  std::uintptr_t aligned = (run + align_bytes - 1) / align_bytes * align_bytes;
+  if (aligned != run) {
+    ai = arena_pos(aligned);
+    pg = (aligned - heap.sorted[ai]->base) >> page_shift;
   }
+  bool all_scav = false;
+  std::size_t released_before = heap.pages_released;
+  mark_pages(ai, pg, npages, true, &all_scav);
+  heap.growth_pages += released_before - heap.pages_released;
   auto* s = new (m) mspan();
   s->start = aligned;
   s->npages = npages;
@@ -600,6 +689,7 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
   s->state.store(span_in_use, std::memory_order_relaxed);
   heap.pages_inuse += npages;
   map_span(s, s);
+  if (heap.growth_pages >= growth_release_batch) release_after_growth_locked();
   bool start = heap.want_scavenger.exchange(false, std::memory_order_relaxed);
   heap.lock.unlock();
   if (start) start_scavenger();  // outside the lock: pthread_create may call malloc
@@ -609,6 +699,20 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
 std::size_t heap_stash_pages() {
   os::rt_lock_guard g(heap.lock);
   return heap.stash_pages;
+}
+
+std::size_t heap_free_resident_pages() {
+  os::rt_lock_guard g(heap.lock);
+  return heap.pages_free_resident;
+}
+
+std::size_t heap_recount_free_resident_pages() {
+  os::rt_lock_guard g(heap.lock);
+  std::size_t n = 0;
+  for (std::size_t ai = 0; ai < heap.narenas; ai++)
+    for (std::size_t w = 0; w < pages_per_arena / 64; w++)
+      n += std::size_t(__builtin_popcountll(~(heap.sorted[ai]->alloc[w] | heap.sorted[ai]->scav[w])));
+  return n;
 }
 
 void heap_free_span(mspan* s) {
@@ -708,21 +812,7 @@ std::size_t scavenge(bool force) {
   os::rt_lock_guard g(heap.lock);
   stash_age_locked(force);  // its pages then wait a tick as free pages, as any others
   std::size_t released = 0;
-  std::uintptr_t run_start = 0, run_end = 0;
-  static iovec ranges[256];  // under heap.lock
-  std::size_t nranges = 0;
-  auto release = [&] {
-    if (nranges != 0 && !os::madvise_ranges(ranges, nranges, MADV_DONTNEED))
-      for (std::size_t i = 0; i < nranges; i++) madvise(ranges[i].iov_base, ranges[i].iov_len, MADV_DONTNEED);
-    nranges = 0;
-  };
-  auto flush = [&] {
-    if (run_end > run_start) {
-      ranges[nranges++] = {reinterpret_cast<void*>(run_start), run_end - run_start};
-      if (nranges == std::size(ranges)) release();
-    }
-    run_start = run_end = 0;
-  };
+  release_batch batch;
   for (std::size_t ai = 0; ai < heap.narenas; ai++) {
     heap_arena* a = heap.sorted[ai];
     for (std::size_t w = 0; w < pages_per_arena / 64; w++) {
@@ -734,24 +824,19 @@ std::size_t scavenge(bool force) {
       a->scav[w] |= todo;
       std::size_t n = std::size_t(__builtin_popcountll(todo));
       heap.pages_released += n;
+      heap.pages_free_resident -= n;
       released += n * page_size;
       while (todo != 0) {
         int b = __builtin_ctzll(todo);
         std::uint64_t rest = todo >> b;
         int len = ~rest == 0 ? 64 - b : __builtin_ctzll(~rest);
         std::uintptr_t lo = a->base + (w * 64 + std::size_t(b)) * page_size;
-        std::uintptr_t hi = lo + std::size_t(len) * page_size;
-        if (lo != run_end) {
-          flush();
-          run_start = lo;
-        }
-        run_end = hi;
+        batch.add(lo, lo + std::size_t(len) * page_size);
         todo = len == 64 ? 0 : todo & ~(((std::uint64_t{1} << len) - 1) << b);
       }
     }
   }
-  flush();
-  release();
+  batch.finish();
   return released;
 }
 
