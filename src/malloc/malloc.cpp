@@ -240,6 +240,24 @@ std::size_t usable_size(const void* p) {
   return s->elemsize - (a - obj);
 }
 
+bool grow_in_place(void* p, std::size_t size) {
+  if (size > (std::size_t{1} << heap_addr_bits)) return false;
+  std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
+  mspan* s = span_of(a);
+  if (s == nullptr || s->state.load(std::memory_order_relaxed) != span_in_use || s->sizeclass() != 0 ||
+      a != s->start)
+    return false;
+  std::size_t npages = (size + page_size - 1) >> page_shift;
+  if (npages <= s->npages) return true;
+  mcache* c = get_mcache();
+  if (c == nullptr) return false;
+  std::uintptr_t old_limit = s->limit();
+  if (!heap_extend_span(s, npages - s->npages)) return false;
+  GORT_UNPOISON(reinterpret_cast<void*>(old_limit), s->limit() - old_limit);
+  bump(c->large_alloc_bytes, std::uint64_t(s->limit() - old_limit));
+  return true;
+}
+
 bool owns(const void* p) {
   mspan* s = span_of(reinterpret_cast<std::uintptr_t>(p));
   return s != nullptr && s->state.load(std::memory_order_relaxed) == span_in_use;

@@ -400,6 +400,9 @@ void* mallocgc_slow(std::size_t size, bool noscan, bool zero);  // tiny, large, 
 void free_slow(void* p, mspan* s, mcache* c);  // large, tiny class, bad pointers
 void* malloc_aligned(std::size_t size, std::size_t align, bool zero);
 std::size_t usable_size(const void* p);  // 0 for null; aborts on a bad pointer
+// Grows large object p (its start) in place to at least `size` bytes when the pages after
+// it are free (realloc without a copy); false, and p unchanged, otherwise.
+bool grow_in_place(void* p, std::size_t size);
 bool owns(const void* p);            // p is inside an in-use span of this heap
 mcache* create_cache();               // the slow path of get_mcache
 std::size_t live_caches();            // caches in the heap's list (threads' and Ps')
@@ -408,6 +411,9 @@ std::size_t live_caches();            // caches in the heap's list (threads' and
 void heap_init();
 mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t align_pages);
 void heap_free_span(mspan* s);
+// Extends large span s (in use, the caller's) by n pages in place when the n pages right
+// after it are free; false (and nothing changed) when they are not.
+bool heap_extend_span(mspan* s, std::size_t n);
 std::size_t heap_stash_pages();  // pages in the heap's span stash now
 // Free pages not released to the OS: the heap's count, and a recount from the page
 // bitmaps (for tests: the two must agree).

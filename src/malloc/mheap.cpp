@@ -18,6 +18,8 @@
 //  * pages_free_resident counts free pages not released (alloc and scav bits clear). Once
 //    allocations have taken 2 MiB of released pages (the resident set grew), as many free
 //    resident pages go back, highest first, beyond a slack (Go's heap-growth scavenging).
+//  * A large span may grow in place into the free pages right after it (realloc), the heap
+//    growing at its top for it when the span ends there (heap_extend_span).
 //  * Before the page allocator sits the span stash (malloc.hpp): freed spans of up to 16
 //    pages, whole and dead (still mapped in spans[], so a free into one is a double free),
 //    reused newest first by page count, out of the in-use totals, aged out by the scavenger.
@@ -371,15 +373,18 @@ bool grow(std::size_t npages) {
   return true;
 }
 
-// Sets spans[] for every page of s (or clears them).
-void map_span(mspan* s, mspan* v) {
-  for (std::uintptr_t a = s->start; a < s->limit(); a += page_size) {
+// Sets spans[] for the pages [lo, hi) to v.
+void map_pages(std::uintptr_t lo, std::uintptr_t hi, mspan* v) {
+  for (std::uintptr_t a = lo; a < hi; a += page_size) {
     heap_arena* ar = __atomic_load_n(&arena_index[a >> arena_shift], __ATOMIC_RELAXED);
     ar->spans[(a >> page_shift) % pages_per_arena].store(v, std::memory_order_release);
     if (a - flat_base < flat_pages * page_size)
       __atomic_store_n(&flat_spans[(a - flat_base) >> page_shift], v, __ATOMIC_RELEASE);
   }
 }
+
+// Sets spans[] for every page of s (or clears them).
+void map_span(mspan* s, mspan* v) { map_pages(s->start, s->limit(), v); }
 
 std::size_t arena_pos(std::uintptr_t addr) {
   heap_arena* a = __atomic_load_n(&arena_index[addr >> arena_shift], __ATOMIC_RELAXED);
@@ -699,6 +704,38 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
 std::size_t heap_stash_pages() {
   os::rt_lock_guard g(heap.lock);
   return heap.stash_pages;
+}
+
+bool heap_extend_span(mspan* s, std::size_t n) {
+  if (n == 0 || n > (std::size_t{1} << (heap_addr_bits - page_shift))) return false;
+  auto extend_locked = [s, n] {
+    const std::uintptr_t at = s->limit(), end = at + n * page_size;
+    for (std::uintptr_t x = at; x < end;) {  // free pages, in arenas that follow on
+      heap_arena* a = x >> heap_addr_bits ? nullptr : __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);
+      if (a == nullptr && x == heap.next_hint && grow((end - x) >> page_shift))  // the heap's top
+        a = __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);  // null if grown elsewhere
+      if (a == nullptr) return false;
+      std::size_t first = (x - a->base) >> page_shift;
+      std::size_t k = std::min(pages_per_arena - first, (end - x) >> page_shift);
+      if (count_bits(a->alloc, first, k) != 0) return false;
+      x += k * page_size;
+    }
+    std::size_t ai = arena_pos(at);
+    std::size_t released_before = heap.pages_released;
+    mark_pages(ai, (at - heap.sorted[ai]->base) >> page_shift, n, true, nullptr);
+    heap.growth_pages += released_before - heap.pages_released;
+    heap.pages_inuse += n;
+    s->npages += n;
+    map_pages(at, end, s);
+    if (heap.growth_pages >= growth_release_batch) release_after_growth_locked();
+    return true;
+  };
+  heap.lock.lock();
+  bool extended = extend_locked();
+  bool start = heap.want_scavenger.exchange(false, std::memory_order_relaxed);
+  heap.lock.unlock();
+  if (start) start_scavenger();  // outside the lock, as in heap_alloc_span
+  return extended;
 }
 
 std::size_t heap_free_resident_pages() {

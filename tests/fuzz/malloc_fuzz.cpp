@@ -1,4 +1,5 @@
-// malloc_fuzz: libFuzzer target driving gort's allocator with alloc/free/realloc sequences.
+// malloc_fuzz: libFuzzer target driving gort's allocator with alloc/free/realloc sequences
+// (realloc growing large objects in place where it can).
 // Each input byte stream is a program: an opcode byte, then operands. Every live object is
 // filled with a pattern derived from its slot and size and checked before it is freed or
 // resized, so overlapping objects, lost frees and bad reuse show up as a content mismatch
@@ -21,6 +22,7 @@
 namespace {
 
 constexpr int kSlots = 64;
+long grown_in_place = 0;  // reported by main: the in-place path is exercised
 
 struct slot {
   unsigned char* p = nullptr;
@@ -86,9 +88,18 @@ void run_program(const std::uint8_t* data, std::size_t n) {
       case 1:  // free
         release(sl, s);
         break;
-      case 2: {  // "realloc": new object, copy, free the old one
+      case 2: {  // realloc: a large object grows in place if it can, else new object, copy, free
         std::uint16_t v = std::uint16_t(byte() | byte() << 8);
         std::size_t size = pick_size(byte(), v);
+        if (sl.p != nullptr && size > sl.size) {
+          check(sl, s);
+          if (gort::malloc::grow_in_place(sl.p, size)) {  // small objects never do
+            grown_in_place++;
+            sl.size = size;
+            fill(sl, s);  // over whatever else the new pages held, were they not free
+            break;
+          }
+        }
         auto* q = static_cast<unsigned char*>(gort::mem::alloc(size));
         if (sl.p != nullptr) {
           check(sl, s);
@@ -171,8 +182,8 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(buf.data(), buf.size());
   }
   gort::mem_stats st = gort::read_mem_stats();
-  std::printf("malloc_fuzz: %d corpus files, %d random programs, ok (heap_objects %llu)\n", files,
-              programs, static_cast<unsigned long long>(st.heap_objects));
+  std::printf("malloc_fuzz: %d corpus files, %d random programs, ok (heap_objects %llu, %ld grown in place)\n",
+              files, programs, static_cast<unsigned long long>(st.heap_objects), grown_in_place);
   return 0;
 }
 #endif

@@ -1,8 +1,9 @@
 // malloc_stress_test: randomised multi-threaded runs of the allocator. Threads (and, in the
 // second test, goroutines migrating between Ms) allocate random sizes, resize ("realloc":
-// allocate, copy, free), free their own objects and hand others to other threads to free,
-// with every object's contents checked before it is freed or copied. Ends with every object
-// freed and the heap's live-object count back where it started.
+// a large object grows in place where it can, else allocate, copy, free), free their own
+// objects and hand others to other threads to free, with every object's contents checked
+// before it is freed or copied. Ends with every object freed and the heap's live-object
+// count back where it started.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "malloc/malloc.hpp"
 
 namespace {
 
@@ -78,10 +80,15 @@ void worker(int id, int nthreads, std::vector<mailbox>& boxes, std::atomic<long>
       gort::mem::free(mine[k].p);
       mine[k] = mine.back();
       mine.pop_back();
-    } else if (r < 85) {  // realloc
+    } else if (r < 85) {  // realloc; a large object that grows does it in place if it can
       obj& o = mine[rng() % mine.size()];
       if (!intact(o)) bad++;
-      std::size_t n = random_size(rng);
+      std::size_t n = o.size > 32768 && rng() % 2 == 0 ? o.size + rng() % (256 << 10) : random_size(rng);
+      if (n > o.size && gort::malloc::grow_in_place(o.p, n)) {
+        o.size = n;
+        fill(o);
+        continue;
+      }
       auto* q = static_cast<unsigned char*>(gort::mem::alloc(n));
       std::memcpy(q, o.p, n < o.size ? n : o.size);
       gort::mem::free(o.p);

@@ -453,6 +453,49 @@ TEST(Scavenger, HeapGrowthGivesBackFreeResidentPages) {
   EXPECT_EXIT(growth_scenario(), testing::ExitedWithCode(0), "");
 }
 
+// realloc's growth in place (grow_in_place): a large object whose next pages are free
+// takes them without moving (span_of maps them to it; usable_size and the heap's in-use
+// and allocated bytes grow by them; free gives all of them back), and an object right
+// after it stops the growth. In a death test's fresh process, so that the pages after
+// the first object are known to be free.
+void grow_in_place_scenario() {
+  namespace gm = gort::malloc;
+  constexpr std::size_t kib = 1024;
+  auto check = [](bool ok, const char* what) {
+    if (!ok) {
+      std::fprintf(stderr, "%s\n", what);
+      std::_Exit(1);
+    }
+  };
+  char* a = static_cast<char*>(gort::mem::alloc(40 * kib));  // 5 pages
+  std::memset(a, 7, 40 * kib);
+  auto before = gort::read_mem_stats();
+  check(gm::grow_in_place(a, 100 * kib), "no growth into the free pages after the object");
+  check(gm::usable_size(a) == 13 * gm::page_size, "usable size is not 13 pages");
+  check(gm::span_of(reinterpret_cast<std::uintptr_t>(a) + 100 * kib) == gm::span_of(reinterpret_cast<std::uintptr_t>(a)),
+        "the new pages do not map to the object's span");
+  auto grown = gort::read_mem_stats();
+  check(grown.heap_alloc - before.heap_alloc == 8 * gm::page_size, "heap_alloc did not grow by 8 pages");
+  check(grown.heap_inuse - before.heap_inuse == 8 * gm::page_size, "heap_inuse did not grow by 8 pages");
+  for (std::size_t i = 0; i < 40 * kib; i++) check(a[i] == 7, "the object's bytes changed");
+  std::memset(a + 40 * kib, 8, 60 * kib);  // usable (and unpoisoned under ASan)
+  char* b = static_cast<char*>(gort::mem::alloc(40 * kib));
+  check(b == a + 13 * gm::page_size, "the next object is not right after the grown one");
+  check(!gm::grow_in_place(a, 200 * kib), "grew over the next object");
+  check(gm::usable_size(a) == 13 * gm::page_size, "a failed growth changed the object");
+  check(gm::grow_in_place(a, 90 * kib), "a size it already has is not kept");
+  gort::mem::free(a);
+  gort::mem::free(b);
+  auto after = gort::read_mem_stats();
+  check(after.heap_alloc == before.heap_alloc - 5 * gm::page_size, "heap_alloc not back");
+  check(gm::heap_free_resident_pages() == gm::heap_recount_free_resident_pages(), "free page count off");
+  std::_Exit(0);
+}
+
+TEST(Mem, ReallocGrowsALargeObjectInPlace) {
+  EXPECT_EXIT(grow_in_place_scenario(), testing::ExitedWithCode(0), "");
+}
+
 // The search inside a chunk walks runs of pages, a word at a time: it must find the same
 // run as a page-by-page search, on bitmaps from empty to full and from long runs to
 // single-page holes (word edges included).
