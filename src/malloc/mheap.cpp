@@ -485,6 +485,26 @@ void release_after_growth_locked() {
   heap.pages_free_resident -= done;
 }
 
+// The caches of threads that exited wait on cachealloc's free list for the next thread.
+// Their pages go back to the OS at the scavenger's next tick, all but the first page of
+// each (it holds the list's link and the mark below), so that a program that once ran many
+// threads does not keep their caches (about 80 KiB each, as mcache() zeroes all of it)
+// resident; the next thread to take one faults fresh pages in. heap.lock held.
+constexpr std::uint64_t cache_pages_released = 0x7265'6c65'6173'6564;  // "released"
+
+void release_free_caches_locked(release_batch& batch) {
+  for (void* m = heap.cachealloc.free_list; m != nullptr;) {
+    auto* words = static_cast<std::uint64_t*>(m);
+    if (words[1] != cache_pages_released) {
+      std::uintptr_t at = reinterpret_cast<std::uintptr_t>(m);
+      std::uintptr_t lo = (at + page_size) & ~(page_size - 1), hi = (at + heap.cachealloc.size) & ~(page_size - 1);
+      if (hi > lo) batch.add(lo, hi);
+      words[1] = cache_pages_released;
+    }
+    std::memcpy(&m, m, sizeof(void*));
+  }
+}
+
 // The background scavenger (Go: bgscavenge). Go paces itself to ~1% of CPU against a
 // memory goal; ours is simpler: every 50 ms it releases the free pages that stayed free for
 // a whole tick (so pages in active reuse stay, and are not faulted in again at once), bumps
@@ -789,6 +809,7 @@ void heap_free_mcache(mcache* c) {
   if (c->all_prev) c->all_prev->all_next = c->all_next; else heap.caches = c->all_next;
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   heap.cachealloc.free(c);
+  static_cast<std::uint64_t*>(static_cast<void*>(c))[1] = 0;  // its pages are resident (see release_free_caches_locked)
 }
 
 void visit_caches(void (*fn)(const mcache&, void*), void* arg, retired_stats& retired) {
@@ -873,6 +894,7 @@ std::size_t scavenge(bool force) {
       }
     }
   }
+  release_free_caches_locked(batch);
   batch.finish();
   return released;
 }

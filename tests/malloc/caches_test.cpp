@@ -6,8 +6,11 @@
 // stash below them (newest span of a size reused first, bounded, aged out, emptied by
 // free_os_memory).
 #include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -320,6 +323,42 @@ TEST(Magazine, ThreadExitReturnsItsObjects) {
   EXPECT_EQ(after.heap_objects, before.heap_objects);
   // No span stays pinned by objects left in the dead thread's magazines.
   EXPECT_LE(after.heap_inuse, before.heap_inuse + 4 * gm::page_size);
+}
+
+// A thread's cache outlives the thread, on the heap's free list for the next one; its
+// pages but the first go back to the OS at the scavenger's next tick (or free_os_memory),
+// so threads that came and went keep no cache resident (500 threads: 52 -> 16 MB RSS a
+// tick after they exit). Eight threads at once have eight caches; one may be taken again
+// by a thread of the runtime before the check, so seven must have gone back.
+TEST(Caches, DeadThreadsCachesGiveBackTheirPages) {
+  constexpr int kThreads = 8;
+  std::vector<const gm::mcache*> dead(kThreads);
+  std::atomic<int> arrived{0};
+  std::vector<std::thread> ts;
+  for (int i = 0; i < kThreads; i++)
+    ts.emplace_back([&, i] {
+      gort::mem::free(gort::mem::alloc(64));
+      dead[i] = gm::peek_mcache();
+      arrived++;
+      while (arrived.load() < kThreads) std::this_thread::yield();  // all alive at once
+    });
+  for (auto& t : ts) t.join();
+  gort::debug::free_os_memory();
+  const std::size_t os_page = std::size_t(sysconf(_SC_PAGESIZE));
+  int released = 0;
+  for (const gm::mcache* c : dead) {
+    ASSERT_NE(c, nullptr);
+    std::uintptr_t lo = (reinterpret_cast<std::uintptr_t>(c) + gm::page_size) & ~(gm::page_size - 1);
+    std::uintptr_t hi = (reinterpret_cast<std::uintptr_t>(c) + sizeof(gm::mcache)) & ~(gm::page_size - 1);
+    ASSERT_GT(hi, lo);
+    std::vector<unsigned char> vec((hi - lo) / os_page);
+    ASSERT_EQ(mincore(reinterpret_cast<void*>(lo), hi - lo, vec.data()), 0);
+    int resident = 0;
+    for (unsigned char v : vec) resident += v & 1;
+    if (resident == 0) released++;
+  }
+  EXPECT_GE(released, kThreads - 1);
+  std::thread([] { gort::mem::free(gort::mem::alloc(64)); }).join();  // a fresh cache still works
 }
 
 }  // namespace
