@@ -248,13 +248,14 @@ bool grow_in_place(void* p, std::size_t size) {
       a != s->start)
     return false;
   std::size_t npages = (size + page_size - 1) >> page_shift;
-  if (npages <= s->npages) return true;
-  mcache* c = get_mcache();
-  if (c == nullptr) return false;
-  std::uintptr_t old_limit = s->limit();
-  if (!heap_extend_span(s, npages - s->npages)) return false;
-  GORT_UNPOISON(reinterpret_cast<void*>(old_limit), s->limit() - old_limit);
-  bump(c->large_alloc_bytes, std::uint64_t(s->limit() - old_limit));
+  if (npages > s->npages) {
+    mcache* c = get_mcache();
+    if (c == nullptr) return false;
+    std::uintptr_t old_limit = s->limit();
+    if (!heap_extend_span(s, npages - s->npages)) return false;
+    bump(c->large_alloc_bytes, std::uint64_t(s->limit() - old_limit));
+  }
+  GORT_UNPOISON(p, size);  // the allocation unpoisoned only the size asked for then
   return true;
 }
 
