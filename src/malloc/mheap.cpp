@@ -750,12 +750,11 @@ bool heap_extend_span(mspan* s, std::size_t n) {
     if (heap.growth_pages >= growth_release_batch) release_after_growth_locked();
     return true;
   };
-  heap.lock.lock();
-  bool extended = extend_locked();
-  bool start = heap.want_scavenger.exchange(false, std::memory_order_relaxed);
-  heap.lock.unlock();
-  if (start) start_scavenger();  // outside the lock, as in heap_alloc_span
-  return extended;
+  // A heap grown here past one arena starts the scavenger at the next heap_alloc_span or
+  // heap_free_span, not now: creating the thread allocates (glibc's TLS vector), and here
+  // that object would land right after the growing object, stopping its growth next step.
+  os::rt_lock_guard g(heap.lock);
+  return extend_locked();
 }
 
 std::size_t heap_free_resident_pages() {
@@ -774,10 +773,14 @@ std::size_t heap_recount_free_resident_pages() {
 
 void heap_free_span(mspan* s) {
   GORT_POISON(reinterpret_cast<void*>(s->start), s->npages * page_size);
-  os::rt_lock_guard g(heap.lock);
-  if (stash_locked(s)) return;
-  uncount_in_use_locked(s);
-  release_uncounted_span_locked(s);
+  {
+    os::rt_lock_guard g(heap.lock);
+    if (stash_locked(s)) return;
+    uncount_in_use_locked(s);
+    release_uncounted_span_locked(s);
+  }
+  // A heap grown past one arena by heap_extend_span alone starts its scavenger here.
+  if (heap.want_scavenger.exchange(false, std::memory_order_relaxed)) start_scavenger();
 }
 
 
