@@ -19,7 +19,8 @@ bool grow(std::size_t step, std::size_t end) {
     std::memset(buf + len, int((len / step) & 0xff), step);
   }
   bool ok = true;
-  for (std::size_t at = 0; at < end; at += step) ok = ok && buf[at] == ((at / step) & 0xff) && buf[at + step - 1] == buf[at];
+  for (std::size_t at = 0; at < end; at += step)
+    ok = ok && buf[at] == ((at / step) & 0xff) && buf[at + step - 1] == buf[at];
   std::free(buf);
   return ok;
 }

@@ -203,9 +203,9 @@ extern mspan empty_mspan;
 // magazine before it scans the bitmap, so a scan runs only with the magazine empty
 // (next_free checks it). So a double free of a magazine object, on any thread, finds its
 // alloc bit clear and is reported, like any other. Off under ASan, whose builds keep
-// every free object poisoned. (An earlier design kept magazine objects allocated in the bitmap,
-// marked by a random key in their first word, which frees had to load: larson ran 20 %
-// slower, as a free of a cold object missed on it.)
+// every free object poisoned. (An earlier design kept magazine objects allocated in the
+// bitmap, marked by a random key in their first word, which frees had to load: larson ran
+// 20 % slower, as a free of a cold object missed on it.)
 //
 // Capacity: up to 30 objects, within 64 KiB per class (at least 4 objects), so a cache
 // holds at most about 2.6 MiB in its magazines (7 per class, before: 2.5 MiB). The room

@@ -497,7 +497,8 @@ void release_free_caches_locked(release_batch& batch) {
     auto* words = static_cast<std::uint64_t*>(m);
     if (words[1] != cache_pages_released) {
       std::uintptr_t at = reinterpret_cast<std::uintptr_t>(m);
-      std::uintptr_t lo = (at + page_size) & ~(page_size - 1), hi = (at + heap.cachealloc.size) & ~(page_size - 1);
+      std::uintptr_t lo = (at + page_size) & ~(page_size - 1);
+      std::uintptr_t hi = (at + heap.cachealloc.size) & ~(page_size - 1);
       if (hi > lo) batch.add(lo, hi);
       words[1] = cache_pages_released;
     }
@@ -731,7 +732,8 @@ bool heap_extend_span(mspan* s, std::size_t n) {
   auto extend_locked = [s, n] {
     const std::uintptr_t at = s->limit(), end = at + n * page_size;
     for (std::uintptr_t x = at; x < end;) {  // free pages, in arenas that follow on
-      heap_arena* a = x >> heap_addr_bits ? nullptr : __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);
+      heap_arena* a =
+          x >> heap_addr_bits ? nullptr : __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);
       if (a == nullptr && x == heap.next_hint && grow((end - x) >> page_shift))  // the heap's top
         a = __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);  // null if grown elsewhere
       if (a == nullptr) return false;
@@ -812,7 +814,8 @@ void heap_free_mcache(mcache* c) {
   if (c->all_prev) c->all_prev->all_next = c->all_next; else heap.caches = c->all_next;
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   heap.cachealloc.free(c);
-  static_cast<std::uint64_t*>(static_cast<void*>(c))[1] = 0;  // its pages are resident (see release_free_caches_locked)
+  // Its pages are resident again (see release_free_caches_locked).
+  static_cast<std::uint64_t*>(static_cast<void*>(c))[1] = 0;
 }
 
 void visit_caches(void (*fn)(const mcache&, void*), void* arg, retired_stats& retired) {

@@ -47,7 +47,7 @@ void* do_realloc(void* p, std::size_t n) {
   // least (Go's append grows large slices by 1.25x; tcmalloc's realloc does the same): a
   // buffer grown a page at a time then moves O(log n) times, where moving at every page
   // made growing one to 16 MiB 4 KiB at a time copy 32 GiB (5 s against glibc's 9 ms).
-  // The quarter is address space: pages the program never writes are never backed.
+  // The quarter costs little memory: fresh pages the program never writes are never backed.
   if (n > have && have > gm::max_small_size && gm::grow_in_place(p, n)) return p;
   std::size_t want = n;
   if (n > have && have > gm::max_small_size && have + have / 4 > n) want = have + have / 4;

@@ -218,7 +218,8 @@ TEST(Magazine, NoscanAndAlignedAllocationsReuseIt) {
     void* keep = gort::mem::alloc(48, 64);
     void* a = gort::mem::alloc(48, 64);
     gort::mem::free(a);
-    EXPECT_TRUE(gm::peek_mcache()->in_magazine(gm::span_of(reinterpret_cast<std::uintptr_t>(a))->spanclass, a));
+    int spc = gm::span_of(reinterpret_cast<std::uintptr_t>(a))->spanclass;
+    EXPECT_TRUE(gm::peek_mcache()->in_magazine(spc, a));
     EXPECT_EQ(gort::mem::alloc(48, 64), a);
     gort::mem::free(a);
     gort::mem::free(keep);

@@ -472,8 +472,8 @@ void grow_in_place_scenario() {
   auto before = gort::read_mem_stats();
   check(gm::grow_in_place(a, 100 * kib), "no growth into the free pages after the object");
   check(gm::usable_size(a) == 13 * gm::page_size, "usable size is not 13 pages");
-  check(gm::span_of(reinterpret_cast<std::uintptr_t>(a) + 100 * kib) == gm::span_of(reinterpret_cast<std::uintptr_t>(a)),
-        "the new pages do not map to the object's span");
+  const auto at = reinterpret_cast<std::uintptr_t>(a);
+  check(gm::span_of(at + 100 * kib) == gm::span_of(at), "the new pages do not map to the object's span");
   auto grown = gort::read_mem_stats();
   check(grown.heap_alloc - before.heap_alloc == 8 * gm::page_size, "heap_alloc did not grow by 8 pages");
   check(grown.heap_inuse - before.heap_inuse == 8 * gm::page_size, "heap_inuse did not grow by 8 pages");
