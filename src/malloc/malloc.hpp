@@ -249,6 +249,9 @@ inline void* const mag_full_marker = reinterpret_cast<void*>(1);
 // e[magazine_max + 1] is the null end; a class of capacity cap uses e[magazine_max + 1 -
 // cap .. magazine_max] and has its full marker just below.
 struct alignas(64) magazine {
+  // Left unwritten by mcache(): a class's magazine is set up when the cache first uses the
+  // class (mcache::next_free), so a cache's unused magazines never become resident.
+  magazine() {}
   magazine_entry e[magazine_max + 2];
   magazine_entry* end() { return &e[magazine_max + 1]; }
   const magazine_entry* end() const { return &e[magazine_max + 1]; }
@@ -289,42 +292,48 @@ struct span_cache_slot {
 // so frees = nfree + mag_pops + occupancy (frees_of) and the free fast path saves a
 // counter update.
 struct mcache {
-  mspan* alloc[num_span_classes];
-  std::atomic<std::uint64_t> nmalloc[num_size_classes];  // small objects allocated by class
-  std::atomic<std::uint64_t> nfree[num_span_classes];    // small objects freed here by span class
-  std::atomic<std::uint64_t> mag_pops[num_span_classes]; // objects handed out by a magazine
-  // Each class's newest magazine object (its magazine's end when empty). Written by the
-  // owner only (relaxed); read_mem_stats reads it from other threads for the occupancy.
-  std::atomic<magazine_entry*> mag_top[num_span_classes];
+  mcache() {}  // every member but mag is zeroed by its initializer
+  mspan* alloc[num_span_classes]{};
+  std::atomic<std::uint64_t> nmalloc[num_size_classes]{};  // small objects allocated by class
+  std::atomic<std::uint64_t> nfree[num_span_classes]{};    // small objects freed here by span class
+  std::atomic<std::uint64_t> mag_pops[num_span_classes]{}; // objects handed out by a magazine
+  // Each class's newest magazine object (its magazine's end when empty; &dormant[1] until
+  // the class is first used). Written by the owner only (relaxed); read_mem_stats reads
+  // it from other threads for the occupancy.
+  std::atomic<magazine_entry*> mag_top[num_span_classes]{};
+  // The magazine of every class this cache has not used yet: empty ([1] is null) and full
+  // ([0] is the full marker), so the fast paths neither pop from it nor push into it.
+  magazine_entry dormant[2]{};
   magazine mag[num_span_classes];
   // Spans this cache ran out of but keeps (gort's addition to Go's mcache: with explicit
   // free, keeping them makes this thread's frees into them lock- and atomic-free). FIFO;
   // a span that frees bring back to 1/8 free moves to the front; an empty one goes back
   // to the heap at once. Linked through mspan::next/prev.
-  mspan* retained_head[num_span_classes];
-  mspan* retained_tail[num_span_classes];
-  std::uint32_t nretained[num_span_classes];  // spans on each retained list
-  std::uintptr_t tiny;        // Go: tiny; current 16-byte block (0 if none)
-  std::uintptr_t tinyoffset;  // Go: tinyoffset
-  mspan* tinyspan;            // span of the tiny block (its refcount holds one ref for us)
-  std::atomic<std::uint64_t> ntiny;         // Go: tinyAllocCount
-  std::atomic<std::uint64_t> nlarge_alloc, large_alloc_bytes, nlarge_free, large_free_bytes;
+  mspan* retained_head[num_span_classes]{};
+  mspan* retained_tail[num_span_classes]{};
+  std::uint32_t nretained[num_span_classes]{};  // spans on each retained list
+  std::uintptr_t tiny{};        // Go: tiny; current 16-byte block (0 if none)
+  std::uintptr_t tinyoffset{};  // Go: tinyoffset
+  mspan* tinyspan{};            // span of the tiny block (its refcount holds one ref for us)
+  std::atomic<std::uint64_t> ntiny{};         // Go: tinyAllocCount
+  std::atomic<std::uint64_t> nlarge_alloc{}, large_alloc_bytes{}, nlarge_free{}, large_free_bytes{};
   // Page cache (see span_cache_slot): spans in it are dead (state != in_use, owner
   // uncached, pages poisoned) but keep their pages and spans[] entries, so a free of a
   // pointer into one reports a double free. Entries that sat through a whole scavenger tick
   // go back to the heap at this thread's next use of the cache; thread exit and
   // free_os_memory return them all.
-  span_cache_slot span_cache[span_cache_max_pages + 1];
-  std::size_t span_cache_pages;
-  std::uint32_t span_cache_tick;  // scavenger tick last seen
-  mcache* all_next;  // heap's list of live caches
-  mcache* all_prev;
-  bool is_p_cache;   // a P's (new_p_cache), not a thread's own
+  span_cache_slot span_cache[span_cache_max_pages + 1]{};
+  std::size_t span_cache_pages{};
+  std::uint32_t span_cache_tick{};  // scavenger tick last seen
+  mcache* all_next{};  // heap's list of live caches
+  mcache* all_prev{};
+  bool is_p_cache{};   // a P's (new_p_cache), not a thread's own
   // The thread a P's cache is bound to (its tls_own's address), null while unbound: the
   // check of "one thread at a time" (mcache.cpp).
-  std::atomic<const void*> bound_thread;
+  std::atomic<const void*> bound_thread{};
 
   void init();
+  void activate_magazine(int spc);     // sets up mag[spc] at the class's first use
   void* next_free(int spc);            // Go: mcache.nextFree (slow path of the fast path)
   mspan* refill(int spc);               // Go: mcache.refill
   void release_all();                   // Go: mcache.releaseAll

@@ -139,13 +139,16 @@ bool current_cache_is_p_cache() {
 
 void mcache::init() {
   for (auto& s : alloc) s = &empty_mspan;
-  for (int spc = 0; spc < num_span_classes; spc++) {
-    magazine& g = mag[spc];
-    std::uint32_t cap = magazine_capacity(class_to_size[spc >> 1]);
-    for (auto& e : g.e) e = {nullptr, 0};
-    g.e[magazine_max - cap].p = mag_full_marker;
-    mag_top[spc].store(g.end(), std::memory_order_relaxed);
-  }
+  dormant[0].p = mag_full_marker;
+  for (auto& top : mag_top) top.store(&dormant[1], std::memory_order_relaxed);
+}
+
+void mcache::activate_magazine(int spc) {
+  magazine& g = mag[spc];
+  std::uint32_t cap = magazine_capacity(class_to_size[spc >> 1]);
+  for (auto& e : g.e) e = {nullptr, 0};
+  g.e[magazine_max - cap].p = mag_full_marker;
+  mag_top[spc].store(g.end(), std::memory_order_relaxed);
 }
 
 namespace {
@@ -327,9 +330,13 @@ void* mcache::next_free(int spc) {
   mspan* s = alloc[spc];
   // Every allocation pops the magazine first, so it is empty here, and no clear bit in
   // this class's spans is a magazine object (see the magazines in malloc.hpp). A bitmap
-  // scan with objects in the magazine would hand them out twice.
-  if (use_magazines && mag_top[spc].load(std::memory_order_relaxed)->p != nullptr)
-    fatal("malloc: bitmap refill with objects in the magazine", mag_top[spc].load()->p);
+  // scan with objects in the magazine would hand them out twice. The class's first use
+  // sets its magazine up: only a span this cache allocates from takes its local frees.
+  if (use_magazines) {
+    magazine_entry* top = mag_top[spc].load(std::memory_order_relaxed);
+    if (top == &dormant[1]) activate_magazine(spc);
+    else if (top->p != nullptr) fatal("malloc: bitmap refill with objects in the magazine", top->p);
+  }
   if (s == &empty_mspan || !s->refill_cache(false)) {
     s = refill(spc);
     if (s == nullptr || !s->refill_cache(true)) {
@@ -415,7 +422,8 @@ std::uint64_t mcache::mallocs_of(int sizeclass) const {
 std::uint64_t mcache::frees_of(int sizeclass) const {
   std::uint64_t n = 0;
   for (int spc = sizeclass << 1; spc <= (sizeclass << 1 | 1); spc++) {
-    std::uint64_t occupancy = std::uint64_t(mag[spc].end() - mag_top[spc].load(std::memory_order_relaxed));
+    const magazine_entry* top = mag_top[spc].load(std::memory_order_relaxed);
+    std::uint64_t occupancy = top == &dormant[1] ? 0 : std::uint64_t(mag[spc].end() - top);
     n += nfree[spc].load(std::memory_order_relaxed) + mag_pops[spc].load(std::memory_order_relaxed) +
          occupancy;
   }

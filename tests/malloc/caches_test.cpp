@@ -143,6 +143,31 @@ TEST(Magazine, LastFreedObjectComesBackFirst) {
   });
 }
 
+// A cache sets up a class's magazine at its first allocation of the class: until then the
+// class points at the shared dormant entries (empty for pops, full for pushes), and the
+// magazine's memory is never written, so unused classes cost no resident memory.
+TEST(Magazine, SetUpAtTheClassFirstUse) {
+  on_fresh_thread([] {
+    void* keep = gort::mem::alloc(48);
+    gm::mcache* c = gm::peek_mcache();
+    const int used = gm::make_span_class(gm::size_to_class(48), false);
+    const int unused = gm::make_span_class(gm::size_to_class(4096), false);
+    EXPECT_NE(c->mag_top[used].load(), &c->dormant[1]);
+    EXPECT_EQ(c->mag_top[unused].load(), &c->dormant[1]);
+    void* a = gort::mem::alloc(4096);
+    void* b = gort::mem::alloc(4096);
+    EXPECT_NE(c->mag_top[unused].load(), &c->dormant[1]);
+    auto before = gort::read_mem_stats();
+    gort::mem::free(a);
+    EXPECT_TRUE(c->in_magazine(unused, a));
+    EXPECT_EQ(gort::read_mem_stats().frees, before.frees + 1);  // counted while in the magazine
+    EXPECT_EQ(gort::mem::alloc(4096), a);
+    gort::mem::free(a);
+    gort::mem::free(b);
+    gort::mem::free(keep);
+  });
+}
+
 TEST(Magazine, ReusedObjectsAreZeroed) {
   on_fresh_thread([] {
     auto* p = static_cast<unsigned char*>(gort::mem::alloc(100));
