@@ -14,7 +14,9 @@
 // Any thread may allocate and any thread may free (also ones that are not running
 // goroutines). free() of a pointer gort did not hand out, or a double free, prints
 // "fatal error: free: ..." and aborts. `libgort_malloc.so` puts the same allocator under
-// malloc/new of any program (LD_PRELOAD).
+// malloc/new of any program (LD_PRELOAD); its realloc grows a large block in place when the
+// pages after it are free, and otherwise by a quarter at least (as Go's append grows a
+// large slice), so a buffer grown a little at a time costs linear time, not quadratic.
 #pragma once
 #include <cstddef>
 #include <cstdint>
