@@ -485,6 +485,20 @@ void release_after_growth_locked() {
   heap.pages_free_resident -= done;
 }
 
+// Marks the n free pages at page `first` of sorted[ai] as a span's (heap_alloc_span,
+// heap_extend_span), counting the released ones among them as heap growth, and gives
+// back free resident pages once the growth reaches a batch. Returns whether every page
+// was released (fresh: no zeroing needed). heap.lock held.
+bool take_pages_locked(std::size_t ai, std::size_t first, std::size_t n) {
+  bool all_scav = false;
+  std::size_t released_before = heap.pages_released;
+  mark_pages(ai, first, n, true, &all_scav);
+  heap.growth_pages += released_before - heap.pages_released;
+  heap.pages_inuse += n;
+  if (heap.growth_pages >= growth_release_batch) release_after_growth_locked();
+  return all_scav;
+}
+
 // The caches of threads that exited wait on cachealloc's free list for the next thread.
 // Their pages go back to the OS at the scavenger's next tick, all but the first page of
 // each (it holds the list's link and the mark below), so that a program that once ran many
@@ -700,10 +714,7 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
     ai = arena_pos(aligned);
     pg = (aligned - heap.sorted[ai]->base) >> page_shift;
   }
-  bool all_scav = false;
-  std::size_t released_before = heap.pages_released;
-  mark_pages(ai, pg, npages, true, &all_scav);
-  heap.growth_pages += released_before - heap.pages_released;
+  bool all_scav = take_pages_locked(ai, pg, npages);
   auto* s = new (m) mspan();
   s->start = aligned;
   s->npages = npages;
@@ -713,9 +724,7 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
   init_span_class(s, spanclass);
   s->owner.store(owner_uncached, std::memory_order_relaxed);
   s->state.store(span_in_use, std::memory_order_relaxed);
-  heap.pages_inuse += npages;
   map_span(s, s);
-  if (heap.growth_pages >= growth_release_batch) release_after_growth_locked();
   bool start = heap.want_scavenger.exchange(false, std::memory_order_relaxed);
   heap.lock.unlock();
   if (start) start_scavenger();  // outside the lock: pthread_create may call malloc
@@ -729,34 +738,27 @@ std::size_t heap_stash_pages() {
 
 bool heap_extend_span(mspan* s, std::size_t n) {
   if (n == 0 || n > (std::size_t{1} << (heap_addr_bits - page_shift))) return false;
-  auto extend_locked = [s, n] {
-    const std::uintptr_t at = s->limit(), end = at + n * page_size;
-    for (std::uintptr_t x = at; x < end;) {  // free pages, in arenas that follow on
-      heap_arena* a =
-          x >> heap_addr_bits ? nullptr : __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);
-      if (a == nullptr && x == heap.next_hint && grow((end - x) >> page_shift))  // the heap's top
-        a = __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);  // null if grown elsewhere
-      if (a == nullptr) return false;
-      std::size_t first = (x - a->base) >> page_shift;
-      std::size_t k = std::min(pages_per_arena - first, (end - x) >> page_shift);
-      if (count_bits(a->alloc, first, k) != 0) return false;
-      x += k * page_size;
-    }
-    std::size_t ai = arena_pos(at);
-    std::size_t released_before = heap.pages_released;
-    mark_pages(ai, (at - heap.sorted[ai]->base) >> page_shift, n, true, nullptr);
-    heap.growth_pages += released_before - heap.pages_released;
-    heap.pages_inuse += n;
-    s->npages += n;
-    map_pages(at, end, s);
-    if (heap.growth_pages >= growth_release_batch) release_after_growth_locked();
-    return true;
-  };
   // A heap grown here past one arena starts the scavenger at the next heap_alloc_span or
   // heap_free_span, not now: creating the thread allocates (glibc's TLS vector), and here
   // that object would land right after the growing object, stopping its growth next step.
   os::rt_lock_guard g(heap.lock);
-  return extend_locked();
+  const std::uintptr_t at = s->limit(), end = at + n * page_size;
+  for (std::uintptr_t x = at; x < end;) {  // free pages, in arenas that follow on
+    heap_arena* a =
+        x >> heap_addr_bits ? nullptr : __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);
+    if (a == nullptr && x == heap.next_hint && grow((end - x) >> page_shift))  // the heap's top
+      a = __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);  // null if grown elsewhere
+    if (a == nullptr) return false;
+    std::size_t first = (x - a->base) >> page_shift;
+    std::size_t k = std::min(pages_per_arena - first, (end - x) >> page_shift);
+    if (count_bits(a->alloc, first, k) != 0) return false;
+    x += k * page_size;
+  }
+  std::size_t ai = arena_pos(at);
+  take_pages_locked(ai, (at - heap.sorted[ai]->base) >> page_shift, n);
+  s->npages += n;
+  map_pages(at, end, s);
+  return true;
 }
 
 std::size_t heap_free_resident_pages() {

@@ -48,9 +48,11 @@ void* do_realloc(void* p, std::size_t n) {
   // buffer grown a page at a time then moves O(log n) times, where moving at every page
   // made growing one to 16 MiB 4 KiB at a time copy 32 GiB (5 s against glibc's 9 ms).
   // The quarter costs little memory: fresh pages the program never writes are never backed.
-  if (n > have && have > gm::max_small_size && gm::grow_in_place(p, n)) return p;
   std::size_t want = n;
-  if (n > have && have > gm::max_small_size && have + have / 4 > n) want = have + have / 4;
+  if (n > have && have > gm::max_small_size) {
+    if (gm::grow_in_place(p, n)) return p;
+    if (have + have / 4 > n) want = have + have / 4;
+  }
   void* q = do_malloc(want, false);
   if (q == nullptr && want != n) q = do_malloc(n, false);  // the quarter more did not fit
   if (q == nullptr) return nullptr;
