@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "os/clock.hpp"
+#include "os/membarrier.hpp"
 
 namespace gort::os {
 
@@ -62,7 +63,15 @@ void rt_mutex::lock_slow() {
     uint32_t expected = 0;
     if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
   }
-  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
+  // Sleep. The unlocker looks at sleepers_ after its store without a fence of its own, so
+  // the count is published with a heavy fence before the lock is looked at again: either the
+  // unlocker's store is visible to the exchange below, or its load sees the count and it
+  // wakes a sleeper. One fence does for every round: a later unlock loads the count after
+  // it became visible.
+  sleepers_.fetch_add(1, std::memory_order_seq_cst);
+  heavy_fence();
+  while (state_.exchange(1, std::memory_order_seq_cst) != 0) futex_wait(&state_, 1);
+  sleepers_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool note::sleep_for(int64_t ns) {

@@ -2,6 +2,12 @@
 // that parks an OS thread (Go: notesleep/notewakeup). These block *threads*; they guard
 // short runtime critical sections and idle Ms. Goroutine-level waiting uses gopark instead.
 //
+// rt_mutex differs from Go's lock in one way: where membarrier(2) works, unlock is a plain
+// store followed by a look at a sleeper count, not an exchange, and a thread that is about
+// to sleep pays for both sides with a process-wide fence (os/membarrier.hpp). A locked
+// instruction drains the store buffer, which a goroutine switch has just filled; the
+// scheduler's and the channels' unlocks no longer pay for it.
+//
 // Invariants: rt_mutex is not recursive and is never held across a context switch, except
 // the scheduler hand-off paths documented in sched/proc.cpp, nor at a safe point (a call that
 // may yield to a preemption request, sched/proc.cpp: check_preempt), which sanitizer builds
@@ -14,6 +20,7 @@
 #include <cstdint>
 
 #include "os/futex.hpp"
+#include "os/membarrier.hpp"
 
 namespace gort::os {
 
@@ -65,18 +72,29 @@ class rt_mutex {
     if (ok) count_rt_lock(1);
     return ok;
   }
+  // A plain store where membarrier works: the sleepers' heavy fence pairs with it (see
+  // membarrier.hpp), so an unlock drains no store buffer.
   void unlock() {
     count_rt_lock(-1);
-    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
+    if (__builtin_expect(light_fences_ok(), 1)) {
+      state_.store(0, std::memory_order_release);
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+    } else {
+      state_.exchange(0, std::memory_order_seq_cst);
+    }
+    if (__builtin_expect(sleepers_.load(std::memory_order_seq_cst) != 0, 0)) futex_wake(&state_, 1);
   }
   // In a forked child only, where the thread that held the lock did not come along:
   // unlocked again (what it guarded may be half updated; the caller resets that too).
-  void reinit_in_forked_child() { state_.store(0, std::memory_order_relaxed); }
+  void reinit_in_forked_child() {
+    state_.store(0, std::memory_order_relaxed);
+    sleepers_.store(0, std::memory_order_relaxed);
+  }
 
  private:
   void lock_slow();
-  // 0 unlocked, 1 locked, 2 locked with possible sleepers.
-  std::atomic<uint32_t> state_{0};
+  std::atomic<uint32_t> state_{0};     // 0 unlocked, 1 locked (the futex word)
+  std::atomic<uint32_t> sleepers_{0};  // threads past their spin, asleep or about to be
 };
 
 class rt_lock_guard {

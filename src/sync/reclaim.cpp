@@ -45,10 +45,6 @@
 // never from inside a read section (a barrier would wait for itself). Retired objects are
 // freed after gp_busy is released, so a destructor run by the free may itself use the
 // domain (a map of maps).
-#include <linux/membarrier.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -57,6 +53,7 @@
 
 #include "gort/runtime.hpp"
 #include "gort/sync/map.hpp"
+#include "os/membarrier.hpp"
 
 namespace gort::rt {
 
@@ -73,15 +70,11 @@ alignas(64) std::atomic<retired*> retired_head{nullptr};
 alignas(64) std::atomic<bool> gp_busy{false};
 bool use_membarrier = false;  // set once at start-up, before any thread reads
 
-long membarrier(int cmd) { return ::syscall(__NR_membarrier, cmd, 0, 0); }
-
 // Start-up: readers skip their fence only when membarrier works.
 const bool membarrier_registered = [] {
   const char* f = std::getenv("GORT_RCU_FENCED");
   if (f != nullptr && std::strcmp(f, "1") == 0) return false;
-  long cmds = membarrier(MEMBARRIER_CMD_QUERY);
-  if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
-  if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) != 0) return false;
+  if (!os::register_membarrier()) return false;
   use_membarrier = true;
   rcu_state.reader_fence.store(false, std::memory_order_seq_cst);
   return true;
@@ -133,7 +126,7 @@ void wait_idle(uint32_t q) {
 // One whole grace period, waiting; gp_busy is held.
 void grace_period() {
   rcu_full_fence();
-  if (use_membarrier) membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+  if (use_membarrier) os::heavy_fence();
   uint32_t p = rcu_state.phase.load(std::memory_order_relaxed) & 1;
   wait_idle(p ^ 1);
   rcu_state.phase.store(p ^ 1, std::memory_order_seq_cst);
@@ -236,7 +229,7 @@ void rcu_reclaim() noexcept {
     // Start the next grace period: everything retired so far was unlinked before this.
     gp_batch = take_all();
     rcu_full_fence();
-    if (use_membarrier) membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED);
+    if (use_membarrier) os::heavy_fence();
     gp_p = rcu_state.phase.load(std::memory_order_relaxed) & 1;
     gp_stage = 1;
     rcu_gp_running.store(true, std::memory_order_relaxed);
