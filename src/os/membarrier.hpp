@@ -11,10 +11,12 @@
 // succeeded, so a fast side that read true is always paired with a real barrier. Where the
 // kernel lacks membarrier, both sides fence.
 //
-//   // fast side                         // slow side
+//   // fast side (light_fences_ok())     // slow side
 //   flag.store(0, release);              waiters.fetch_add(1);
-//   os::light_fence();                   os::heavy_fence();
+//   std::atomic_signal_fence(seq_cst);   os::heavy_fence();
 //   if (waiters.load(relaxed)) wake();   if (flag.load() != 0) sleep();
+// (Where light_fences_ok() is false, the fast side needs a full fence, or a seq_cst
+// read-modify-write for its store, as rt_mutex::unlock does.)
 #pragma once
 #include <atomic>
 
@@ -26,14 +28,6 @@ extern constinit std::atomic<bool> membarrier_ready;
 
 // True once the fast side may use a compiler barrier for its fence.
 inline bool light_fences_ok() { return detail::membarrier_ready.load(std::memory_order_relaxed); }
-
-// The fast side's fence: a compiler barrier when heavy fences are membarriers, else a full one.
-inline void light_fence() {
-  if (__builtin_expect(light_fences_ok(), 1))
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  else
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-}
 
 // The slow side's fence: a full fence on every running thread of the process (registering
 // for it first if start-up did not), or a full fence of the caller's where membarrier is
