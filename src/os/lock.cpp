@@ -63,15 +63,30 @@ void rt_mutex::lock_slow() {
     uint32_t expected = 0;
     if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
   }
-  // Sleep. The unlocker looks at sleepers_ after its store without a fence of its own, so
-  // the count is published with a heavy fence before the lock is looked at again: either the
-  // unlocker's store is visible to the exchange below, or its load sees the count and it
-  // wakes a sleeper. One fence does for every round: a later unlock loads the count after
-  // it became visible.
-  sleepers_.fetch_add(1, std::memory_order_seq_cst);
-  heavy_fence();
-  while (state_.exchange(1, std::memory_order_seq_cst) != 0) futex_wait(&state_, 1);
-  sleepers_.fetch_sub(1, std::memory_order_relaxed);
+  // Sleep, on waiters_ rather than on the lock word. Each round first ends any wake in
+  // flight (so the next unlock wakes again) and publishes that, and this thread's count,
+  // with a heavy fence: an unlocker looks at waiters_ after its store without a fence of its
+  // own, so either its store is visible to the exchange below, or its load sees this
+  // thread's write and it wakes a sleeper. The futex wait sleeps only while waiters_ is
+  // unchanged since then, so a wake whose flag was set after this thread's write, and
+  // whose system call came too early to find it asleep, is not lost either.
+  waiters_.fetch_add(kSleeper, std::memory_order_seq_cst);
+  for (;;) {
+    uint32_t w = waiters_.fetch_and(~kWakeInFlight, std::memory_order_seq_cst) & ~kWakeInFlight;
+    heavy_fence();
+    if (state_.exchange(1, std::memory_order_seq_cst) == 0) break;
+    futex_wait(&waiters_, w);
+  }
+  // Holding the lock now: no longer a sleeper. A wake that was on its way to this thread
+  // ends here, so that the next unlock wakes another sleeper (if the wake was another's,
+  // that one ends its own: one wake too many, never one too few).
+  waiters_.fetch_sub(kSleeper, std::memory_order_relaxed);
+  waiters_.fetch_and(~kWakeInFlight, std::memory_order_relaxed);
+}
+
+void rt_mutex::wake_one() {
+  if (waiters_.fetch_or(kWakeInFlight, std::memory_order_seq_cst) & kWakeInFlight) return;
+  futex_wake(&waiters_, 1);
 }
 
 bool note::sleep_for(int64_t ns) {

@@ -73,7 +73,8 @@ class rt_mutex {
     return ok;
   }
   // A plain store where membarrier works: the sleepers' heavy fence pairs with it (see
-  // membarrier.hpp), so an unlock drains no store buffer.
+  // membarrier.hpp), so an unlock drains no store buffer. Wakes one sleeper when some sleep
+  // and no wake is already on its way to one.
   void unlock() {
     count_rt_lock(-1);
     if (__builtin_expect(light_fences_ok(), 1)) {
@@ -82,19 +83,26 @@ class rt_mutex {
     } else {
       state_.exchange(0, std::memory_order_seq_cst);
     }
-    if (__builtin_expect(sleepers_.load(std::memory_order_seq_cst) != 0, 0)) futex_wake(&state_, 1);
+    uint32_t w = waiters_.load(std::memory_order_seq_cst);
+    if (__builtin_expect(w >= kSleeper && (w & kWakeInFlight) == 0, 0)) wake_one();
   }
   // In a forked child only, where the thread that held the lock did not come along:
   // unlocked again (what it guarded may be half updated; the caller resets that too).
   void reinit_in_forked_child() {
     state_.store(0, std::memory_order_relaxed);
-    sleepers_.store(0, std::memory_order_relaxed);
+    waiters_.store(0, std::memory_order_relaxed);
   }
 
  private:
+  static constexpr uint32_t kWakeInFlight = 1, kSleeper = 2;
   void lock_slow();
-  std::atomic<uint32_t> state_{0};     // 0 unlocked, 1 locked (the futex word)
-  std::atomic<uint32_t> sleepers_{0};  // threads past their spin, asleep or about to be
+  void wake_one();
+  std::atomic<uint32_t> state_{0};  // 0 unlocked, 1 locked
+  // The futex word sleepers wait on: kSleeper per thread past its spin (asleep, about to
+  // sleep, or woken and retrying), plus kWakeInFlight from a wake until a sleeper retries:
+  // unlocks meanwhile wake nobody else, so a lock passed back and forth while a thread
+  // goes to sleep costs one system call, not one per unlock.
+  std::atomic<uint32_t> waiters_{0};
 };
 
 class rt_lock_guard {
