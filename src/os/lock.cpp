@@ -1,4 +1,4 @@
-// lock: slow paths of rt_mutex and timed note sleeps.
+// lock: slow paths of rt_mutex and static_rt_mutex, and timed note sleeps.
 #include "os/lock.hpp"
 
 #include <sched.h>
@@ -48,21 +48,28 @@ uint32_t spin_round_pauses() {
   return n;
 }
 
-void rt_mutex::lock_slow() {
+bool spin_to_acquire(std::atomic<uint32_t>& state) {
   // As Go's runtime lock: four spin rounds between attempts (polling the line more often
   // makes it bounce between cores and slows the holder), one sched_yield, then sleep.
   for (int i = 0; i < 4; i++) {
     spin_round();
     uint32_t expected = 0;
-    if (state_.load(std::memory_order_relaxed) == 0 &&
-        state_.compare_exchange_weak(expected, 1, std::memory_order_acquire))
-      return;
+    if (state.load(std::memory_order_relaxed) == 0 &&
+        state.compare_exchange_weak(expected, 1, std::memory_order_acquire))
+      return true;
   }
-  {
-    sched_yield();
-    uint32_t expected = 0;
-    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) return;
-  }
+  sched_yield();
+  uint32_t expected = 0;
+  return state.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+}
+
+void rt_mutex::lock_slow() {
+  if (spin_to_acquire(state_)) return;
+  while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
+}
+
+void static_rt_mutex::lock_slow() {
+  if (spin_to_acquire(state_)) return;
   // Sleep, on waiters_ rather than on the lock word. Each round first ends any wake in
   // flight (so the next unlock wakes again) and publishes that, and this thread's count,
   // with a heavy fence: an unlocker looks at waiters_ after its store without a fence of its
@@ -84,7 +91,7 @@ void rt_mutex::lock_slow() {
   waiters_.fetch_and(~kWakeInFlight, std::memory_order_relaxed);
 }
 
-void rt_mutex::wake_one() {
+void static_rt_mutex::wake_one() {
   if (waiters_.fetch_or(kWakeInFlight, std::memory_order_seq_cst) & kWakeInFlight) return;
   futex_wake(&waiters_, 1);
 }

@@ -2,13 +2,17 @@
 // that parks an OS thread (Go: notesleep/notewakeup). These block *threads*; they guard
 // short runtime critical sections and idle Ms. Goroutine-level waiting uses gopark instead.
 //
-// rt_mutex differs from Go's lock in one way: where membarrier(2) works, unlock is a plain
-// store followed by a look at a sleeper count, not an exchange, and a thread that is about
-// to sleep pays for both sides with a process-wide fence (os/membarrier.hpp). A locked
-// instruction drains the store buffer, which a goroutine switch has just filled; the
-// scheduler's and the channels' unlocks no longer pay for it.
+// static_rt_mutex is rt_mutex for locks in storage that is never freed (globals: the
+// scheduler's lock, the semaphore table, the heap). Where membarrier(2) works its unlock is
+// a plain store followed by a look at a sleeper count, not an exchange, and a thread about
+// to sleep pays for both sides with a process-wide fence (os/membarrier.hpp): a locked
+// instruction drains the store buffer, which a goroutine switch has just filled. That
+// unlock reads the lock after releasing it, so it is wrong for a lock that another thread
+// may free as soon as it takes it (a channel's, parked on and then dropped; a timer's, whose
+// stop then lets the owner destroy it): those use rt_mutex, whose unlock touches only the
+// futex's address after its exchange, as Go's does.
 //
-// Invariants: rt_mutex is not recursive and is never held across a context switch, except
+// Invariants: neither lock is recursive, and neither is held across a context switch, except
 // the scheduler hand-off paths documented in sched/proc.cpp, nor at a safe point (a call that
 // may yield to a preemption request, sched/proc.cpp: check_preempt), which sanitizer builds
 // check by counting the locks each thread holds. A note is woken at most once between
@@ -59,7 +63,37 @@ inline void count_rt_lock(int d) { rt_locks_held += uint32_t(d); }
 inline void count_rt_lock(int) {}
 #endif
 
+// The spin and yield stages of both locks' slow paths: true once state went 0 -> 1.
+bool spin_to_acquire(std::atomic<uint32_t>& state);
+
 class rt_mutex {
+ public:
+  void lock() {
+    uint32_t expected = 0;
+    if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) lock_slow();
+    count_rt_lock(1);
+  }
+  bool try_lock() {
+    uint32_t expected = 0;
+    bool ok = state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
+    if (ok) count_rt_lock(1);
+    return ok;
+  }
+  void unlock() {
+    count_rt_lock(-1);
+    if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
+  }
+  // In a forked child only, where the thread that held the lock did not come along:
+  // unlocked again (what it guarded may be half updated; the caller resets that too).
+  void reinit_in_forked_child() { state_.store(0, std::memory_order_relaxed); }
+
+ private:
+  void lock_slow();
+  // 0 unlocked, 1 locked, 2 locked with possible sleepers.
+  std::atomic<uint32_t> state_{0};
+};
+
+class static_rt_mutex {
  public:
   void lock() {
     uint32_t expected = 0;
@@ -74,7 +108,8 @@ class rt_mutex {
   }
   // A plain store where membarrier works: the sleepers' heavy fence pairs with it (see
   // membarrier.hpp), so an unlock drains no store buffer. Wakes one sleeper when some sleep
-  // and no wake is already on its way to one.
+  // and no wake is already on its way to one. Reads and may write the lock after releasing
+  // it: hence storage that is never freed.
   void unlock() {
     count_rt_lock(-1);
     if (__builtin_expect(light_fences_ok(), 1)) {
@@ -105,15 +140,16 @@ class rt_mutex {
   std::atomic<uint32_t> waiters_{0};
 };
 
+template <class Mutex>
 class rt_lock_guard {
  public:
-  explicit rt_lock_guard(rt_mutex& m) : m_(m) { m_.lock(); }
+  explicit rt_lock_guard(Mutex& m) : m_(m) { m_.lock(); }
   ~rt_lock_guard() { m_.unlock(); }
   rt_lock_guard(const rt_lock_guard&) = delete;
   rt_lock_guard& operator=(const rt_lock_guard&) = delete;
 
  private:
-  rt_mutex& m_;
+  Mutex& m_;
 };
 
 class note {

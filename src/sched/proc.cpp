@@ -552,8 +552,9 @@ void hook_park(m* mp, g* gp, void* arg) {
   }
 }
 
+template <class Mutex>
 bool unlock_rt_mutex(g*, void* lock) {
-  static_cast<os::rt_mutex*>(lock)->unlock();
+  static_cast<Mutex*>(lock)->unlock();
   return true;
 }
 
@@ -569,7 +570,10 @@ void gopark(bool (*unlockf)(g*, void*), void* arg, wait_reason reason) {
 }
 
 void goparkunlock(os::rt_mutex* lock, wait_reason reason) {
-  gopark(unlock_rt_mutex, lock, reason);
+  gopark(unlock_rt_mutex<os::rt_mutex>, lock, reason);
+}
+void goparkunlock(os::static_rt_mutex* lock, wait_reason reason) {
+  gopark(unlock_rt_mutex<os::static_rt_mutex>, lock, reason);
 }
 
 bool cas_waiting_to_runnable(g* gp, gstatus* seen) {

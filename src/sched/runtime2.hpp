@@ -244,7 +244,7 @@ struct g_ring {
 inline constexpr int kMaxGomaxprocs = 1024;
 
 struct schedt {
-  os::rt_mutex lock;
+  os::static_rt_mutex lock;
 
   m* midle = nullptr;
   int32_t nmidle = 0;

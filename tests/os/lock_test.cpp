@@ -19,10 +19,16 @@
 namespace {
 
 using gort::os::nanotime;
-using gort::os::rt_mutex;
 
-TEST(RtMutex, ExcludesThreadsThroughSpinYieldAndSleep) {
-  rt_mutex mu;
+// Both locks: rt_mutex (an exchange unlocks it) and static_rt_mutex (where membarrier
+// works, a plain store unlocks it, paired with its sleepers' process-wide fence).
+template <class Mutex>
+class RtMutex : public ::testing::Test {};
+using LockTypes = ::testing::Types<gort::os::rt_mutex, gort::os::static_rt_mutex>;
+TYPED_TEST_SUITE(RtMutex, LockTypes);
+
+TYPED_TEST(RtMutex, ExcludesThreadsThroughSpinYieldAndSleep) {
+  TypeParam mu;
   int64_t counter = 0;  // plain: only the lock orders the increments
   constexpr int kThreads = 4, kIters = 50000;
   std::vector<std::thread> threads;
@@ -46,12 +52,12 @@ TEST(RtMutex, ExcludesThreadsThroughSpinYieldAndSleep) {
 }
 
 // Holders that keep the lock past the waiters' spin (tens of microseconds, now and then)
-// send the waiters to sleep over and over, each woken by an unlock that, where membarrier
-// works, is a plain store followed by a look at the sleeper count. An unlock that missed a
+// send the waiters to sleep over and over, each woken by an unlock (for static_rt_mutex,
+// where membarrier works, a plain store followed by a look at the sleeper count). An unlock that missed a
 // sleeper would leave it asleep for good: a watchdog fails the test when no thread makes
 // progress for 20 s instead of letting it hang.
-TEST(RtMutex, EverySleeperIsWokenByALaterUnlock) {
-  rt_mutex mu;
+TYPED_TEST(RtMutex, EverySleeperIsWokenByALaterUnlock) {
+  TypeParam mu;
   int64_t counter = 0;
   constexpr int kThreads = 6, kIters = 20000;
   std::atomic<int64_t> progress{0};
@@ -90,8 +96,8 @@ TEST(RtMutex, EverySleeperIsWokenByALaterUnlock) {
   watchdog.join();
   EXPECT_EQ(counter, int64_t{kThreads} * kIters);
   // The process registered for expedited barriers at start-up where the kernel has them
-  // (Linux 4.14 and later), so unlocks here took the plain-store path; ctest runs this test
-  // again with GORT_NO_MEMBARRIER=1, where unlocks fence.
+  // (Linux 4.14 and later), so static_rt_mutex's unlocks here took the plain-store path;
+  // ctest runs this test again with GORT_NO_MEMBARRIER=1, where they fence.
   EXPECT_EQ(gort::os::light_fences_ok(), gort::os::register_membarrier());
   const char* off = std::getenv("GORT_NO_MEMBARRIER");
   if (off != nullptr && std::string_view(off) == "1") {
@@ -99,7 +105,35 @@ TEST(RtMutex, EverySleeperIsWokenByALaterUnlock) {
   }
 }
 
-TEST(RtMutex, SpinRoundIsCalibratedToAboutAMicrosecond) {
+// A lock that the next holder frees as soon as it has it (a parked goroutine's channel,
+// unlocked by the park's commit on another thread while the woken goroutine drops the last
+// reference). rt_mutex's unlock must not touch the lock after releasing it: ASan and TSan
+// report it if it does (TSan did, for a plain-store unlock, in the scheduler stress test).
+TEST(RtMutexLifetime, TheNextHolderMayFreeTheLockAtOnce) {
+  constexpr int kRounds = 20000;
+  std::atomic<gort::os::rt_mutex*> shared{nullptr};
+  std::thread freer([&] {
+    for (int i = 0; i < kRounds; i++) {
+      gort::os::rt_mutex* mu;
+      while ((mu = shared.load(std::memory_order_acquire)) == nullptr) gort::os::procyield(1);
+      shared.store(nullptr, std::memory_order_relaxed);
+      mu->lock();  // waits for the other thread's unlock, then frees at once
+      mu->unlock();
+      delete mu;
+    }
+  });
+  for (int i = 0; i < kRounds; i++) {
+    auto* mu = new gort::os::rt_mutex;
+    mu->lock();
+    while (shared.load(std::memory_order_relaxed) != nullptr) gort::os::procyield(1);
+    shared.store(mu, std::memory_order_release);
+    gort::os::procyield(uint32_t(i % 8));  // vary where the freer's lock lands
+    mu->unlock();
+  }
+  freer.join();
+}
+
+TEST(RtMutexSpin, SpinRoundIsCalibratedToAboutAMicrosecond) {
   uint32_t n = gort::os::spin_round_pauses();
   EXPECT_GE(n, 30u);  // never below Go's count
   EXPECT_LE(n, 240u);
