@@ -66,11 +66,14 @@ inline void count_rt_lock(int) {}
 // The spin and yield stages of both locks' slow paths: true once state went 0 -> 1.
 bool spin_to_acquire(std::atomic<uint32_t>& state);
 
-class rt_mutex {
+// What both locks share: the lock word's fast paths. Derived supplies lock_slow().
+template <class Derived>
+class rt_lock_word {
  public:
   void lock() {
     uint32_t expected = 0;
-    if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) lock_slow();
+    if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire))
+      static_cast<Derived*>(this)->lock_slow();
     count_rt_lock(1);
   }
   bool try_lock() {
@@ -79,6 +82,13 @@ class rt_mutex {
     if (ok) count_rt_lock(1);
     return ok;
   }
+
+ protected:
+  std::atomic<uint32_t> state_{0};
+};
+
+class rt_mutex : public rt_lock_word<rt_mutex> {
+ public:
   void unlock() {
     count_rt_lock(-1);
     if (state_.exchange(0, std::memory_order_release) == 2) futex_wake(&state_, 1);
@@ -88,24 +98,13 @@ class rt_mutex {
   void reinit_in_forked_child() { state_.store(0, std::memory_order_relaxed); }
 
  private:
+  friend class rt_lock_word<rt_mutex>;
   void lock_slow();
-  // 0 unlocked, 1 locked, 2 locked with possible sleepers.
-  std::atomic<uint32_t> state_{0};
+  // state_: 0 unlocked, 1 locked, 2 locked with possible sleepers.
 };
 
-class static_rt_mutex {
+class static_rt_mutex : public rt_lock_word<static_rt_mutex> {
  public:
-  void lock() {
-    uint32_t expected = 0;
-    if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire)) lock_slow();
-    count_rt_lock(1);
-  }
-  bool try_lock() {
-    uint32_t expected = 0;
-    bool ok = state_.compare_exchange_strong(expected, 1, std::memory_order_acquire);
-    if (ok) count_rt_lock(1);
-    return ok;
-  }
   // A plain store where membarrier works: the sleepers' heavy fence pairs with it (see
   // membarrier.hpp), so an unlock drains no store buffer. Wakes one sleeper when some sleep
   // and no wake is already on its way to one. Reads and may write the lock after releasing
@@ -129,10 +128,11 @@ class static_rt_mutex {
   }
 
  private:
+  friend class rt_lock_word<static_rt_mutex>;
   static constexpr uint32_t kWakeInFlight = 1, kSleeper = 2;
   void lock_slow();
   void wake_one();
-  std::atomic<uint32_t> state_{0};  // 0 unlocked, 1 locked
+  // state_: 0 unlocked, 1 locked.
   // The futex word sleepers wait on: kSleeper per thread past its spin (asleep, about to
   // sleep, or woken and retrying), plus kWakeInFlight from a wake until a sleeper retries:
   // unlocks meanwhile wake nobody else, so a lock passed back and forth while a thread

@@ -19,15 +19,11 @@ constinit std::atomic<bool> membarrier_ready{false};
 
 namespace {
 
-// A full fence of the caller's. TSan does not model atomic_thread_fence, so there a seq_cst
-// read-modify-write stands in (as rcu_full_fence in gort/sync/map.hpp does).
+// A full fence of the caller's: a seq_cst read-modify-write (a locked instruction on x86),
+// which TSan models, unlike atomic_thread_fence.
 void full_fence() {
-#if defined(__SANITIZE_THREAD__)
   static constinit std::atomic<int> fence_word{0};
   fence_word.fetch_add(0, std::memory_order_seq_cst);
-#else
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
 }
 
 long membarrier(int cmd) { return ::syscall(__NR_membarrier, cmd, 0, 0); }
