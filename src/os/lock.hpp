@@ -2,8 +2,9 @@
 // that parks an OS thread (Go: notesleep/notewakeup). These block *threads*; they guard
 // short runtime critical sections and idle Ms. Goroutine-level waiting uses gopark instead.
 //
-// static_rt_mutex is rt_mutex for locks in storage that is never freed (globals: the
-// scheduler's lock, the semaphore table, the heap). Where membarrier(2) works its unlock is
+// static_rt_mutex is rt_mutex for locks in storage that is never freed, or reused only for
+// the same kind of lock (the scheduler's lock, the Ps' timer locks, the semaphore table,
+// the heap, pooled poll descriptors). Where membarrier(2) works its unlock is
 // a plain store followed by a look at a sleeper count, not an exchange, and a thread about
 // to sleep pays for both sides with a process-wide fence (os/membarrier.hpp): a locked
 // instruction drains the store buffer, which a goroutine switch has just filled. That
@@ -108,7 +109,8 @@ class static_rt_mutex : public rt_lock_word<static_rt_mutex> {
   // A plain store where membarrier works: the sleepers' heavy fence pairs with it (see
   // membarrier.hpp), so an unlock drains no store buffer. Wakes one sleeper when some sleep
   // and no wake is already on its way to one. Reads and may write the lock after releasing
-  // it: hence storage that is never freed.
+  // it: hence storage that is never freed (a stale unlock of a lock reused in place only
+  // wakes a sleeper of the new one early, and sleepers re-check).
   void unlock() {
     count_rt_lock(-1);
     if (__builtin_expect(light_fences_ok(), 1)) {
