@@ -36,9 +36,9 @@ void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, int64_t timeout_
 #endif
 }
 
-int futex_wake(std::atomic<uint32_t>* addr, int n) {
-  return int(::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
-                       nullptr, 0));
+void futex_wake(std::atomic<uint32_t>* addr, int n) {
+  ::syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
+            nullptr, 0);
 }
 
 }  // namespace gort::os

@@ -9,7 +9,7 @@ namespace gort::os {
 
 // Sleeps while *addr == expected, at most timeout_ns (< 0: no limit).
 void futex_wait(std::atomic<uint32_t>* addr, uint32_t expected, int64_t timeout_ns = -1);
-// Wakes up to n threads sleeping on addr; returns how many it woke.
-int futex_wake(std::atomic<uint32_t>* addr, int n);
+// Wakes up to n threads sleeping on addr.
+void futex_wake(std::atomic<uint32_t>* addr, int n);
 
 }  // namespace gort::os

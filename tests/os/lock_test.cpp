@@ -53,9 +53,9 @@ TYPED_TEST(RtMutex, ExcludesThreadsThroughSpinYieldAndSleep) {
 
 // Holders that keep the lock past the waiters' spin (tens of microseconds, now and then)
 // send the waiters to sleep over and over, each woken by an unlock (for static_rt_mutex,
-// where membarrier works, a plain store followed by a look at the sleeper count). An unlock that missed a
-// sleeper would leave it asleep for good: a watchdog fails the test when no thread makes
-// progress for 20 s instead of letting it hang.
+// where membarrier works, a plain store followed by a look at the sleeper count). An
+// unlock that missed a sleeper would leave it asleep for good: a watchdog fails the test
+// when no thread makes progress for 20 s instead of letting it hang.
 TYPED_TEST(RtMutex, EverySleeperIsWokenByALaterUnlock) {
   TypeParam mu;
   int64_t counter = 0;
