@@ -106,11 +106,37 @@ void ready_waiter(waiter* w) {
     goready(w->gp);
 }
 
-void park_waiter(waiter* w, os::rt_mutex* lock, wait_reason reason) {
+void waiter::finish_park() {
+  int steps = 0;
+  while (parking.load(std::memory_order_acquire) != 0) os::spin_then_yield(steps);
+}
+
+namespace {
+
+struct chan_park {
+  waiter* w;
+  os::light_rt_mutex* lock;
+};
+
+// gopark's unlockf for a plain channel operation (Go: chanparkcommit).
+bool chan_park_commit(g*, void* arg) {
+  auto* p = static_cast<chan_park*>(arg);
+  waiter* w = p->w;  // p is on the parked goroutine's stack, as w is: both live until end_park
+  p->lock->unlock();
+  w->end_park();
+  return true;
+}
+
+}  // namespace
+
+void park_waiter(waiter* w, os::light_rt_mutex* lock, wait_reason reason) {
   if (w->gp != nullptr) {
-    goparkunlock(lock, reason);
+    chan_park p{w, lock};
+    w->parking.store(1, std::memory_order_relaxed);
+    gopark(chan_park_commit, &p, reason);
+    w->finish_park();
   } else {
-    lock->unlock();
+    lock->unlock();  // this thread holds a handle to the channel until it returns
     w->note.sleep();
   }
 }

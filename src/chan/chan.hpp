@@ -45,6 +45,18 @@ struct waiter {
   std::atomic<uint32_t> select_done{0};  // Go: g.selectDone
   sudog* param = nullptr;                // the sudog that completed (Go: g.param)
   os::note note;                         // a plain thread sleeps here
+  // 1 from a goroutine's park until the park's commit (on the thread that switched it out)
+  // has unlocked its channels (Go: g.parkingOnChan). A waker may take a channel's lock as
+  // soon as the commit's unlock stores, and ready the goroutine, which may then drop the
+  // last handle; but the unlock still reads the lock after its store (os/lock.hpp), so the
+  // woken goroutine waits for this to clear before it goes on (finish_park).
+  std::atomic<uint32_t> parking{0};
+
+  // Called by the commit once it has unlocked everything: the waiter is not touched after.
+  void end_park() { parking.store(0, std::memory_order_release); }
+  // Called by the woken goroutine: returns once the commit has ended (at once, nearly
+  // always: the commit ends a few instructions after the unlock that let the waker in).
+  void finish_park();
 };
 
 struct sudog {
@@ -81,7 +93,7 @@ struct hchan {
   uint64_t recvx = 0;
   waitq recvq;
   waitq sendq;
-  os::rt_mutex lock;
+  os::light_rt_mutex lock;
 
   char* slot(uint64_t i) const { return buf + i * elemsize; }
 };
@@ -120,8 +132,9 @@ inline void elem_take(const hchan* c, void* dst, void* src) {
 // Wakes the waiter of a completed sudog (Go: goready(sg.g)); a goroutine goes to the
 // runnext of the caller's P.
 void ready_waiter(waiter* w);
-// Releases lock and blocks the current goroutine (or thread) until its waiter is woken.
-void park_waiter(waiter* w, os::rt_mutex* lock, wait_reason reason);
+// Releases lock and blocks the current goroutine (or thread) until its waiter is woken and
+// the park has ended (waiter::parking).
+void park_waiter(waiter* w, os::light_rt_mutex* lock, wait_reason reason);
 
 // Completes a receive by sg on c, which is locked and has sg dequeued from sendq: takes
 // the value into ep, unlocks c with unlock(arg), and wakes the sender. (Go: recv)

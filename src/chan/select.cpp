@@ -37,6 +37,7 @@ struct sel {
   scase* cases;
   uint16_t* lockorder;
   int n;
+  waiter* w = nullptr;  // set for a park: its commit ends the park (waiter::parking)
 };
 
 void sellock(const sel& s) {
@@ -50,8 +51,9 @@ void sellock(const sel& s) {
   }
 }
 
-// Unlocks in reverse lockorder. Once the last lock is released the select's stack may be
-// gone (its goroutine woken and finished): nothing is read after that.
+// Unlocks in reverse lockorder. The channels and the select's stack stay alive until this
+// returns, also in a park's commit: a goroutine woken meanwhile waits for the commit to end
+// (waiter::parking) before it goes on and drops its handles.
 void selunlock(scase* cases, uint16_t* lockorder, int n) {
   for (int i = n - 1; i >= 0; i--) {
     hchan* c = cases[lockorder[i]].c;
@@ -68,7 +70,8 @@ void selunlock_cb(void* arg) {
 // gopark's unlockf (Go: selparkcommit): runs after the goroutine is switched out.
 bool selparkcommit(g*, void* arg) {
   auto* s = static_cast<sel*>(arg);
-  selunlock(s->cases, s->lockorder, s->n);  // copies the fields before any unlock
+  selunlock(s->cases, s->lockorder, s->n);
+  s->w->end_park();
   return true;
 }
 
@@ -258,7 +261,10 @@ int selectgo(scase* cases, int ncases, bool block, bool* recv_ok) {
       k->c->recvq.enqueue(sg);
   }
   if (w.gp != nullptr) {
+    s.w = &w;
+    w.parking.store(1, std::memory_order_relaxed);
     gopark(selparkcommit, &s, wait_reason::select);
+    w.finish_park();
   } else {
     selunlock(cases, lockorder, norder);
     w.note.sleep();

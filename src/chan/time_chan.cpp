@@ -52,7 +52,7 @@ struct timer_state {
 namespace {
 
 // Every live timer_state, for the run-end hook.
-os::static_rt_mutex registry_lock;
+os::light_rt_mutex registry_lock;
 timer_state* registry = nullptr;
 
 void registry_add(timer_state* s) {

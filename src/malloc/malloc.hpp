@@ -367,7 +367,7 @@ struct mcache {
 
 // Go: mcentral. One per span class, cache-line padded, its own lock.
 struct alignas(64) mcentral {
-  os::static_rt_mutex lock;
+  os::light_rt_mutex lock;
   std::uint8_t spanclass;
   mspan* partial_head;  // spans with at least one free object (as last seen)
   mspan* partial_tail;

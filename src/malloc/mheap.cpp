@@ -102,7 +102,7 @@ struct span_stash_ring {
 };
 
 struct mheap {
-  os::static_rt_mutex lock;
+  os::light_rt_mutex lock;
   std::atomic<bool> inited;
   std::atomic<bool> want_scavenger;
   heap_arena* sorted[max_arenas];          // arenas in address order

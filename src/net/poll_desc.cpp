@@ -31,7 +31,7 @@ struct alignas(8) thread_waiter {
   int efd = -1;
   thread_waiter* next = nullptr;
 };
-os::static_rt_mutex tw_lock;
+os::light_rt_mutex tw_lock;
 thread_waiter* tw_free = nullptr;
 
 struct tw_holder {
@@ -72,7 +72,7 @@ void drain(int efd) {
 bool is_thread(uintptr_t v) { return v > kWait && (v & 1) != 0; }
 
 // ---- The pool of poll_descs (Go: pollcache). Never freed.
-os::static_rt_mutex cache_lock;
+os::light_rt_mutex cache_lock;
 poll_desc* cache_free = nullptr;
 struct pd_block {
   poll_desc* first;

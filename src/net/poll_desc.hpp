@@ -27,7 +27,7 @@
 namespace gort::rt {
 
 struct poll_desc final : poll_target {
-  os::static_rt_mutex lock;  // poll_descs are never freed (the pool below)
+  os::light_rt_mutex lock;  // poll_descs are never freed (the pool below)
   int fd = -1;
   std::atomic<uintptr_t> rg{0};
   std::atomic<uintptr_t> wg{0};

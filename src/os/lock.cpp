@@ -1,4 +1,4 @@
-// lock: slow paths of rt_mutex and static_rt_mutex, and timed note sleeps.
+// lock: slow paths of rt_mutex and light_rt_mutex, and timed note sleeps.
 #include "os/lock.hpp"
 
 #include <sched.h>
@@ -68,7 +68,7 @@ void rt_mutex::lock_slow() {
   while (state_.exchange(2, std::memory_order_acquire) != 0) futex_wait(&state_, 2);
 }
 
-void static_rt_mutex::lock_slow() {
+void light_rt_mutex::lock_slow() {
   if (spin_to_acquire(state_)) return;
   // Sleep, on waiters_ rather than on the lock word. Each round first ends any wake in
   // flight (so the next unlock wakes again) and publishes that, and this thread's count,
@@ -91,7 +91,7 @@ void static_rt_mutex::lock_slow() {
   waiters_.fetch_and(~kWakeInFlight, std::memory_order_relaxed);
 }
 
-void static_rt_mutex::wake_one() {
+void light_rt_mutex::wake_one() {
   if (waiters_.fetch_or(kWakeInFlight, std::memory_order_seq_cst) & kWakeInFlight) return;
   futex_wake(&waiters_, 1);
 }

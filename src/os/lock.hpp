@@ -2,16 +2,18 @@
 // that parks an OS thread (Go: notesleep/notewakeup). These block *threads*; they guard
 // short runtime critical sections and idle Ms. Goroutine-level waiting uses gopark instead.
 //
-// static_rt_mutex is rt_mutex for locks in storage that is never freed, or reused only for
-// the same kind of lock (the scheduler's lock, the Ps' timer locks, the semaphore table,
-// the heap, pooled poll descriptors). Where membarrier(2) works its unlock is
-// a plain store followed by a look at a sleeper count, not an exchange, and a thread about
-// to sleep pays for both sides with a process-wide fence (os/membarrier.hpp): a locked
-// instruction drains the store buffer, which a goroutine switch has just filled. That
-// unlock reads the lock after releasing it, so it is wrong for a lock that another thread
-// may free as soon as it takes it (a channel's, parked on and then dropped; a timer's, whose
-// stop then lets the owner destroy it): those use rt_mutex, whose unlock touches only the
-// futex's address after its exchange, as Go's does.
+// light_rt_mutex is rt_mutex for locks whose storage outlives every call of unlock(): the
+// scheduler's lock, the Ps' timer locks, the semaphore table, the heap and pooled poll
+// descriptors (never freed, or reused only as the same kind of lock), and channels' locks
+// (each operation holds a handle, and a goroutine woken from a park waits until the park's
+// commit has unlocked: chan/chan.hpp, waiter::parking). Where membarrier(2) works its
+// unlock is a plain store followed by a look at a sleeper count, not an exchange, and a
+// thread about to sleep pays for both sides with a process-wide fence (os/membarrier.hpp):
+// a locked instruction drains the store buffer, which a goroutine switch has just filled.
+// That unlock reads the lock after releasing it, so it is wrong for a lock that the next
+// holder may free at once with nothing to make it wait (a cond's, whose waiter returns and
+// destroys it; a timer's, whose stop then lets the owner destroy it): those use rt_mutex,
+// whose unlock touches only the futex's address after its exchange, as Go's does.
 //
 // Invariants: neither lock is recursive, and neither is held across a context switch, except
 // the scheduler hand-off paths documented in sched/proc.cpp, nor at a safe point (a call that
@@ -104,13 +106,14 @@ class rt_mutex : public rt_lock_word<rt_mutex> {
   // state_: 0 unlocked, 1 locked, 2 locked with possible sleepers.
 };
 
-class static_rt_mutex : public rt_lock_word<static_rt_mutex> {
+class light_rt_mutex : public rt_lock_word<light_rt_mutex> {
  public:
   // A plain store where membarrier works: the sleepers' heavy fence pairs with it (see
   // membarrier.hpp), so an unlock drains no store buffer. Wakes one sleeper when some sleep
   // and no wake is already on its way to one. Reads and may write the lock after releasing
-  // it: hence storage that is never freed (a stale unlock of a lock reused in place only
-  // wakes a sleeper of the new one early, and sleepers re-check).
+  // it: hence storage that outlives this call (see the top of this file; a stale unlock of
+  // a lock reused in place only wakes a sleeper of the new one early, and sleepers
+  // re-check).
   void unlock() {
     count_rt_lock(-1);
     if (__builtin_expect(light_fences_ok(), 1)) {
@@ -130,7 +133,7 @@ class static_rt_mutex : public rt_lock_word<static_rt_mutex> {
   }
 
  private:
-  friend class rt_lock_word<static_rt_mutex>;
+  friend class rt_lock_word<light_rt_mutex>;
   static constexpr uint32_t kWakeInFlight = 1, kSleeper = 2;
   void lock_slow();
   void wake_one();

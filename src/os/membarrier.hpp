@@ -16,7 +16,7 @@
 //   std::atomic_signal_fence(seq_cst);   os::heavy_fence();
 //   if (waiters.load(relaxed)) wake();   if (flag.load() != 0) sleep();
 // (Where light_fences_ok() is false, the fast side needs a full fence, or a seq_cst
-// read-modify-write for its store, as static_rt_mutex::unlock does.)
+// read-modify-write for its store, as light_rt_mutex::unlock does.)
 #pragma once
 #include <atomic>
 

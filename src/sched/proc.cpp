@@ -572,8 +572,8 @@ void gopark(bool (*unlockf)(g*, void*), void* arg, wait_reason reason) {
 void goparkunlock(os::rt_mutex* lock, wait_reason reason) {
   gopark(unlock_rt_mutex<os::rt_mutex>, lock, reason);
 }
-void goparkunlock(os::static_rt_mutex* lock, wait_reason reason) {
-  gopark(unlock_rt_mutex<os::static_rt_mutex>, lock, reason);
+void goparkunlock(os::light_rt_mutex* lock, wait_reason reason) {
+  gopark(unlock_rt_mutex<os::light_rt_mutex>, lock, reason);
 }
 
 bool cas_waiting_to_runnable(g* gp, gstatus* seen) {

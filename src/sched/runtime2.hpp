@@ -201,7 +201,7 @@ struct p {
 
   // Timers (Go 1.14-1.22 design): a 4-ary min-heap by `when` under timers_lock;
   // timer0when is the heap top's when (0: empty), read by other Ms without the lock.
-  os::static_rt_mutex timers_lock;
+  os::light_rt_mutex timers_lock;
   std::vector<timer_slot> timers;
   std::atomic<int64_t> timer0when{0};
 
@@ -244,7 +244,7 @@ struct g_ring {
 inline constexpr int kMaxGomaxprocs = 1024;
 
 struct schedt {
-  os::static_rt_mutex lock;
+  os::light_rt_mutex lock;
 
   m* midle = nullptr;
   int32_t nmidle = 0;
@@ -275,7 +275,7 @@ struct schedt {
   // Free Gs shared by all Ps, as batches (chains through schedlink, batches through the
   // first g's gfree_batch_next) so that a P refills its cache in O(1) without touching
   // every cold g. gflock guards both.
-  os::static_rt_mutex gflock;
+  os::light_rt_mutex gflock;
   g* gfree = nullptr;
   int32_t ngfree = 0;
 
@@ -297,7 +297,7 @@ struct schedt {
   p* allp[kMaxGomaxprocs] = {};
   std::atomic<int32_t> gomaxprocs{0};
 
-  os::static_rt_mutex allglock;
+  os::light_rt_mutex allglock;
   std::vector<g*>& allgs = *new std::vector<g*>;  // never destroyed
   // Live user goroutines = ngoroutines + the sum of every P's gcount. Goroutines start on
   // one P and end on another, so one shared counter would bounce between cores on every

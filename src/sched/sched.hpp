@@ -44,7 +44,7 @@ uint32_t fastrand();
 void gopark(bool (*unlockf)(g* gp, void* arg), void* arg, wait_reason reason);
 // Parks, unlocking lock once the goroutine is switched out. (Go: goparkunlock)
 void goparkunlock(os::rt_mutex* lock, wait_reason reason);
-void goparkunlock(os::static_rt_mutex* lock, wait_reason reason);
+void goparkunlock(os::light_rt_mutex* lock, wait_reason reason);
 // Makes a parked goroutine runnable, in runnext of the caller's P. Callable from any thread.
 void goready(g* gp);
 // waiting -> runnable, waiting out a copystack hold (stack_release.cpp). False, with the

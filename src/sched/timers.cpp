@@ -172,8 +172,8 @@ int64_t checktimers(p* pp, int64_t now, int64_t* next, bool* ran) {
 void movetimers(p* from, p* to) {
   // Both heaps locked (lower id first), so a concurrent deltimer finds each timer in one of
   // them, never in neither.
-  os::static_rt_mutex& first = from->id < to->id ? from->timers_lock : to->timers_lock;
-  os::static_rt_mutex& second = from->id < to->id ? to->timers_lock : from->timers_lock;
+  os::light_rt_mutex& first = from->id < to->id ? from->timers_lock : to->timers_lock;
+  os::light_rt_mutex& second = from->id < to->id ? to->timers_lock : from->timers_lock;
   first.lock();
   second.lock();
   std::vector<timer_slot> moving;

@@ -37,7 +37,7 @@ struct pool_base::impl {
 
 namespace {
 
-os::static_rt_mutex pools_lock;
+os::light_rt_mutex pools_lock;
 std::vector<pool_base::impl*>* all_pools;  // under pools_lock; allocated on first pool
 
 constexpr int kPlainThreadSlot = rt::kMaxGomaxprocs;

@@ -21,7 +21,7 @@ struct sema_waiter {
 };
 
 struct alignas(64) sema_root {
-  os::static_rt_mutex lock;
+  os::light_rt_mutex lock;
   sema_waiter* addrs = nullptr;  // one head waiter per address
   std::atomic<uint32_t> nwait{0};
 };

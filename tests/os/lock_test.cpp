@@ -20,11 +20,11 @@ namespace {
 
 using gort::os::nanotime;
 
-// Both locks: rt_mutex (an exchange unlocks it) and static_rt_mutex (where membarrier
+// Both locks: rt_mutex (an exchange unlocks it) and light_rt_mutex (where membarrier
 // works, a plain store unlocks it, paired with its sleepers' process-wide fence).
 template <class Mutex>
 class RtMutex : public ::testing::Test {};
-using LockTypes = ::testing::Types<gort::os::rt_mutex, gort::os::static_rt_mutex>;
+using LockTypes = ::testing::Types<gort::os::rt_mutex, gort::os::light_rt_mutex>;
 TYPED_TEST_SUITE(RtMutex, LockTypes);
 
 TYPED_TEST(RtMutex, ExcludesThreadsThroughSpinYieldAndSleep) {
@@ -52,7 +52,7 @@ TYPED_TEST(RtMutex, ExcludesThreadsThroughSpinYieldAndSleep) {
 }
 
 // Holders that keep the lock past the waiters' spin (tens of microseconds, now and then)
-// send the waiters to sleep over and over, each woken by an unlock (for static_rt_mutex,
+// send the waiters to sleep over and over, each woken by an unlock (for light_rt_mutex,
 // where membarrier works, a plain store followed by a look at the sleeper count). An
 // unlock that missed a sleeper would leave it asleep for good: a watchdog fails the test
 // when no thread makes progress for 20 s instead of letting it hang.
@@ -96,7 +96,7 @@ TYPED_TEST(RtMutex, EverySleeperIsWokenByALaterUnlock) {
   watchdog.join();
   EXPECT_EQ(counter, int64_t{kThreads} * kIters);
   // The process registered for expedited barriers at start-up where the kernel has them
-  // (Linux 4.14 and later), so static_rt_mutex's unlocks here took the plain-store path;
+  // (Linux 4.14 and later), so light_rt_mutex's unlocks here took the plain-store path;
   // ctest runs this test again with GORT_NO_MEMBARRIER=1, where they fence.
   EXPECT_EQ(gort::os::light_fences_ok(), gort::os::register_membarrier());
   const char* off = std::getenv("GORT_NO_MEMBARRIER");
@@ -105,9 +105,9 @@ TYPED_TEST(RtMutex, EverySleeperIsWokenByALaterUnlock) {
   }
 }
 
-// A lock that the next holder frees as soon as it has it (a parked goroutine's channel,
-// unlocked by the park's commit on another thread while the woken goroutine drops the last
-// reference). rt_mutex's unlock must not touch the lock after releasing it: ASan and TSan
+// A lock that the next holder frees as soon as it has it, with nothing making it wait (a
+// cond's, destroyed by the waiter it woke while the park's commit on another thread still
+// unlocks it). rt_mutex's unlock must not touch the lock after releasing it: ASan and TSan
 // report it if it does (TSan did, for a plain-store unlock, in the scheduler stress test).
 TEST(RtMutexLifetime, TheNextHolderMayFreeTheLockAtOnce) {
   constexpr int kRounds = 20000;
