@@ -128,27 +128,28 @@ TEST(ChanLifetime, GoroutinesWokenByCloseMayFreeTheChannelAtOnce) {
 
 // The waker is a plain thread, on a core of its own when there is one, so that it takes the
 // lock while the parking thread is still in the commit's unlock, and the woken goroutine
-// runs on a third thread (an idle M) at once.
+// runs on a third thread (an idle M) at once. The waker holds a handle for its send, as
+// the API requires, and drops it right after, so the goroutine's is often the last.
 TEST(ChanLifetime, AGoroutineWokenByAPlainThreadMayFreeTheChannelAtOnce) {
   gort::run([] {
     procs_scope procs(4);
     constexpr int kOps = kPairs * kRounds;
-    std::atomic<gort::rt::hchan*> next{nullptr};
+    std::atomic<gort::chan<int>*> next{nullptr};
     std::thread waker([&] {
       for (int i = 0; i < kOps; i++) {
-        gort::rt::hchan* c;
+        gort::chan<int>* c;
         int spins = 0;
         while ((c = next.exchange(nullptr, std::memory_order_acquire)) == nullptr)
           if (++spins > 64) std::this_thread::yield();
-        int v = i;
-        gort::rt::chansend(c, &v, true);  // the channel's goroutine holds it until woken
+        c->send(i);
+        delete c;
       }
     });
     for (int i = 0; i < kOps; i++) {
       auto c = gort::make_chan<int>();
-      next.store(c.raw(), std::memory_order_release);
+      next.store(new gort::chan<int>(c), std::memory_order_release);
       EXPECT_EQ(c.recv(), i);
-      drop(c);  // the last handle
+      drop(c);
     }
     waker.join();
   });
