@@ -220,8 +220,8 @@ void allgremove(g* gp) {
 // Gs come from a dense pool in chunks of 256 from gort::mem, never returned (Go never frees
 // Gs either).
 struct g_pool {
-  os::rt_mutex mu;
-  g* free = nullptr;  // Gs given back by free_g, linked through schedlink
+  os::light_rt_mutex mu;  // the pool is never destroyed (gpool)
+  g* free = nullptr;      // Gs given back by free_g, linked through schedlink
   char* chunk = nullptr;
   size_t left = 0;
 
