@@ -26,6 +26,9 @@
 //    unlinks its remaining sudogs (dequeue_sudog copes with ones already dropped).
 //  - A blocked operation's stack (and so its sudogs and value) stays put until it is
 //    woken: wakers touch a sudog only under its channel's lock or after winning it.
+//  - Every unlock of c->lock returns before c can be freed: the unlocking thread holds a
+//    handle, or it is a park's commit, which the woken goroutine waits for
+//    (waiter::parking) before it goes on. c->lock's unlock reads the lock after its store.
 //  - Element moves and destructors run under c->lock.
 #pragma once
 #include <atomic>

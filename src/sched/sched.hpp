@@ -42,7 +42,9 @@ uint32_t fastrand();
 // unlockf(gp, arg) runs on another stack; if it returns false the goroutine is made
 // runnable again at once. unlockf may be null. (Go: gopark)
 void gopark(bool (*unlockf)(g* gp, void* arg), void* arg, wait_reason reason);
-// Parks, unlocking lock once the goroutine is switched out. (Go: goparkunlock)
+// Parks, unlocking lock once the goroutine is switched out. (Go: goparkunlock) A
+// light_rt_mutex only where its storage outlives the unlock whatever the woken goroutine
+// does (the semaphore table's); channels end their parks themselves (chan/chan.cpp).
 void goparkunlock(os::rt_mutex* lock, wait_reason reason);
 void goparkunlock(os::light_rt_mutex* lock, wait_reason reason);
 // Makes a parked goroutine runnable, in runnext of the caller's P. Callable from any thread.
