@@ -106,7 +106,9 @@ void ready_waiter(waiter* w) {
     goready(w->gp);
 }
 
-void waiter::finish_park() {
+void waiter::park(bool (*commit)(g*, void*), void* arg, wait_reason reason) {
+  parking.store(1, std::memory_order_relaxed);
+  gopark(commit, arg, reason);
   int steps = 0;
   while (parking.load(std::memory_order_acquire) != 0) os::spin_then_yield(steps);
 }
@@ -120,10 +122,9 @@ struct chan_park {
 
 // gopark's unlockf for a plain channel operation (Go: chanparkcommit).
 bool chan_park_commit(g*, void* arg) {
-  auto* p = static_cast<chan_park*>(arg);
-  waiter* w = p->w;  // p is on the parked goroutine's stack, as w is: both live until end_park
+  auto* p = static_cast<chan_park*>(arg);  // on the parked goroutine's stack until end_park
   p->lock->unlock();
-  w->end_park();
+  p->w->end_park();
   return true;
 }
 
@@ -132,9 +133,7 @@ bool chan_park_commit(g*, void* arg) {
 void park_waiter(waiter* w, os::light_rt_mutex* lock, wait_reason reason) {
   if (w->gp != nullptr) {
     chan_park p{w, lock};
-    w->parking.store(1, std::memory_order_relaxed);
-    gopark(chan_park_commit, &p, reason);
-    w->finish_park();
+    w->park(chan_park_commit, &p, reason);
   } else {
     lock->unlock();  // this thread holds a handle to the channel until it returns
     w->note.sleep();

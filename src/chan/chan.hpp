@@ -52,14 +52,16 @@ struct waiter {
   // has unlocked its channels (Go: g.parkingOnChan). A waker may take a channel's lock as
   // soon as the commit's unlock stores, and ready the goroutine, which may then drop the
   // last handle; but the unlock still reads the lock after its store (os/lock.hpp), so the
-  // woken goroutine waits for this to clear before it goes on (finish_park).
+  // woken goroutine waits for this to clear before it goes on (park).
   std::atomic<uint32_t> parking{0};
 
+  // Parks the goroutine gp with commit(gp, arg) as gopark's unlockf; commit unlocks the
+  // channels and calls end_park() last. Returns once the goroutine was woken and the commit
+  // has ended (at once, nearly always: it ends a few instructions after the unlock that let
+  // the waker in).
+  void park(bool (*commit)(g*, void*), void* arg, wait_reason reason);
   // Called by the commit once it has unlocked everything: the waiter is not touched after.
   void end_park() { parking.store(0, std::memory_order_release); }
-  // Called by the woken goroutine: returns once the commit has ended (at once, nearly
-  // always: the commit ends a few instructions after the unlock that let the waker in).
-  void finish_park();
 };
 
 struct sudog {

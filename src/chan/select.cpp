@@ -262,9 +262,7 @@ int selectgo(scase* cases, int ncases, bool block, bool* recv_ok) {
   }
   if (w.gp != nullptr) {
     s.w = &w;
-    w.parking.store(1, std::memory_order_relaxed);
-    gopark(selparkcommit, &s, wait_reason::select);
-    w.finish_park();
+    w.park(selparkcommit, &s, wait_reason::select);
   } else {
     selunlock(cases, lockorder, norder);
     w.note.sleep();
