@@ -343,7 +343,9 @@ g* gfget(p* pp) {
 
 // Gives gp a stack from this M's P (the warmest free one) and the context that starts it.
 void attach_stack(p* pp, g* gp) {
-  gp->stk = stackcache_get(pp != nullptr ? &pp->stackcache : nullptr, sched.stack_size);
+  stack_cache* c = pp != nullptr ? &pp->stackcache : nullptr;
+  if (c == nullptr || !stackcache_pop(c, sched.stack_size, &gp->stk))
+    gp->stk = stackcache_get(c, sched.stack_size);
   san::unpoison_stack(gp->stk.usable_lo, gp->stk.hi);
 }
 
