@@ -8,6 +8,8 @@
 
 extern "C" {
 void gort_swap_context(void** save_sp, void* load_sp);
+// Resumes load_sp, leaving a context that is never resumed (nothing is saved).
+[[noreturn]] void gort_jump_context(void* load_sp);
 void gort_start_trampoline();
 }
 

@@ -81,7 +81,8 @@ void run_hook(m* mp) {
 }
 
 // Switches from the running context (a g, or g0 when from is null) to `to` (g0 when null).
-// Returns when the context we left is resumed, after running the pending hook.
+// Returns when the context we left is resumed, after running the pending hook; never when
+// `from` is dying (an ended goroutine: nothing of it is saved).
 void switch_context(m* mp, g* from, g* to, bool from_dying) {
   if (to != nullptr && to->sp == nullptr) [[unlikely]]
     prepare_first_run(mp, to);
@@ -95,6 +96,7 @@ void switch_context(m* mp, g* from, g* to, bool from_dying) {
     san::start_switch(fake, to->stk.usable_lo, to->stk.usable_size(), to->tsan_fiber);
   else
     san::start_switch(fake, mp->g0_stack_lo, mp->g0_stack_size, mp->g0_tsan_fiber);
+  if (from_dying) gort_jump_context(target);
   gort_swap_context(save, target);
   // Resumed: maybe on another M.
   m* now = current_m();
