@@ -7,7 +7,7 @@
 #include <cstring>
 
 extern "C" {
-void gort_swap_context(void** save_sp, void* load_sp);
+void gort_swap_context(void** save_sp, void* load_sp, uint64_t fp_control);
 // Resumes load_sp, leaving a context that is never resumed (nothing is saved).
 [[noreturn]] void gort_jump_context(void* load_sp);
 void gort_start_trampoline();
@@ -16,6 +16,15 @@ void gort_start_trampoline();
 namespace gort::rt {
 
 inline constexpr size_t kSwitchFrameSize = 64;
+
+// The calling thread's MXCSR (low 32 bits) and x87 control word (bits 32-47): the
+// floating-point control state a switch saves, packed as gort_swap_context takes it.
+inline uint64_t read_fp_control() {
+  uint32_t mxcsr;
+  uint16_t x87;
+  __asm__ volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(mxcsr), "=m"(x87));
+  return mxcsr | uint64_t{x87} << 32;
+}
 
 // Builds a frame at the top of [.., top) that, when resumed, calls fn(arg) on that stack.
 // top must be 16-byte aligned. Returns the sp to resume.

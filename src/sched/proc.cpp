@@ -82,8 +82,9 @@ void run_hook(m* mp) {
 
 // Switches from the running context (a g, or g0 when from is null) to `to` (g0 when null).
 // Returns when the context we left is resumed, after running the pending hook; never when
-// `from` is dying (an ended goroutine: nothing of it is saved).
-void switch_context(m* mp, g* from, g* to, bool from_dying) {
+// `from` is dying (an ended goroutine: nothing of it is saved). fp_control is the leaving
+// context's, read early (read_fp_control; unused when dying).
+void switch_context(m* mp, g* from, g* to, bool from_dying, uint64_t fp_control) {
   if (to != nullptr && to->sp == nullptr) [[unlikely]]
     prepare_first_run(mp, to);
   if (to != nullptr && to->stk_saved != nullptr) [[unlikely]]
@@ -97,7 +98,7 @@ void switch_context(m* mp, g* from, g* to, bool from_dying) {
   else
     san::start_switch(fake, mp->g0_stack_lo, mp->g0_stack_size, mp->g0_tsan_fiber);
   if (from_dying) gort_jump_context(target);
-  gort_swap_context(save, target);
+  gort_swap_context(save, target, fp_control);
   // Resumed: maybe on another M.
   m* now = current_m();
   san::finish_switch(from != nullptr ? from->asan_fake_stack : now->g0_asan_fake_stack);
@@ -154,13 +155,14 @@ void check_stack_barrier(g* gp) {
 }  // namespace
 
 void execute(m* mp, g* gp, bool inherit) {
+  uint64_t fp_control = read_fp_control();
   p* pp = mp->pp;
   mp->curg.store(gp, std::memory_order_release);
   gp->mp.store(mp, std::memory_order_relaxed);
   gp->preempt.store(false, std::memory_order_relaxed);
   gp->status.store(gstatus::running, std::memory_order_relaxed);
   if (!inherit) bump_schedtick(pp);
-  switch_context(mp, nullptr, gp, false);
+  switch_context(mp, nullptr, gp, false, fp_control);
 }
 
 namespace {
@@ -170,6 +172,7 @@ void hook_runnable_global(m* mp, g* gp, void*);
 // Leaves gp (the running goroutine of this M): hook(mp, gp, arg) commits its new state after
 // the switch. Returns when gp runs again.
 void leave(m* mp, g* gp, switch_hook hook, void* arg, bool dying) {
+  uint64_t fp_control = dying ? 0 : read_fp_control();  // first: see context_x86_64.S
   check_stack_barrier(gp);
   if (forked_during_run.load(std::memory_order_relaxed)) [[unlikely]]
     forked_child_leaves(mp, gp, dying);
@@ -193,10 +196,10 @@ void leave(m* mp, g* gp, switch_hook hook, void* arg, bool dying) {
     next->preempt.store(false, std::memory_order_relaxed);
     next->status.store(gstatus::running, std::memory_order_relaxed);
     if (!inherit) bump_schedtick(mp->pp);
-    switch_context(mp, gp, next, dying);
+    switch_context(mp, gp, next, dying, fp_control);
   } else {
     mp->curg.store(nullptr, std::memory_order_relaxed);
-    switch_context(mp, gp, nullptr, dying);
+    switch_context(mp, gp, nullptr, dying, fp_control);
   }
 }
 
