@@ -605,6 +605,8 @@ void goready(g* gp) {
     if (s == gstatus::zombie) fatal("goready: goroutine of a finished gort::run was woken");
     fatal("bad g->status in ready");
   }
+  // The frame its switch will pop first: likely cold by now (it slept), and it runs soon.
+  __builtin_prefetch(gp->sp);
   p* pp = current_p();
   if (pp != nullptr) {
     runqput(pp, gp, true);
