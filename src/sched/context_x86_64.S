@@ -45,7 +45,9 @@ gort_swap_context:
 1:  cmpw    4(%rsp), %dx
     je      2f
     fldcw   4(%rsp)
-2:  addq    $8, %rsp
+2:
+.Lpop_frame:                    // pops the frame at %rsp and returns into it
+    addq    $8, %rsp
     popq    %r15
     popq    %r14
     popq    %r13
@@ -65,14 +67,7 @@ gort_jump_context:
     movq    %rdi, %rsp
     ldmxcsr (%rsp)
     fldcw   4(%rsp)
-    addq    $8, %rsp
-    popq    %r15
-    popq    %r14
-    popq    %r13
-    popq    %r12
-    popq    %rbx
-    popq    %rbp
-    ret
+    jmp     .Lpop_frame
     .cfi_endproc
     .size   gort_jump_context,.-gort_jump_context
 

@@ -10,21 +10,11 @@
 #include <cstdint>
 
 #include "gort/gort.hpp"
+#include "procs_guard.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-class procs_guard {
- public:
-  procs_guard() : saved_(gort::gomaxprocs(0)) {}
-  ~procs_guard() { gort::gomaxprocs(saved_); }
-  procs_guard(const procs_guard&) = delete;
-  procs_guard& operator=(const procs_guard&) = delete;
-
- private:
-  int saved_;
-};
 
 // MXCSR without its sticky exception flags (bits 0-5, caller-saved by the ABI).
 constexpr std::uint32_t kMxcsrControl = 0xFFC0;

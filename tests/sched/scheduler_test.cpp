@@ -16,22 +16,11 @@
 #include <vector>
 
 #include "gort/gort.hpp"
+#include "procs_guard.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-// gort::gomaxprocs keeps its setting for later runs in the process: put it back.
-class procs_guard {
- public:
-  procs_guard() : saved_(gort::gomaxprocs(0)) {}
-  ~procs_guard() { gort::gomaxprocs(saved_); }
-  procs_guard(const procs_guard&) = delete;
-  procs_guard& operator=(const procs_guard&) = delete;
-
- private:
-  int saved_;
-};
 
 pid_t thread_id() { return pid_t(::syscall(SYS_gettid)); }
 
