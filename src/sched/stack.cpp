@@ -199,11 +199,8 @@ void stack_free(const stack& s) {
 
 stack stackcache_get(stack_cache* c, size_t size) {
   if (c != nullptr) {
-    while (c->n > 0) {
-      stack s = c->items[--c->n];
-      if (s.usable_size() == size) return s;
-      stack_free(s);
-    }
+    for (stack s; c->n > 0; stack_free(c->items[--c->n]))  // the wrong size on top: released
+      if (stackcache_pop(c, size, &s)) return s;
   }
   std::vector<stack> wrong_size;
   stack got{};

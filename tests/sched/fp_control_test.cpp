@@ -21,7 +21,7 @@ constexpr std::uint32_t kMxcsrControl = 0xFFC0;
 constexpr std::uint32_t kDefaultMxcsr = 0x1F80;  // all masked, round to nearest
 constexpr std::uint16_t kDefaultX87 = 0x037F;    // all masked, extended precision, nearest
 constexpr std::uint32_t kFlushToZero = 0x8000;
-constexpr std::uint16_t kX87SinglePrecision = 0x037F & ~0x0300;
+constexpr std::uint16_t kX87SinglePrecision = kDefaultX87 & ~0x0300;  // precision bits 8-9: 00
 
 std::uint32_t mxcsr_control() { return _mm_getcsr() & kMxcsrControl; }
 
