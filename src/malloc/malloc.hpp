@@ -87,8 +87,9 @@ struct spanclass_table {
 inline constexpr spanclass_table size_to_spc8{size_to_class8};
 inline constexpr spanclass_table size_to_spc128{size_to_class128};
 // make_span_class(size_to_class(size), false), for 0 < size <= max_small_size.
-constexpr std::uint8_t size_to_scan_spanclass(std::size_t size) {
-  if (size <= small_size_max - 8) return size_to_spc8.v[(size + small_size_div - 1) / small_size_div];
+constexpr std::size_t size_to_scan_spanclass(std::size_t size) {
+  if (__builtin_expect(size <= small_size_max - 8, 1))  // the common case falls through
+    return size_to_spc8.v[(size + small_size_div - 1) / small_size_div];
   return size_to_spc128.v[(size - small_size_max + large_size_div - 1) / large_size_div];
 }
 static_assert(size_to_scan_spanclass(16) == make_span_class(size_to_class(16), false) &&
@@ -162,14 +163,14 @@ struct alignas(64) mspan {
   // Where address p (inside this small span) falls: its object's index, and whether p is
   // that object's start.
   struct position {
-    std::uint32_t idx;
+    std::uintptr_t idx;  // below max_objs_per_span; full width so that it needs no extension
     bool at_start;
   };
   position locate(std::uintptr_t p) const {
     unsigned __int128 prod = static_cast<unsigned __int128>(p - start) * div_magic;
-    return {std::uint32_t(prod >> 64), std::uint64_t(prod) < div_magic};
+    return {std::uintptr_t(prod >> 64), std::uint64_t(prod) < div_magic};
   }
-  std::uint32_t obj_index(std::uintptr_t p) const { return locate(p).idx; }
+  std::uint32_t obj_index(std::uintptr_t p) const { return std::uint32_t(locate(p).idx); }
   // Go: allocCount, counted from the bitmap (the owner's view; the caller owns the span).
   // Objects in the owner's magazine are not in it (see the magazines below).
   std::uint32_t count_alloc() const;
@@ -230,19 +231,20 @@ constexpr std::uint32_t magazine_capacity(std::size_t elemsize) {
 }
 struct magazine_entry {
   void* p;  // the object; null above the oldest, mag_full_marker below the last free slot
-  // The object's alloc_bits word, with the bit's number in the top 6 bits (addresses are
-  // below 2^57), so that a pop marks it allocated without a span lookup or a division.
+  // The object's alloc bit as one number: the address of its span's alloc_bits[0] times 8,
+  // plus the object's index. The word is then at (alloc_bit >> 6) * 8 (alloc_bits is
+  // 8-byte aligned) and the bit is alloc_bit % 64, so a push makes it with one lea and a
+  // pop sets the bit without a span lookup or a division. Addresses are below 2^61.
   std::uint64_t alloc_bit;
 
-  static std::uint64_t pack(std::atomic<std::uint64_t>* word, std::uint32_t bit) {
-    return reinterpret_cast<std::uintptr_t>(word) | std::uint64_t(bit) << 58;
+  static std::uint64_t pack(const mspan* s, std::uintptr_t idx) {
+    return (reinterpret_cast<std::uintptr_t>(&s->alloc_bits[0]) << 3) + idx;
   }
   // The pop: the owner marks the object allocated again.
   void set_alloc_bit() const {
     const std::uint64_t t = alloc_bit;
-    auto* w = reinterpret_cast<std::atomic<std::uint64_t>*>(t & ((std::uint64_t{1} << 58) - 1));
-    const std::uint64_t m = std::uint64_t{1} << (t >> 58);
-    w->store(w->load(std::memory_order_relaxed) | m, std::memory_order_relaxed);
+    auto* w = reinterpret_cast<std::atomic<std::uint64_t>*>((t >> 6) << 3);
+    w->store(w->load(std::memory_order_relaxed) | std::uint64_t{1} << (t % 64), std::memory_order_relaxed);
   }
 };
 inline void* const mag_full_marker = reinterpret_cast<void*>(1);

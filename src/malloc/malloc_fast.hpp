@@ -100,7 +100,7 @@ inline mcache* peek_mcache() { return tls_cache; }
     mspan::position pos = s->locate(a);
     if (__builtin_expect(!pos.at_start, 0)) goto slow;  // reports the interior pointer
     std::atomic<std::uint64_t>& word = s->alloc_bits[pos.idx / 64];
-    std::uint64_t m = std::uint64_t{1} << (pos.idx % 64);
+    const std::uint64_t m = std::uint64_t{1} << (pos.idx % 64);
     // free_bits is read only when the span has remote frees pending (the slow path checks
     // them), so a local free costs no cache miss on the free_bits lines.
     if (__builtin_expect((word.load(std::memory_order_relaxed) & m) == 0 ||
@@ -112,7 +112,7 @@ inline mcache* peek_mcache() { return tls_cache; }
       magazine_entry* slot = c->mag_top[spc].load(std::memory_order_relaxed) - 1;
       if (slot->p != mag_full_marker) {  // not counted here: see mcache (frees_of)
         slot->p = p;
-        slot->alloc_bit = magazine_entry::pack(&word, pos.idx % 64);
+        slot->alloc_bit = magazine_entry::pack(s, pos.idx);
         c->mag_top[spc].store(slot, std::memory_order_relaxed);
         word.store(word.load(std::memory_order_relaxed) & ~m, std::memory_order_relaxed);
         return;  // the span's live count keeps counting it (see the magazines)
