@@ -208,6 +208,42 @@ TEST(Magazine, FreeTouchesOnlyTheAllocBit) {
   });
 }
 
+// A magazine entry carries its object's alloc bit packed into one number (the bitmap's
+// address and the object's index): objects in later bitmap words come back with their own
+// bit set, in their own word, and every other bit of the span as it was.
+TEST(Magazine, PopRestoresTheBitInEveryBitmapWord) {
+  on_fresh_thread([] {
+    constexpr std::size_t size = 16;  // 512 objects per span: eight bitmap words
+    std::vector<void*> v;
+    for (int i = 0; i < 450; i++) v.push_back(gort::mem::alloc(size));
+    gm::mspan* s = gm::span_of(reinterpret_cast<std::uintptr_t>(v[0]));
+    ASSERT_EQ(s->nwords(), 8u);
+    auto bitmap = [s] {
+      std::vector<std::uint64_t> w;
+      for (std::uint32_t i = 0; i < s->nwords(); i++) w.push_back(s->alloc_bits[i].load());
+      return w;
+    };
+    int checked = 0;
+    for (void* p : v) {
+      if (gm::span_of(reinterpret_cast<std::uintptr_t>(p)) != s) continue;
+      std::uint32_t idx = s->obj_index(reinterpret_cast<std::uintptr_t>(p));
+      if (idx != 63 && idx != 64 && idx != 200 && idx != 449) continue;
+      const std::vector<std::uint64_t> before = bitmap();
+      ASSERT_NE(before[idx / 64] & (std::uint64_t{1} << (idx % 64)), 0u) << idx;
+      gort::mem::free(p);
+      std::vector<std::uint64_t> freed = before;
+      freed[idx / 64] &= ~(std::uint64_t{1} << (idx % 64));
+      EXPECT_TRUE(gm::peek_mcache()->in_magazine(s->spanclass, p)) << idx;
+      EXPECT_EQ(bitmap(), freed) << idx;
+      EXPECT_EQ(gort::mem::alloc(size), p) << idx;
+      EXPECT_EQ(bitmap(), before) << idx;
+      checked++;
+    }
+    EXPECT_EQ(checked, 4);
+    for (void* p : v) gort::mem::free(p);
+  });
+}
+
 // Allocations off mallocgc's fast path pop the magazine too: noscan classes, and the
 // class an alignment picks. Before they did, a thread's frees of them waited in the
 // magazine until it exited, and a bitmap scan ran with them there (next_free now treats
