@@ -120,7 +120,9 @@ g* fast_pick(m* mp, g* cur, bool* inherit, bool keep_lock) {
   if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0)
     return nullptr;
-  g* gp = runqget(pp, inherit);
+  g* gp = nullptr;
+  *inherit = false;
+  if (runq_has_work(pp)) gp = runqget(pp, inherit);
   if (gp == nullptr && sched.runqsize.load(std::memory_order_relaxed) > 0) {
     sched.lock.lock();
     gp = globrunqget(pp, 0);

@@ -13,12 +13,6 @@ namespace {
 
 constexpr uint32_t kRunqMask = p::kRunqSize - 1;
 
-// runqsize changes only under sched.lock; others read it without the lock.
-void add_runqsize(int32_t n) {
-  sched.runqsize.store(sched.runqsize.load(std::memory_order_relaxed) + n,
-                       std::memory_order_relaxed);
-}
-
 // Moves half of pp's full ring plus gp to the global queue. False if a thief raced us.
 bool runqputslow(p* pp, g* gp, uint32_t h, uint32_t t) {
   g* batch[p::kRunqSize / 2 + 1];
@@ -166,12 +160,6 @@ void globrunqput(g* gp) {
   add_runqsize(1);
 }
 
-void globrunqput_back(g* gp) {
-  sched.runq.reserve(1);
-  sched.runq.push_back(gp);
-  add_runqsize(1);
-}
-
 void globrunqputhead(g* gp) {
   g_ring& r = ring_for(gp);
   r.reserve(1);
@@ -191,22 +179,25 @@ void globrunqputarray(g* const* gs, uint32_t n) {
   add_runqsize(int32_t(n));
 }
 
-g* globrunqget(p* pp, int32_t max) {
-  int32_t size = sched.runqsize.load(std::memory_order_relaxed);
-  if (size == 0) return nullptr;
-  int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
-  int32_t n = procs == 1 ? size : size / procs + 1;
-  if (n > size) n = size;
-  if (max > 0 && n > max) n = max;
-  if (n > int32_t(p::kRunqSize / 2)) n = p::kRunqSize / 2;
-  add_runqsize(-n);
+namespace {
 
-  // Woken goroutines first, but runq keeps a place in every batch: one in a batch of two
-  // or more, every other turn in a batch of one.
+// Woken goroutines first, but runq keeps a place in every batch: one in a batch of two
+// or more, every other turn in a batch of one.
+
+// A batch of one (every take on one P, where the two goroutines of a Gosched ping-pong
+// take each other): no loop, no local queue, few registers.
+g* globrunqget_one() {
   g_ring& woken = sched.runq_woken;
   g_ring& fifo = sched.runq;
-  int32_t fifo_place = 0;
-  if (fifo.size() > 0) fifo_place = n >= 2 ? 1 : int32_t(sched.runq_turn ^= 1);
+  int32_t fifo_place = fifo.size() > 0 ? int32_t(sched.runq_turn ^= 1) : 0;
+  return woken.size() > 0 && fifo_place == 0 ? woken.pop_front() : fifo.pop_front();
+}
+
+// A batch of n >= 2: the first is returned, the rest go to pp's local queue.
+[[gnu::noinline]] g* globrunqget_batch(p* pp, int32_t n) {
+  g_ring& woken = sched.runq_woken;
+  g_ring& fifo = sched.runq;
+  int32_t fifo_place = fifo.size() > 0 ? 1 : 0;
   int32_t from_woken = std::min<int32_t>(int32_t(woken.size()), n - fifo_place);
   int32_t from_fifo = n - from_woken;
 
@@ -220,6 +211,20 @@ g* globrunqget(p* pp, int32_t max) {
   for (int32_t i = 0; i < from_woken; i++) hand_out(woken.pop_front());
   for (int32_t i = 0; i < from_fifo; i++) hand_out(fifo.pop_front());
   return first;
+}
+
+}  // namespace
+
+g* globrunqget(p* pp, int32_t max) {
+  int32_t size = sched.runqsize.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+  int32_t n = procs == 1 ? size : size / procs + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > int32_t(p::kRunqSize / 2)) n = p::kRunqSize / 2;
+  add_runqsize(-n);
+  return n == 1 ? globrunqget_one() : globrunqget_batch(pp, n);
 }
 
 }  // namespace gort::rt

@@ -29,14 +29,30 @@ void runqput(p* pp, g* gp, bool next);
 // Takes a g from pp's local queue (runnext first). inherit is set when the g came from
 // runnext and so inherits the current time slice. Caller owns pp.
 g* runqget(p* pp, bool* inherit);
+// Whether pp's local queue holds a g, as its owner sees it: only the owner fills the ring
+// and runnext, and thieves only empty them, so for the owner "no" is exact. Lets a switch
+// skip runqget's call when the queue is empty (a Gosched ping-pong on one P). Caller owns pp.
+inline bool runq_has_work(const p* pp) {
+  return pp->runnext.load(std::memory_order_relaxed) != nullptr ||
+         pp->runqhead.load(std::memory_order_relaxed) != pp->runqtail.load(std::memory_order_relaxed);
+}
 bool runqempty(p* pp);
 uint32_t runqlen(p* pp);
 // Steals half (rounded up) of p2's queue into pp's; returns one g to run or null.
 g* runqsteal(p* pp, p* p2, bool steal_runnext);
 
 // Global queue; sched.lock must be held.
+// runqsize changes only under sched.lock; others read it without the lock.
+inline void add_runqsize(int32_t n) {
+  sched.runqsize.store(sched.runqsize.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 void globrunqput(g* gp);
-void globrunqput_back(g* gp);  // Go's globrunqput for a g that gave up the processor
+// Go's globrunqput for a g that gave up the processor (inline: every Gosched makes one).
+inline void globrunqput_back(g* gp) {
+  sched.runq.reserve(1);
+  sched.runq.push_back(gp);
+  add_runqsize(1);
+}
 void globrunqputhead(g* gp);
 void globrunqputbatch(g* head, int32_t n);  // the first n of a list through schedlink
 void globrunqputarray(g* const* gs, uint32_t n);

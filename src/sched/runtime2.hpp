@@ -238,7 +238,9 @@ struct g_ring {
   void clear() { head = tail = 0; }
 
  private:
-  void grow(uint32_t n);
+  // Out of line and cold, so that the callers' fast paths (a push under sched.lock on every
+  // Gosched) save no registers for it.
+  [[gnu::noinline, gnu::cold]] void grow(uint32_t n);
 };
 
 inline constexpr int kMaxGomaxprocs = 1024;
