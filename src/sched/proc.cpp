@@ -120,9 +120,7 @@ g* fast_pick(m* mp, g* cur, bool* inherit, bool keep_lock) {
   if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0)
     return nullptr;
-  g* gp = nullptr;
-  *inherit = false;
-  if (runq_has_work(pp)) gp = runqget(pp, inherit);
+  g* gp = runq_has_work(pp) ? runqget(pp, inherit) : nullptr;  // runqget sets *inherit
   if (gp == nullptr && sched.runqsize.load(std::memory_order_relaxed) > 0) {
     sched.lock.lock();
     gp = globrunqget(pp, 0);
