@@ -75,25 +75,23 @@ constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
 
 struct mcache;
 
-// size_to_class8/128 with each class already turned into its span class (scan), so that
-// malloc's fast path indexes its cache with the table's byte as it is.
-template <std::size_t N>
-struct spanclass_table {
-  std::uint8_t v[N];
-  constexpr explicit spanclass_table(const std::uint8_t (&classes)[N]) : v{} {
-    for (std::size_t i = 0; i < N; i++) v[i] = make_span_class(classes[i], false);
+// The span class (scan) of every small size, indexed by ceil(size / 8): Go's two tables
+// (size_to_class8 and size_to_class128) merged into one of 4097 bytes, with each class
+// already turned into its span class, so that malloc's fast path makes one range check and
+// one lookup and indexes its cache with the byte as it is. Every class size is a multiple
+// of 8, so all sizes in (8(i-1), 8i] share class size_to_class(8i).
+struct scan_spanclass_table {
+  std::uint8_t v[max_small_size / 8 + 1];
+  constexpr scan_spanclass_table() : v{} {
+    for (std::size_t i = 0; i <= max_small_size / 8; i++) v[i] = make_span_class(size_to_class(i * 8), false);
   }
 };
-inline constexpr spanclass_table size_to_spc8{size_to_class8};
-inline constexpr spanclass_table size_to_spc128{size_to_class128};
+inline constexpr scan_spanclass_table size_to_scan_spc{};
 // make_span_class(size_to_class(size), false), for 0 < size <= max_small_size.
-constexpr std::size_t size_to_scan_spanclass(std::size_t size) {
-  if (__builtin_expect(size <= small_size_max - 8, 1))  // the common case falls through
-    return size_to_spc8.v[(size + small_size_div - 1) / small_size_div];
-  return size_to_spc128.v[(size - small_size_max + large_size_div - 1) / large_size_div];
-}
+constexpr std::size_t size_to_scan_spanclass(std::size_t size) { return size_to_scan_spc.v[(size + 7) / 8]; }
 static_assert(size_to_scan_spanclass(16) == make_span_class(size_to_class(16), false) &&
               size_to_scan_spanclass(1017) == make_span_class(size_to_class(1017), false) &&
+              size_to_scan_spanclass(6529) == make_span_class(size_to_class(6529), false) &&
               size_to_scan_spanclass(max_small_size) == make_span_class(size_to_class(max_small_size), false));
 
 enum : std::uint8_t { span_dead = 0, span_in_use = 1 };
@@ -107,8 +105,13 @@ enum : std::uint8_t { list_none = 0, list_partial = 1, list_full = 2 };
 // allocation; free_bits, written by frees from other threads, has lines of its own.
 struct alignas(64) mspan {
   // Owner-only, written on every allocation.
-  std::uint64_t alloc_cache;  // Go: allocCache; bit k set => object freeindex+k is free
-  std::uint32_t freeindex;    // Go: freeIndex; next object index to look at
+  // Go: allocCache, one bitmap word at a time: bit k set => object freeindex - 64 + k is
+  // free and not handed out yet (Go's starts at freeindex itself and shifts as it goes;
+  // here an allocation clears its bit and nothing moves).
+  std::uint64_t alloc_cache;
+  // Go: freeIndex. The first object the next refill looks at, always a multiple of 64: the
+  // refill that loads a bitmap word into alloc_cache moves it past that word.
+  std::uint32_t freeindex;
   std::atomic<std::uint8_t> list;  // which mcentral list holds it (written under that lock)
   bool needzero;              // pages may hold old data (false: fresh from the OS)
   mspan* next;                // mcentral list, mcache retained list, fixalloc free list
@@ -177,7 +180,8 @@ struct alignas(64) mspan {
   bool has_remote() const;  // some free_bits word is set
   // Folds free_bits into alloc_bits; the caller owns the span. Returns objects freed.
   std::uint32_t collect_remote();
-  // Finds the next free object at or after freeindex and loads alloc_cache for it; wraps
+  // Finds the first bitmap word at or after freeindex with a free object and loads
+  // alloc_cache with that word's free objects (freeindex moves past the word); wraps
   // once (after folding remote frees) when the span still has at least 1/8 free (any free
   // object when `fresh`, i.e. just taken from mcentral). Returns false when the caller
   // should give the span back. Called only while the owner's magazine of the class is

@@ -47,19 +47,19 @@ bool mspan::refill_cache(bool fresh) {
   bool wrapped = false;
   for (;;) {
     while (freeindex < nelems) {
-      std::uint32_t w = freeindex / 64, off = freeindex % 64;
+      std::uint32_t w = freeindex / 64;
       // Objects freed remotely but not folded yet are not free: a double free by the owner
       // may have cleared their alloc bit (collect_remote reports it).
       std::uint64_t used = alloc_bits[w].load(std::memory_order_relaxed);
       if (remote.load(std::memory_order_acquire) != 0) used |= free_bits[w].load(std::memory_order_relaxed);
-      std::uint64_t bits = ~used >> off;
-      std::uint32_t valid = (nelems - w * 64 < 64 ? nelems - w * 64 : 64) - off;
+      std::uint64_t bits = ~used;
+      std::uint32_t valid = nelems - w * 64;
       if (valid < 64) bits &= (std::uint64_t{1} << valid) - 1;
+      freeindex = (w + 1) * 64;
       if (bits != 0) {
         alloc_cache = bits;
         return true;
       }
-      freeindex = (w + 1) * 64;
     }
     alloc_cache = 0;
     if (wrapped) return false;

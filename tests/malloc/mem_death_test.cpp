@@ -41,6 +41,18 @@ TEST(MemDeath, DoubleFreeOfAnObjectInTheMagazine) {
 
 // A large object's span waits in the page cache (dead, still mapped): freeing it again is
 // reported, and so is a free into it after a thread's cache reused it for something else.
+// An object the allocation cache holds but has not handed out yet (the next one of a
+// fresh span's first bitmap word): its alloc bit is clear, so its free is reported.
+TEST(MemDeath, FreeOfAnObjectNotHandedOutYet) {
+  EXPECT_DEATH(
+      {
+        gort::debug::free_os_memory();  // this thread's caches start afresh
+        char* a = static_cast<char*>(gort::mem::alloc_noscan(80));
+        gort::mem::free(a + 80);
+      },
+      "fatal error: free: double free or free of an object that is not allocated.*pointer 0x");
+}
+
 TEST(MemDeath, DoubleFreeOfALargeObjectInThePageCache) {
   EXPECT_DEATH(
       {

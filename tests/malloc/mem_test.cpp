@@ -76,6 +76,33 @@ TEST(Mem, ObjectsOfOneClassShareASpanInAddressOrder) {
   gort::mem::free(b);
 }
 
+// Go's freeindex order across bitmap words: a span hands its objects out at increasing
+// addresses, and a span taken fresh gives every object once, elemsize apart (80 B: 102
+// objects, so the walk crosses from bitmap word 0 to word 1).
+TEST(Mem, SpansHandOutObjectsInAddressOrderAcrossBitmapWords) {
+  gort::debug::free_os_memory();
+  std::vector<char*> got;
+  for (int i = 0; i < 400; i++) got.push_back(static_cast<char*>(gort::mem::alloc_noscan(80)));
+  int whole_spans = 0;
+  for (std::size_t i = 0; i < got.size();) {
+    gort::malloc::mspan* s = gort::malloc::span_of(reinterpret_cast<std::uintptr_t>(got[i]));
+    ASSERT_NE(s, nullptr);
+    std::size_t j = i + 1;
+    while (j < got.size() && gort::malloc::span_of(reinterpret_cast<std::uintptr_t>(got[j])) == s) {
+      ASSERT_GT(got[j], got[j - 1]) << "object " << j;
+      j++;
+    }
+    if (j - i == s->nelems) {
+      whole_spans++;
+      for (std::size_t k = i; k < j; k++)
+        ASSERT_EQ(reinterpret_cast<std::uintptr_t>(got[k]), s->start + (k - i) * 80) << "object " << k;
+    }
+    i = j;
+  }
+  EXPECT_GE(whole_spans, 2);
+  for (char* p : got) gort::mem::free(p);
+}
+
 TEST(Mem, ArenaIndexFindsSpansAndHeapStartsAtGoHint) {
   void* p = gort::mem::alloc(64);
   auto u = reinterpret_cast<std::uintptr_t>(p);
