@@ -259,6 +259,8 @@ void schedule(m* mp) {
     if (mp->pending_g != nullptr) {
       gp = mp->pending_g;
       mp->pending_g = nullptr;
+      if (gp->sp == nullptr && mp->pp != nullptr)  // see stackcache_keep_spare
+        stackcache_keep_spare(&mp->pp->stackcache, sched.stack_size.load(std::memory_order_relaxed));
     } else {
       gp = findrunnable(mp, &inherit);
       if (gp == nullptr) return;

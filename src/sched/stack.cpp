@@ -240,6 +240,20 @@ void stackcache_put(stack_cache* c, const stack& s) {
   c->n -= kHalf;
 }
 
+void stackcache_keep_spare(stack_cache* c, size_t size) {
+  while (c->n < 2) {
+    stack spare;
+    try {
+      spare = stackcache_get(nullptr, size);  // the global list, else the OS
+    } catch (const std::bad_alloc&) {
+      return;
+    }
+    std::copy_backward(c->items, c->items + c->n, c->items + c->n + 1);
+    c->items[0] = spare;
+    c->n++;
+  }
+}
+
 void stackcache_flush(stack_cache* c) {
   if (c->n == 0) return;
   auto& p = pool();

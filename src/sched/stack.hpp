@@ -80,6 +80,14 @@ inline bool stackcache_pop(stack_cache* c, size_t size, stack* out) {
 }
 // Gives s back to `c` (null: to the global list). Its pages stay committed.
 void stackcache_put(stack_cache* c, const stack& s);
+// Before g0 starts a goroutine's first run: tops `c` up to two stacks of `size`, from the
+// global list or the OS, placed under the warm ones, so that one is left after that
+// goroutine takes its stack. leave() hands the switch straight to a goroutine that has not
+// run yet only when the cache has a stack for it (else it goes through g0, so that no
+// stack is made while the hook's lock is held), and an ending goroutine's own stack is in
+// use until the switch: a cache that held just the one stack passed from goroutine to
+// goroutine would send every such switch through g0. Without memory, adds what it can.
+void stackcache_keep_spare(stack_cache* c, size_t size);
 // Empties `c` into the global list (a P being destroyed).
 void stackcache_flush(stack_cache* c);
 
