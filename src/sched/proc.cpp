@@ -395,7 +395,26 @@ void hook_nothing(m*, g*, void*) {}
 
 // ---- Creation. ----
 
-g* newproc_alloc(size_t size, size_t align, void** storage) {
+namespace {
+
+// newproc_alloc for a closure too big for the G: it goes at the top of a stack the G gets
+// now. Out of line, so that the common path saves no registers for it.
+[[gnu::noinline]] void place_closure_on_stack(p* pp, g* gp, size_t size, size_t align) {
+  try {
+    attach_stack(pp, gp);
+  } catch (...) {
+    gfput_or_free(pp, gp);
+    throw;
+  }
+  uintptr_t top = gp->stk.hi;
+  uintptr_t closure = (top - size) & ~(uintptr_t(align < 16 ? 16 : align) - 1);
+  gp->closure = reinterpret_cast<void*>(closure);
+  gp->sp = make_context(closure & ~uintptr_t(15), goroutine_main, gp);
+}
+
+// newproc_alloc's path when its fast one does not apply: no P, no free G on the P, no run
+// active (which throws), or a closure too big for the G.
+[[gnu::noinline]] g* newproc_alloc_slow(size_t size, size_t align, void** storage) {
   if (!sched.running.load(std::memory_order_acquire))
     throw runtime_error("gort::go called while no gort::run is active");
   p* pp = current_p();
@@ -407,19 +426,29 @@ g* newproc_alloc(size_t size, size_t align, void** storage) {
     gp->closure = gp->closure_buf;
     gp->sp = nullptr;
   } else {
-    try {
-      attach_stack(pp, gp);
-    } catch (...) {
-      gfput_or_free(pp, gp);
-      throw;
-    }
-    uintptr_t top = gp->stk.hi;
-    uintptr_t closure = (top - size) & ~(uintptr_t(align < 16 ? 16 : align) - 1);
-    gp->closure = reinterpret_cast<void*>(closure);
-    gp->sp = make_context(closure & ~uintptr_t(15), goroutine_main, gp);
+    place_closure_on_stack(pp, gp, size, align);
   }
   *storage = gp->closure;
   return gp;
+}
+
+}  // namespace
+
+g* newproc_alloc(size_t size, size_t align, void** storage) {
+  // The common case, with nothing to save for a call: a free G on this P and a closure
+  // that fits in it.
+  p* pp = current_p();
+  g* gp;
+  if (sched.running.load(std::memory_order_acquire) && pp != nullptr && (gp = pp->gfree) != nullptr &&
+      size <= g::kClosureBytes && align <= g::kClosureAlign) [[likely]] {
+    pp->gfree = gp->schedlink;
+    pp->gfree_count--;
+    gp->closure = gp->closure_buf;
+    gp->sp = nullptr;  // the stack comes at the first run (see newproc_alloc_slow)
+    *storage = gp->closure;
+    return gp;
+  }
+  return newproc_alloc_slow(size, align, storage);
 }
 
 void newproc_abort(g* gp) {
@@ -432,7 +461,8 @@ void newproc_abort(g* gp) {
 void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc) {
   gp->entry = entry;
   gp->gopc = gopc;
-  g* parent = current_g();
+  m* mp = current_m();  // read once: nothing below switches
+  g* parent = mp != nullptr ? mp->curg.load(std::memory_order_relaxed) : nullptr;
   gp->parent_goid = parent != nullptr ? parent->goid : 0;
   gp->waitreason = wait_reason::zero;
   gp->lockedm = nullptr;
@@ -441,7 +471,7 @@ void newproc_start(g* gp, void (*entry)(void*), uintptr_t gopc) {
   gp->is_main = false;
   gp->preempt.store(false, std::memory_order_relaxed);
   gp->asan_fake_stack = nullptr;
-  p* pp = current_p();
+  p* pp = mp != nullptr ? mp->pp : nullptr;
   count_goroutine(pp, 1);
   if (pp != nullptr) {
     if (pp->goidcache == pp->goidcacheend) {

@@ -62,14 +62,10 @@ uint32_t runqgrab(p* pp2, std::atomic<g*>* batch, uint32_t batch_head, bool stea
 
 }  // namespace
 
-void runqput(p* pp, g* gp, bool next) {
-  if (next) {
-    g* old = pp->runnext.load(std::memory_order_relaxed);
-    while (!pp->runnext.compare_exchange_weak(old, gp, std::memory_order_acq_rel)) {
-    }
-    if (old == nullptr) return;
-    gp = old;  // kick the old runnext to the regular queue
-  }
+// runqput with the ring full: spills half of it to the global queue (or, when a thief
+// took some meanwhile, puts gp in the room it made). Out of line, so that runqput's own
+// path saves no registers.
+[[gnu::noinline]] void runqput_full(p* pp, g* gp) {
   for (;;) {
     uint32_t h = pp->runqhead.load(std::memory_order_acquire);
     uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
@@ -80,6 +76,24 @@ void runqput(p* pp, g* gp, bool next) {
     }
     if (runqputslow(pp, gp, h, t)) return;
   }
+}
+
+void runqput(p* pp, g* gp, bool next) {
+  if (next) {
+    g* old = pp->runnext.load(std::memory_order_relaxed);
+    while (!pp->runnext.compare_exchange_weak(old, gp, std::memory_order_acq_rel)) {
+    }
+    if (old == nullptr) return;
+    gp = old;  // kick the old runnext to the regular queue
+  }
+  uint32_t h = pp->runqhead.load(std::memory_order_acquire);
+  uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
+  if (t - h < p::kRunqSize) [[likely]] {
+    pp->runq[t & kRunqMask].store(gp, std::memory_order_relaxed);
+    pp->runqtail.store(t + 1, std::memory_order_release);
+    return;
+  }
+  runqput_full(pp, gp);
 }
 
 g* runqget(p* pp, bool* inherit) {

@@ -224,11 +224,7 @@ stack stackcache_get(stack_cache* c, size_t size) {
   return got.hi != 0 ? got : stack_alloc(size);
 }
 
-void stackcache_put(stack_cache* c, const stack& s) {
-  if (c != nullptr && c->n < stack_cache::kMax) {
-    c->items[c->n++] = s;
-    return;
-  }
+void stackcache_put_global(stack_cache* c, const stack& s) {
   auto& p = pool();
   std::lock_guard<std::mutex> lk(p.mu);
   p.cached.push_back(s);

@@ -78,8 +78,17 @@ inline bool stackcache_pop(stack_cache* c, size_t size, stack* out) {
   *out = c->items[--c->n];
   return true;
 }
-// Gives s back to `c` (null: to the global list). Its pages stay committed.
-void stackcache_put(stack_cache* c, const stack& s);
+// stackcache_put when `c` is null or full: to the global list (with the older half of c).
+void stackcache_put_global(stack_cache* c, const stack& s);
+// Gives s back to `c` (null: to the global list). Its pages stay committed. Inline, with
+// the global list out of line, so that the common case saves no registers.
+inline void stackcache_put(stack_cache* c, const stack& s) {
+  if (c != nullptr && c->n < stack_cache::kMax) [[likely]] {
+    c->items[c->n++] = s;
+    return;
+  }
+  stackcache_put_global(c, s);
+}
 // Before g0 starts a goroutine's first run: tops `c` up to two stacks of `size`, from the
 // global list or the OS, placed under the warm ones, so that one is left after that
 // goroutine takes its stack. leave() hands the switch straight to a goroutine that has not
