@@ -330,6 +330,15 @@ g* gfget_global() {
   return gp;
 }
 
+// The newest free G of pp's own list, or null; never takes a lock.
+inline g* gfget_local(p* pp) {
+  g* gp = pp->gfree;
+  if (gp == nullptr) return nullptr;
+  pp->gfree = gp->schedlink;
+  pp->gfree_count--;
+  return gp;
+}
+
 g* gfget(p* pp) {
   if (pp->gfree == nullptr && global_gfree_count.load(std::memory_order_relaxed) > 0) {
     os::rt_lock_guard lk(sched.gflock);
@@ -339,11 +348,7 @@ g* gfget(p* pp) {
       pp->gfree_count = n;
     }
   }
-  g* gp = pp->gfree;
-  if (gp == nullptr) return nullptr;
-  pp->gfree = gp->schedlink;
-  pp->gfree_count--;
-  return gp;
+  return gfget_local(pp);
 }
 
 // Gives gp a stack from this M's P (the warmest free one) and the context that starts it.
@@ -397,6 +402,14 @@ void hook_nothing(m*, g*, void*) {}
 
 namespace {
 
+// The closure goes in the G, and the stack comes when the goroutine first runs
+// (switch_context), from the cache of the P that runs it: a queue of goroutines that have
+// not started holds no stacks.
+inline void keep_closure_in_g(g* gp) {
+  gp->closure = gp->closure_buf;
+  gp->sp = nullptr;
+}
+
 // newproc_alloc for a closure too big for the G: it goes at the top of a stack the G gets
 // now. Out of line, so that the common path saves no registers for it.
 [[gnu::noinline]] void place_closure_on_stack(p* pp, g* gp, size_t size, size_t align) {
@@ -420,14 +433,10 @@ namespace {
   p* pp = current_p();
   g* gp = pp != nullptr ? gfget(pp) : gfget_global();  // gfget refills from the global list
   if (gp == nullptr) gp = malg();
-  if (size <= g::kClosureBytes && align <= g::kClosureAlign) {
-    // The stack comes when the goroutine first runs (switch_context), from the cache of
-    // the P that runs it: a queue of goroutines that have not started holds no stacks.
-    gp->closure = gp->closure_buf;
-    gp->sp = nullptr;
-  } else {
+  if (size <= g::kClosureBytes && align <= g::kClosureAlign)
+    keep_closure_in_g(gp);
+  else
     place_closure_on_stack(pp, gp, size, align);
-  }
   *storage = gp->closure;
   return gp;
 }
@@ -439,12 +448,9 @@ g* newproc_alloc(size_t size, size_t align, void** storage) {
   // that fits in it.
   p* pp = current_p();
   g* gp;
-  if (sched.running.load(std::memory_order_acquire) && pp != nullptr && (gp = pp->gfree) != nullptr &&
-      size <= g::kClosureBytes && align <= g::kClosureAlign) [[likely]] {
-    pp->gfree = gp->schedlink;
-    pp->gfree_count--;
-    gp->closure = gp->closure_buf;
-    gp->sp = nullptr;  // the stack comes at the first run (see newproc_alloc_slow)
+  if (sched.running.load(std::memory_order_acquire) && pp != nullptr &&
+      size <= g::kClosureBytes && align <= g::kClosureAlign && (gp = gfget_local(pp)) != nullptr) [[likely]] {
+    keep_closure_in_g(gp);
     *storage = gp->closure;
     return gp;
   }

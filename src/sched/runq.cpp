@@ -62,20 +62,31 @@ uint32_t runqgrab(p* pp2, std::atomic<g*>* batch, uint32_t batch_head, bool stea
 
 }  // namespace
 
-// runqput with the ring full: spills half of it to the global queue (or, when a thief
-// took some meanwhile, puts gp in the room it made). Out of line, so that runqput's own
-// path saves no registers.
+// Appends gp to pp's ring if it has room. Caller owns pp.
+inline bool runq_push(p* pp, g* gp) {
+  uint32_t h = pp->runqhead.load(std::memory_order_acquire);
+  uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
+  if (t - h >= p::kRunqSize) return false;
+  pp->runq[t & kRunqMask].store(gp, std::memory_order_relaxed);
+  pp->runqtail.store(t + 1, std::memory_order_release);
+  return true;
+}
+
+// runqput with the ring full: spills half of it to the global queue, or, when a thief took
+// some meanwhile, puts gp in the room it made. Out of line, so that runqput's own path
+// saves no registers.
 [[gnu::noinline]] void runqput_full(p* pp, g* gp) {
   for (;;) {
     uint32_t h = pp->runqhead.load(std::memory_order_acquire);
     uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
-    if (t - h < p::kRunqSize) {
-      pp->runq[t & kRunqMask].store(gp, std::memory_order_relaxed);
-      pp->runqtail.store(t + 1, std::memory_order_release);
-      return;
-    }
-    if (runqputslow(pp, gp, h, t)) return;
+    if (t - h >= p::kRunqSize && runqputslow(pp, gp, h, t)) return;
+    if (runq_push(pp, gp)) return;
   }
+}
+
+// runqput without next: gp goes to the tail of pp's ring.
+inline void runqput_tail(p* pp, g* gp) {
+  if (!runq_push(pp, gp)) [[unlikely]] runqput_full(pp, gp);
 }
 
 void runqput(p* pp, g* gp, bool next) {
@@ -86,14 +97,7 @@ void runqput(p* pp, g* gp, bool next) {
     if (old == nullptr) return;
     gp = old;  // kick the old runnext to the regular queue
   }
-  uint32_t h = pp->runqhead.load(std::memory_order_acquire);
-  uint32_t t = pp->runqtail.load(std::memory_order_relaxed);
-  if (t - h < p::kRunqSize) [[likely]] {
-    pp->runq[t & kRunqMask].store(gp, std::memory_order_relaxed);
-    pp->runqtail.store(t + 1, std::memory_order_release);
-    return;
-  }
-  runqput_full(pp, gp);
+  runqput_tail(pp, gp);
 }
 
 g* runqget(p* pp, bool* inherit) {
@@ -220,7 +224,7 @@ g* globrunqget_one() {
     if (first == nullptr)
       first = gp;
     else
-      runqput(pp, gp, false);
+      runqput_tail(pp, gp);
   };
   for (int32_t i = 0; i < from_woken; i++) hand_out(woken.pop_front());
   for (int32_t i = 0; i < from_fifo; i++) hand_out(fifo.pop_front());
