@@ -45,11 +45,9 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       bad_free("free: double free or free of an object that is not allocated", obj);
     GORT_POISON(obj, s->elemsize);
     s->alloc_bits[w].store(a & ~m, std::memory_order_relaxed);
-    if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
-      bump(c->nfree[spc]);
-      c->retained_free(s);  // may give s back: count first
-      return;
-    }
+    bump(c->nfree[spc]);
+    if (--s->free_countdown == 0) c->countdown_ended(s);  // may give s back: counted first
+    return;
   } else {
     // (An object in its owner's magazine has its bit clear too: freed there already.)
     if ((s->alloc_bits[w].load(std::memory_order_relaxed) & m) == 0)
@@ -58,7 +56,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
     // A remote free into a full span that no cache holds takes its mcentral's lock around
     // the publication, so that the span goes back to the partial list (while our object
     // is still allocated, nobody can free the span under us; after the OR, anyone may).
-    bool move = s->owner.load(std::memory_order_relaxed) == owner_uncached &&
+    bool move = s->owner_tag() == owner_uncached &&
                 s->list.load(std::memory_order_relaxed) == list_full;
     mcentral* mc = move ? &central(spc) : nullptr;
     if (mc != nullptr) mc->lock.lock();
@@ -66,7 +64,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       if (mc != nullptr) mc->lock.unlock();
       bad_free("free: double free of an object", obj);
     }
-    if (s->remote.load(std::memory_order_relaxed) == 0) s->remote.store(1, std::memory_order_release);
+    if (!s->remote_pending(std::memory_order_relaxed)) s->owner.fetch_or(owner_remote_bit, std::memory_order_release);
     if (mc != nullptr) {
       mc->note_remote_free(s);
       mc->lock.unlock();
@@ -200,6 +198,7 @@ void* malloc_aligned(std::size_t size, std::size_t align, bool zero) {
 }
 
 void free_slow(void* p, mspan* s, mcache* c) {
+  if (p == nullptr) return;  // free(nullptr) comes here (see freegc)
   std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
   if (s == nullptr)
     bad_free("free: pointer was not allocated by gort's heap (or its span was already freed)", p);

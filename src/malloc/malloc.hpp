@@ -18,10 +18,10 @@
 //    sets the object's bit in free_bits (atomic OR, release) and the owner folds free_bits
 //    into alloc_bits later (exchange, acquire): when its span runs out, when it uncaches the
 //    span, or mcentral when it looks for space. A bit already clear in alloc_bits, or already
-//    set in free_bits, is a double free. A remote free also sets the span's `remote` flag,
-//    which shares the line the owner's free reads anyway, so the owner's fast path reads
-//    free_bits (another cache miss) only when the flag says frees are pending (it then
-//    takes the slow path, which checks them). As a second line of defence, an object whose
+//    set in free_bits, is a double free. A remote free also sets owner_remote_bit in the
+//    span's owner word, which the owner's free compares anyway, so the owner's fast path
+//    never reads free_bits (another cache miss): with frees pending, the compare fails and
+//    the slow path checks them. As a second line of defence, an object whose
 //    free bit is set is never handed out before the fold (refill_cache skips alloc|free),
 //    and a fold that finds a free bit over a clear alloc bit reports a double free.
 //  * Magazines and the page cache (below) keep freed objects and emptied spans for the
@@ -67,7 +67,7 @@ inline constexpr int bitmap_words = max_objs_per_span / 64;
 
 inline constexpr std::uintptr_t owner_uncached = 1;
 inline constexpr std::uint32_t cross_retain_max = 8;  // see mcache::retain
-inline constexpr std::uintptr_t owner_tiny_bit = 1, owner_retained_bit = 2;
+inline constexpr std::uintptr_t owner_tiny_bit = 1, owner_remote_bit = 2;
 
 constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
   return std::uint8_t(sizeclass << 1 | (noscan ? 1 : 0));
@@ -75,21 +75,25 @@ constexpr std::uint8_t make_span_class(int sizeclass, bool noscan) {
 
 struct mcache;
 
-// The span class (scan) of every small size, indexed by ceil(size / 8): Go's two tables
-// (size_to_class8 and size_to_class128) merged into one of 4097 bytes, with each class
+// The span class (scan) of every small size, indexed by (size - 1) / 8: Go's two tables
+// (size_to_class8 and size_to_class128) merged into one of 4096 bytes, with each class
 // already turned into its span class, so that malloc's fast path makes one range check and
-// one lookup and indexes its cache with the byte as it is. Every class size is a multiple
-// of 8, so all sizes in (8(i-1), 8i] share class size_to_class(8i).
+// one lookup (the range check's size - 1 is the index's too) and indexes its cache with the
+// byte as it is. Every class size is a multiple of 8, so all sizes in (8i, 8(i+1)] share
+// class size_to_class(8(i+1)).
 struct scan_spanclass_table {
-  std::uint8_t v[max_small_size / 8 + 1];
+  std::uint8_t v[max_small_size / 8];
   constexpr scan_spanclass_table() : v{} {
-    for (std::size_t i = 0; i <= max_small_size / 8; i++) v[i] = make_span_class(size_to_class(i * 8), false);
+    for (std::size_t i = 0; i < max_small_size / 8; i++) v[i] = make_span_class(size_to_class((i + 1) * 8), false);
   }
 };
 inline constexpr scan_spanclass_table size_to_scan_spc{};
 // make_span_class(size_to_class(size), false), for 0 < size <= max_small_size.
-constexpr std::size_t size_to_scan_spanclass(std::size_t size) { return size_to_scan_spc.v[(size + 7) / 8]; }
-static_assert(size_to_scan_spanclass(16) == make_span_class(size_to_class(16), false) &&
+constexpr std::size_t size_to_scan_spanclass(std::size_t size) { return size_to_scan_spc.v[(size - 1) / 8]; }
+static_assert(size_to_scan_spanclass(1) == make_span_class(size_to_class(1), false) &&
+              size_to_scan_spanclass(8) == make_span_class(size_to_class(8), false) &&
+              size_to_scan_spanclass(9) == make_span_class(size_to_class(9), false) &&
+              size_to_scan_spanclass(16) == make_span_class(size_to_class(16), false) &&
               size_to_scan_spanclass(1017) == make_span_class(size_to_class(1017), false) &&
               size_to_scan_spanclass(6529) == make_span_class(size_to_class(6529), false) &&
               size_to_scan_spanclass(max_small_size) == make_span_class(size_to_class(max_small_size), false));
@@ -114,11 +118,15 @@ struct alignas(64) mspan {
   std::uint32_t freeindex;
   std::atomic<std::uint8_t> list;  // which mcentral list holds it (written under that lock)
   bool needzero;              // pages may hold old data (false: fresh from the OS)
+  // Set with alloc_cache by refill_cache, meaningful while alloc_cache != 0: the bitmap
+  // word it covers (alloc_bits[freeindex / 64 - 1]) and the address of that word's first
+  // object, so that an allocation finds its bit and its address without deriving them
+  // from freeindex.
+  std::atomic<std::uint64_t>* cache_word;
+  std::uintptr_t cache_base;
   mspan* next;                // mcentral list, mcache retained list, fixalloc free list
   mspan* prev;
   std::size_t npages;
-  std::atomic<std::uint8_t>* tiny_refs;    // tiny span class: live sub-objects per block
-  std::uint64_t* gcmark_bits;              // Go: gcmarkBits; for the collector (unused yet)
 
   // Set when the span is created or changes hands; read by every free.
   alignas(64) std::uintptr_t start;  // Go: startAddr
@@ -131,19 +139,28 @@ struct alignas(64) mspan {
   std::uint64_t div_magic;
   std::uint32_t elemsize;     // object size (0 for class 0: a large span's size is npages)
   std::uint16_t nelems;       // objects in the span (at most max_objs_per_span)
-  std::uint16_t live;         // retained spans: allocated objects as the owner counts them
+  // The owner's frees through the bitmap (the free fast path's, the magazines' flushes)
+  // until it must look at the span again, when this reaches 0 (mcache::countdown_ended):
+  // for a retained span, when its live count falls to room_mark (room again) or to 0
+  // (empty); for a span in alloc[], after 65,535 of them (nothing to do but restart).
+  // One decrement and one branch on the fast path, for any span the thread caches.
+  std::uint16_t free_countdown;
   // The live count at which a retained span has room again (nelems minus 1/8 of it, at
-  // least one object), precomputed so the free fast path makes one compare.
+  // least one object).
   std::uint16_t room_mark;
   std::uint8_t spanclass;     // Go: spanclass = sizeclass<<1 | noscan
   std::atomic<std::uint8_t> state;
-  // Set (release) by a remote free after its free_bits OR, cleared by the owner's fold
-  // before it reads free_bits: when 0, the owner need not read the free_bits lines.
-  std::atomic<std::uint8_t> remote;
+  bool retained;              // kept aside by its owner (mcache::retain); owner-only
+  // A retained span's live count (allocated objects as its owner counts them) is
+  // live_floor + free_countdown, where live_floor is room_mark or 0: the next event.
+  std::uint16_t live_floor;
   // Who may write alloc_bits: owner_uncached (mcentral's lock holder; also every large
-  // span), or the caching mcache's address, plus 1 for the tiny span class and plus 2 for
-  // a span the cache keeps aside (retained), so that the free fast path's single compare
-  // with the caller's cache means "small, not tiny, this thread's current span".
+  // span), or the caching mcache's address (plus owner_tiny_bit for the tiny span class),
+  // whether the span is its current one or retained; plus owner_remote_bit while remote
+  // frees are pending: set (release) by a remote free after its free_bits OR, cleared by
+  // the owner's fold before it reads free_bits, kept by every change of owner. So the
+  // free fast path's single compare with the caller's cache means "small, not tiny, cached
+  // by this thread, no remote frees to look at" (and the free_bits lines stay unread).
   std::atomic<std::uintptr_t> owner;
   std::atomic<std::uint64_t> alloc_bits[bitmap_words];  // Go: allocBits; starts in this line
   // Written by frees from other threads.
@@ -154,10 +171,32 @@ struct alignas(64) mspan {
   // out instead of being retained). Cleared when the span is set up for a class.
   std::uint32_t live_at_retain;
   bool cross;
+  // Off the fast paths.
+  std::atomic<std::uint8_t>* tiny_refs;    // tiny span class: live sub-objects per block
+  std::uint64_t* gcmark_bits;              // Go: gcmarkBits; for the collector (unused yet)
 
+  static constexpr std::uint16_t countdown_unretained = 0xffff;
+  // Hands the span to a new owner tag (see owner), not retained; a pending remote free
+  // stays flagged.
+  void set_owner(std::uintptr_t tag) {
+    retained = false;
+    free_countdown = countdown_unretained;
+    std::uintptr_t old = owner.load(std::memory_order_relaxed);
+    while (!owner.compare_exchange_weak(old, tag | (old & owner_remote_bit), std::memory_order_relaxed)) {
+    }
+  }
+  std::uintptr_t owner_tag() const { return owner.load(std::memory_order_relaxed) & ~owner_remote_bit; }
+  bool remote_pending(std::memory_order mo = std::memory_order_acquire) const {
+    return (owner.load(mo) & owner_remote_bit) != 0;
+  }
+  std::uint32_t retained_live() const { return std::uint32_t(live_floor) + free_countdown; }
+  void set_retained_live(std::uint32_t live) {
+    live_floor = live > room_mark ? room_mark : 0;
+    free_countdown = std::uint16_t(live - live_floor);
+  }
   int sizeclass() const { return spanclass >> 1; }
   bool owned_by(const mcache* c) const {
-    return c != nullptr && (owner.load(std::memory_order_relaxed) & ~std::uintptr_t{3}) ==
+    return c != nullptr && (owner.load(std::memory_order_relaxed) & ~(owner_tiny_bit | owner_remote_bit)) ==
                                reinterpret_cast<std::uintptr_t>(c);
   }
   bool noscan() const { return spanclass & 1; }
@@ -346,8 +385,9 @@ struct mcache {
   void drop_tiny();
   void retain(int spc, mspan* s);       // s leaves alloc[spc] but stays this cache's
   mspan* take_retained(int spc);        // a retained span with room, or null
-  void retained_free(mspan* s);         // this thread freed an object of retained span s
-  void retained_changed(mspan* s);      // its live count hit 0 or the room threshold
+  // s (cached here) reached the end of its free_countdown: a retained span that is
+  // empty or has room again moves; any other restarts its countdown.
+  void countdown_ended(mspan* s);
   void unlink_retained(mspan* s);
   void link_retained(int spc, mspan* s, bool front);
   void flush_magazines();               // their objects become free in their spans

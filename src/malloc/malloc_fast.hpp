@@ -29,16 +29,13 @@ inline mcache* peek_mcache() { return tls_cache; }
 }
 
 // Hands out the first free object the span's allocation cache shows (cache != 0, the
-// span's alloc_cache, which covers the bitmap word just below freeindex) and marks it
-// allocated.
+// span's alloc_cache, which covers the bitmap word cache_word) and marks it allocated.
 [[gnu::always_inline]] inline void* take_cached(mspan* s, std::uint64_t cache) {
   std::uintptr_t b = std::uint32_t(__builtin_ctzll(cache));  // zero-extended: no movslq
   s->alloc_cache = cache & (cache - 1);  // the lowest set bit cleared
-  std::uintptr_t end = s->freeindex;     // (word index + 1) * 64
-  auto& w = s->alloc_bits[end / 64 - 1];
-  w.store(w.load(std::memory_order_relaxed) | std::uint64_t{1} << b, std::memory_order_relaxed);
-  std::uintptr_t idx = end - 64 + b;
-  return reinterpret_cast<void*>(s->start + idx * s->elemsize);
+  std::atomic<std::uint64_t>* w = s->cache_word;
+  w->store(w->load(std::memory_order_relaxed) | std::uint64_t{1} << b, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(s->cache_base + b * s->elemsize);
 }
 
 // Go: nextFreeFast, falling back to mcache.nextFree.
@@ -85,31 +82,26 @@ inline mcache* peek_mcache() { return tls_cache; }
 
 // Frees p; aborts on a pointer the heap did not hand out or an object not allocated.
 [[gnu::always_inline]] inline void freegc(void* p) {
-  if (p == nullptr) return;
+  // Null needs no test here: it is outside every arena, so span_of gives null and the
+  // slow path returns.
   std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p);
   mspan* s = span_of(a);
   mcache* c = tls_cache;
-  std::uintptr_t owner;
-  // One compare: a small, non-tiny span this thread caches or keeps aside (a null c
-  // matches no owner).
-  if (__builtin_expect(s == nullptr || ((owner = s->owner.load(std::memory_order_relaxed)) &
-                                        ~owner_retained_bit) != reinterpret_cast<std::uintptr_t>(c),
-                       0))
+  // One compare: a small, non-tiny span this thread caches, current or retained, with no
+  // remote frees pending (a null c matches no owner).
+  if (__builtin_expect(s == nullptr || s->owner.load(std::memory_order_relaxed) != reinterpret_cast<std::uintptr_t>(c), 0))
     goto slow;
   {
     // Local free: the span is cached by this thread, so its alloc bits are ours to write,
-    // and the word and the owner tag read here stay as read until this free is done.
+    // and the word read here stays as read until this free is done.
     mspan::position pos = s->locate(a);
     if (__builtin_expect(!pos.at_start, 0)) goto slow;  // reports the interior pointer
     std::atomic<std::uint64_t>& word = s->alloc_bits[pos.idx / 64];
-    const std::uint64_t m = std::uint64_t{1} << (pos.idx % 64);
+    const unsigned bit = unsigned(pos.idx % 64);
     const std::uint64_t bits = word.load(std::memory_order_relaxed);
-    // free_bits is read only when the span has remote frees pending (the slow path checks
-    // them), so a local free costs no cache miss on the free_bits lines.
-    if (__builtin_expect((bits & m) == 0 || s->remote.load(std::memory_order_relaxed) != 0, 0))
-      goto slow;  // reports an error (a magazine object's bit is clear too), or frees
-                  // with the remote frees in view
-    word.store(bits & ~m, std::memory_order_relaxed);
+    if (__builtin_expect(((bits >> bit) & 1) == 0, 0))
+      goto slow;  // reports the error (a magazine object's bit is clear too)
+    word.store(bits & ~(std::uint64_t{1} << bit), std::memory_order_relaxed);
     std::size_t spc = s->spanclass;
     if (use_magazines) {
       magazine_entry* slot = c->mag_top[spc].load(std::memory_order_relaxed) - 1;
@@ -123,10 +115,7 @@ inline mcache* peek_mcache() { return tls_cache; }
     GORT_POISON(p, s->elemsize);
     auto& n = c->nfree[spc];
     n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (owner & owner_retained_bit) {
-      std::uint16_t live = --s->live;
-      if (__builtin_expect(live == 0 || live == s->room_mark, 0)) c->retained_changed(s);
-    }
+    if (__builtin_expect(--s->free_countdown == 0, 0)) c->countdown_ended(s);  // may give s back: counted first
     return;
   }
 slow:

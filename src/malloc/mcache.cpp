@@ -188,7 +188,7 @@ void mcache::retain(int spc, mspan* s) {
   std::uint32_t held = magazine_objects(s);
   std::uint32_t live = s->count_alloc() + held;
   if (live == 0) {
-    s->owner.store(owner_uncached, std::memory_order_relaxed);
+    s->set_owner(owner_uncached);
     free_span(s);  // to the page cache or the heap
     return;
   }
@@ -203,9 +203,9 @@ void mcache::retain(int spc, mspan* s) {
     central(spc).uncache_span(s);
     return;
   }
-  s->live = std::uint16_t(live);
+  s->set_retained_live(live);
   s->live_at_retain = live;
-  s->owner.store(tag(this, spc) | owner_retained_bit, std::memory_order_relaxed);
+  s->retained = true;
   link_retained(spc, s, false);
 }
 
@@ -214,12 +214,12 @@ mspan* mcache::take_retained(int spc) {
   for (int k = 0; k < 4 && retained_head[spc] != nullptr; k++) {
     mspan* s = retained_head[spc];
     if (s->collect_remote() != 0) {
-      if (s->live == s->live_at_retain) s->cross = true;  // remote frees only, this stretch
-      s->live = std::uint16_t(live_objects(s));
+      if (s->retained_live() == s->live_at_retain) s->cross = true;  // remote frees only, this stretch
+      s->set_retained_live(live_objects(s));
     }
     unlink_retained(s);
-    if (s->live <= s->room_mark) {
-      s->owner.store(tag(this, spc), std::memory_order_relaxed);
+    if (s->retained_live() <= s->room_mark) {
+      s->set_owner(tag(this, spc));
       s->freeindex = 0;
       s->alloc_cache = 0;
       return s;
@@ -229,27 +229,30 @@ mspan* mcache::take_retained(int spc) {
   return nullptr;
 }
 
-void mcache::retained_free(mspan* s) {
-  s->live--;
-  retained_changed(s);
-}
-
-void mcache::retained_changed(mspan* s) {
-  if (s->live == 0) {
+void mcache::countdown_ended(mspan* s) {
+  if (!s->retained) {
+    s->free_countdown = mspan::countdown_unretained;
+    return;
+  }
+  if (s->live_floor == 0) {  // empty, as the owner counts it
     unlink_retained(s);
     // Fold remote frees first: one pending over a clear alloc bit is a double free.
     s->collect_remote();
     if (live_objects(s) == 0) {
-      s->owner.store(owner_uncached, std::memory_order_relaxed);
+      s->set_owner(owner_uncached);
       free_span(s);
     } else {
       central(s->spanclass).uncache_span(s);
     }
-  } else if (s->live == s->room_mark && retained_head[s->spanclass] != s) {
-    int spc = s->spanclass;  // has room again: to the front
+    return;
+  }
+  // Down to room_mark: room again, so to the front; the next event is empty.
+  if (retained_head[s->spanclass] != s) {
+    int spc = s->spanclass;
     unlink_retained(s);
     link_retained(spc, s, true);
   }
+  s->set_retained_live(s->live_floor);
 }
 
 void mcache::flush_span_cache(bool all) {
@@ -297,7 +300,7 @@ void mcache::free_span(mspan* s) {
   // counted in the heap's span totals under its old class until reused or given back.
   GORT_POISON(reinterpret_cast<void*>(s->start), np * page_size);
   s->state.store(span_dead, std::memory_order_relaxed);
-  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->set_owner(owner_uncached);
   slot.s[slot.n] = s;
   slot.stamp[slot.n] = span_cache_tick;
   slot.n++;
@@ -384,10 +387,7 @@ void mcache::flush_magazines() {
       auto& n = nfree[spc];  // the push was not counted (see frees_of)
       n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       GORT_POISON(p, s->elemsize);  // its alloc bit is clear already
-      if (s->owner.load(std::memory_order_relaxed) & owner_retained_bit) {
-        s->live--;
-        retained_changed(s);
-      }
+      if (--s->free_countdown == 0) countdown_ended(s);
     }
   }
 }

@@ -19,7 +19,7 @@ std::uint32_t mspan::count_alloc() const {
 }
 
 bool mspan::has_remote() const {
-  if (remote.load(std::memory_order_acquire) == 0) return false;
+  if (!remote_pending()) return false;
   for (std::uint32_t w = 0; w < nwords(); w++)
     if (free_bits[w].load(std::memory_order_relaxed) != 0) return true;
   return false;
@@ -27,7 +27,8 @@ bool mspan::has_remote() const {
 
 std::uint32_t mspan::collect_remote() {
   std::uint32_t n = 0;
-  if (remote.load(std::memory_order_relaxed) == 0 || remote.exchange(0, std::memory_order_acquire) == 0)
+  if (!remote_pending(std::memory_order_relaxed) ||
+      (owner.fetch_and(~owner_remote_bit, std::memory_order_acquire) & owner_remote_bit) == 0)
     return 0;
   for (std::uint32_t w = 0; w < nwords(); w++) {
     if (free_bits[w].load(std::memory_order_relaxed) == 0) continue;
@@ -51,13 +52,15 @@ bool mspan::refill_cache(bool fresh) {
       // Objects freed remotely but not folded yet are not free: a double free by the owner
       // may have cleared their alloc bit (collect_remote reports it).
       std::uint64_t used = alloc_bits[w].load(std::memory_order_relaxed);
-      if (remote.load(std::memory_order_acquire) != 0) used |= free_bits[w].load(std::memory_order_relaxed);
+      if (remote_pending()) used |= free_bits[w].load(std::memory_order_relaxed);
       std::uint64_t bits = ~used;
       std::uint32_t valid = nelems - w * 64;
       if (valid < 64) bits &= (std::uint64_t{1} << valid) - 1;
       freeindex = (w + 1) * 64;
       if (bits != 0) {
         alloc_cache = bits;
+        cache_word = &alloc_bits[w];
+        cache_base = start + std::uintptr_t(w) * 64 * elemsize;
         return true;
       }
     }
@@ -125,7 +128,7 @@ mspan* mcentral::cache_span(mcache* c) {
   }
   std::uintptr_t tag = reinterpret_cast<std::uintptr_t>(c) | (spanclass == tiny_span_class ? owner_tiny_bit : 0);
   if (s != nullptr) {
-    s->owner.store(tag, std::memory_order_relaxed);
+    s->set_owner(tag);
     lock.unlock();
     s->freeindex = 0;
     s->alloc_cache = 0;
@@ -135,14 +138,14 @@ mspan* mcentral::cache_span(mcache* c) {
   s = c != nullptr ? c->cached_span(class_to_npages[spanclass >> 1], spanclass) : nullptr;
   if (s == nullptr) s = heap_alloc_span(class_to_npages[spanclass >> 1], spanclass, 1);  // Go: mcentral.grow
   if (s == nullptr) return nullptr;
-  s->owner.store(tag, std::memory_order_relaxed);
+  s->set_owner(tag);
   return s;
 }
 
 void mcentral::uncache_span(mspan* s) {
   lock.lock();
   s->collect_remote();
-  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->set_owner(owner_uncached);
   s->alloc_cache = 0;
   std::uint32_t n = s->count_alloc();
   if (n == 0) {  // nothing live: no legitimate free can still come for it
@@ -155,7 +158,7 @@ void mcentral::uncache_span(mspan* s) {
 }
 
 void mcentral::note_remote_free(mspan* s) {
-  if (s->owner.load(std::memory_order_relaxed) != owner_uncached || s->list != list_full) return;
+  if (s->owner_tag() != owner_uncached || s->list != list_full) return;
   unlink(s);
   push(s, list_partial, false);
 }

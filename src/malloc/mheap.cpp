@@ -586,7 +586,6 @@ void uncount_span(const mspan* s) {
 void revive_span(mspan* s, std::uint8_t spanclass, bool counted) {
   s->alloc_cache = 0;
   s->freeindex = 0;
-  s->live = 0;
   s->needzero = true;
   // alloc_bits are all clear (a span is kept whole only with no object allocated) and so
   // are free_bits (folded before), so only the geometry changes; a span still counted in
@@ -594,7 +593,7 @@ void revive_span(mspan* s, std::uint8_t spanclass, bool counted) {
   bool same_kind = (s->sizeclass() == 0) == ((spanclass >> 1) == 0);
   if (counted && !same_kind) uncount_span(s);
   init_span_class(s, spanclass, !(counted && same_kind));
-  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->set_owner(owner_uncached);
   s->state.store(span_in_use, std::memory_order_release);
 }
 
@@ -636,7 +635,7 @@ bool stash_locked(mspan* s) {
   while (r.n == span_stash_ways || (r.n > 0 && heap.stash_pages + np > cap)) stash_drop_oldest(r);
   if (heap.stash_pages + np > cap) return false;
   s->state.store(span_dead, std::memory_order_relaxed);
-  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->set_owner(owner_uncached);
   uncount_in_use_locked(s);
   std::uint32_t i = (r.head + r.n) % span_stash_ways;
   r.s[i] = s;
@@ -722,7 +721,7 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
   s->needzero = !all_scav;
   s->tiny_refs = refs;
   init_span_class(s, spanclass);
-  s->owner.store(owner_uncached, std::memory_order_relaxed);
+  s->set_owner(owner_uncached);
   s->state.store(span_in_use, std::memory_order_relaxed);
   map_span(s, s);
   bool start = heap.want_scavenger.exchange(false, std::memory_order_relaxed);

@@ -347,6 +347,96 @@ TEST(Retained, SpansFreedOnlyByOtherThreadsGoBackToMcentral) {
   EXPECT_LE(most, gm::cross_retain_max);
 }
 
+// Frees the owner makes into a span it keeps aside (retained) are counted down to the
+// two moments it must act (mspan::free_countdown): when the span has room again (live
+// count down to room_mark) it moves to the front of the retained list, and at its last
+// object it leaves the list for the page cache.
+TEST(Retained, SpanWithRoomMovesToTheFrontAndLeavesWhenEmpty) {
+  constexpr std::size_t size = 48;
+  constexpr int spc = gm::make_span_class(gm::size_to_class(size), false);
+  on_fresh_thread([] {
+    // Three spans run full and are retained; the fourth (d) is the current one.
+    std::vector<std::vector<void*>> by_span;
+    std::vector<gm::mspan*> spans;
+    while (spans.size() < 4 || by_span[3].size() < 40) {
+      void* p = gort::mem::alloc(size);
+      gm::mspan* s = gm::span_of(reinterpret_cast<std::uintptr_t>(p));
+      if (spans.empty() || spans.back() != s) {
+        spans.push_back(s);
+        by_span.emplace_back();
+      }
+      by_span.back().push_back(p);
+    }
+    gm::mcache* c = gm::peek_mcache();
+    ASSERT_EQ(c->alloc[spc], spans[3]);
+    ASSERT_EQ(c->nretained[spc], 3u);
+    // Free the objects of a retained span that is not at the front (refills rotate the list).
+    gm::mspan* head = c->retained_head[spc];
+    const int t = head == spans[0] ? 1 : 0;
+    gm::mspan* b = spans[t];
+    std::vector<void*>& objs = by_span[t];
+    ASSERT_EQ(objs.size(), b->nelems);
+    // Fill the magazine with d's objects, so that the frees below go to b's bitmap.
+    if (gm::use_magazines)
+      for (std::uint32_t i = 0; i < gm::magazine_capacity(size); i++) gort::mem::free(by_span[3][i]);
+    const std::uint32_t to_room = b->nelems - b->room_mark;
+    std::size_t next = 0;
+    for (; next + 1 < to_room; next++) gort::mem::free(objs[next]);
+    EXPECT_EQ(c->retained_head[spc], head) << "moved before it has room";
+    gort::mem::free(objs[next++]);
+    EXPECT_EQ(c->retained_head[spc], b) << "has room after " << to_room << " frees";
+    std::size_t cached_before = cached_pages();
+    for (; next + 1 < objs.size(); next++) gort::mem::free(objs[next]);
+    EXPECT_EQ(b->state.load(), gm::span_in_use) << "given back before its last object";
+    gort::mem::free(objs[next]);
+    EXPECT_EQ(b->state.load(), gm::span_dead);
+    EXPECT_EQ(c->nretained[spc], 2u);
+    EXPECT_EQ(cached_pages(), cached_before + gm::class_to_npages[gm::size_to_class(size)]);
+    EXPECT_EQ(c->retained_head[spc], head);
+    for (int k : {0, 1, 2})
+      if (k != t)
+        for (void* p : by_span[k]) gort::mem::free(p);
+    for (std::size_t i = gm::use_magazines ? gm::magazine_capacity(size) : 0; i < by_span[3].size(); i++)
+      gort::mem::free(by_span[3][i]);
+  });
+}
+
+// The current span counts its frees down too (the free fast path does not tell it from a
+// retained one); each time the count runs out it restarts and the span stays current.
+TEST(Retained, TheCurrentSpanOutlivesItsFreeCountdown) {
+  constexpr std::size_t size = 16, per_round = 100;
+  constexpr int spc = gm::make_span_class(gm::size_to_class(size), false);
+  on_fresh_thread([] {
+    void* first = gort::mem::alloc(size);
+    gm::mcache* c = gm::peek_mcache();
+    gm::mspan* s = c->alloc[spc];
+    ASSERT_EQ(gm::span_of(reinterpret_cast<std::uintptr_t>(first)), s);
+    ASSERT_EQ(s->free_countdown, gm::mspan::countdown_unretained);
+    // Each round's first frees fill the magazine; the rest go to the span's bitmap.
+    const std::size_t to_bitmap = per_round - (gm::use_magazines ? gm::magazine_capacity(size) : 0);
+    const std::size_t rounds = 70000 / to_bitmap + 1;
+    for (std::size_t r = 0; r < rounds; r++) {
+      std::vector<void*> v;
+      for (std::size_t i = 0; i < per_round; i++) {
+        v.push_back(gort::mem::alloc(size));
+        std::memset(v.back(), int(i), size);
+      }
+      for (std::size_t i = 0; i < per_round; i++) {
+        ASSERT_EQ(gm::span_of(reinterpret_cast<std::uintptr_t>(v[i])), s) << "round " << r;
+        ASSERT_EQ(static_cast<unsigned char*>(v[i])[size - 1], static_cast<unsigned char>(i));
+      }
+      for (void* p : v) gort::mem::free(p);
+    }
+    const std::size_t frees = rounds * to_bitmap;
+    ASSERT_GT(frees, std::size_t{gm::mspan::countdown_unretained});
+    EXPECT_EQ(c->alloc[spc], s);
+    EXPECT_TRUE(s->owned_by(c));
+    EXPECT_FALSE(s->retained);
+    EXPECT_EQ(s->free_countdown, gm::mspan::countdown_unretained - frees % gm::mspan::countdown_unretained);
+    gort::mem::free(first);
+  });
+}
+
 // Objects in a magazine are never handed out by the bitmap as well; every pointer handed
 // out is distinct.
 TEST(Magazine, ObjectsAreNeverHandedOutTwice) {
