@@ -102,8 +102,8 @@ enum : std::uint8_t { span_dead = 0, span_in_use = 1 };
 enum : std::uint8_t { list_none = 0, list_partial = 1, list_full = 2 };
 
 // Go: mspan. Laid out by who touches what on the fast paths: a free on the owner's thread
-// reads one cache line (the second) for everything it needs: the geometry, the owner tag,
-// the retained live count and the first alloc_bits words (objects 0..191; every class of
+// reads one cache line (the second) for everything it needs: the geometry, the owner word,
+// the free countdown and the first alloc_bits words (objects 0..191; every class of
 // 48 B and up has its whole bitmap there), so that a free of a cold object misses on the
 // spans[] entry and this line only. The first line is written by the owner on every
 // allocation; free_bits, written by frees from other threads, has lines of its own.
