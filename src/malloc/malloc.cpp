@@ -45,8 +45,7 @@ void free_object(mspan* s, std::uint32_t idx, mcache* c) {
       bad_free("free: double free or free of an object that is not allocated", obj);
     GORT_POISON(obj, s->elemsize);
     s->alloc_bits[w].store(a & ~m, std::memory_order_relaxed);
-    bump(c->nfree[spc]);
-    if (--s->free_countdown == 0) c->countdown_ended(s);  // may give s back: counted first
+    c->count_bitmap_free(s, std::size_t(spc));
     return;
   } else {
     // (An object in its owner's magazine has its bit clear too: freed there already.)

@@ -385,6 +385,9 @@ struct mcache {
   void drop_tiny();
   void retain(int spc, mspan* s);       // s leaves alloc[spc] but stays this cache's
   mspan* take_retained(int spc);        // a retained span with room, or null
+  // This cache's thread freed an object of s (cached here) through s's bitmap: counts it
+  // in nfree, then in s's free_countdown, whose end may give s back (malloc_fast.hpp).
+  void count_bitmap_free(mspan* s, std::size_t spc);
   // s (cached here) reached the end of its free_countdown: a retained span that is
   // empty or has room again moves; any other restarts its countdown.
   void countdown_ended(mspan* s);

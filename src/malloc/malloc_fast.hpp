@@ -80,6 +80,12 @@ inline mcache* peek_mcache() { return tls_cache; }
   return mallocgc_slow(size, noscan, zero);
 }
 
+[[gnu::always_inline]] inline void mcache::count_bitmap_free(mspan* s, std::size_t spc) {
+  auto& n = nfree[spc];
+  n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (__builtin_expect(--s->free_countdown == 0, 0)) countdown_ended(s);  // may give s back: counted first
+}
+
 // Frees p; aborts on a pointer the heap did not hand out or an object not allocated.
 [[gnu::always_inline]] inline void freegc(void* p) {
   // Null needs no test here: it is outside every arena, so span_of gives null and the
@@ -113,9 +119,7 @@ inline mcache* peek_mcache() { return tls_cache; }
       }
     }
     GORT_POISON(p, s->elemsize);
-    auto& n = c->nfree[spc];
-    n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    if (__builtin_expect(--s->free_countdown == 0, 0)) c->countdown_ended(s);  // may give s back: counted first
+    c->count_bitmap_free(s, spc);
     return;
   }
 slow:

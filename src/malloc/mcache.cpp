@@ -384,10 +384,8 @@ void mcache::flush_magazines() {
       if (p == nullptr) break;
       mspan* s = span_of(reinterpret_cast<std::uintptr_t>(p));  // ours: the object keeps it here
       mag_top[spc].store(top + 1, std::memory_order_relaxed);
-      auto& n = nfree[spc];  // the push was not counted (see frees_of)
-      n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
       GORT_POISON(p, s->elemsize);  // its alloc bit is clear already
-      if (--s->free_countdown == 0) countdown_ended(s);
+      count_bitmap_free(s, std::size_t(spc));  // the push was not counted (see frees_of)
     }
   }
 }
