@@ -5,24 +5,41 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <mutex>
 
 namespace gort::os {
 
-bool madvise_ranges(const iovec* ranges, size_t n, int advice) {
+namespace {
+
+std::atomic<bool> unsupported{false};  // process_madvise refused for good
+
+// This process's pidfd, opened on first use and again in a forked child (a child's copy
+// refers to the parent); -1 when the kernel has no pidfd_open. The lock covers the open
+// only: a pidfd returned here is the current process's, and only a forked child (where the
+// threads that got it do not exist) ever closes it.
+int self_pidfd() {
   static std::mutex mu;
-  static pid_t pid = 0;  // the process pidfd refers to: a forked child opens its own
+  static pid_t pid = 0;
   static int pidfd = -1;
-  static bool unsupported = false;
   std::lock_guard<std::mutex> lk(mu);
-  if (unsupported) return false;
   if (pid != getpid()) {
     if (pidfd >= 0) close(pidfd);
     pid = getpid();
     pidfd = int(syscall(SYS_pidfd_open, pid, 0));
   }
+  return pidfd;
+}
+
+}  // namespace
+
+bool madvise_ranges(const iovec* ranges, size_t n, int advice) {
+  // No lock across the system call: populating a slab's pages takes half a millisecond,
+  // and Ps starting goroutines on fresh stacks each populate their own (parked).
+  if (unsupported.load(std::memory_order_relaxed)) return false;
+  int pidfd = self_pidfd();
   long r = -1;
   for (size_t done = 0; pidfd >= 0 && done < n;) {
     size_t batch = n - done < 1024 ? n - done : 1024;  // UIO_MAXIOV
@@ -34,7 +51,8 @@ bool madvise_ranges(const iovec* ranges, size_t n, int advice) {
     if (done == n) return true;
   }
   // Refused for good (no such call, or a seccomp filter); not for one advice it lacks.
-  unsupported = pidfd < 0 || (r < 0 && (errno == ENOSYS || errno == EPERM || errno == EBADF));
+  if (pidfd < 0 || (r < 0 && (errno == ENOSYS || errno == EPERM || errno == EBADF)))
+    unsupported.store(true, std::memory_order_relaxed);
   return false;
 }
 

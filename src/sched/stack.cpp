@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <unordered_map>
@@ -19,8 +20,9 @@ namespace gort::rt {
 namespace {
 
 constexpr size_t kGuardedBudget = 8192;   // 2 VMAs each: 16384 of the 65530 allowed
-constexpr size_t kStacksPerSlab = 128;    // one VMA per 128 slab stacks
+constexpr size_t kStacksPerSlab = 128;    // one guard install and one populate call each
 constexpr size_t kPopulateBatch = 16;     // top pages the first slab maps at a time
+constexpr size_t kMaxSlabsPerRegion = 64; // slabs reserved by one mmap, at most
 
 struct stack_pool {
   std::mutex mu;
@@ -32,6 +34,11 @@ struct stack_pool {
   size_t slabs_made = 0;
   // Free stacks that kept their pages, passed on by stack caches (any size).
   std::vector<stack> cached;
+  // Reserved address space not yet cut into slabs (see carve_slab), under region_mu.
+  std::mutex region_mu;
+  uintptr_t region_next = 0;
+  size_t region_left = 0;
+  size_t region_slabs = 1;  // slabs the next reservation holds: doubles up to the maximum
 };
 
 stack_pool& pool() {
@@ -39,10 +46,16 @@ stack_pool& pool() {
   return *p;
 }
 
-void* reserve(size_t bytes) {
+// Reserves `bytes` of address space for stacks; null when the OS refuses.
+void* try_reserve(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-  if (p == MAP_FAILED) throw std::bad_alloc();
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void* reserve(size_t bytes) {
+  void* p = try_reserve(bytes);
+  if (p == nullptr) throw std::bad_alloc();
   return p;
 }
 
@@ -56,11 +69,40 @@ stack guarded_stack(size_t size) {
   return stack{base, base + guard, base + guard + size, true, true};
 }
 
-// One madvise(advice) over `n` ranges of `len` bytes, `stride` apart from `first`.
+// One madvise(advice) over `n` (at most a slab's) ranges of `len` bytes, `stride` apart
+// from `first`. The ranges live on this stack: a heap block would come from glibc's
+// per-thread arena, which grows and trims its heap with mprotect and madvise around every
+// such block, and each of those takes the mmap lock for writing, stalling every other
+// thread's page faults and populates.
 bool madvise_strided(uintptr_t first, size_t stride, size_t len, size_t n, int advice) {
-  std::vector<iovec> iov(n);
+  iovec iov[kStacksPerSlab];
+  if (n > kStacksPerSlab) std::abort();
   for (size_t i = 0; i < n; i++) iov[i] = {reinterpret_cast<void*>(first + i * stride), len};
-  return os::madvise_ranges(iov.data(), n, advice);
+  return os::madvise_ranges(iov, n, advice);
+}
+
+// The address range of a new slab of `bytes`, cut from a reservation that holds up to
+// kMaxSlabsPerRegion of them. Reserving slab by slab costs an mmap each, which takes the
+// process's mmap lock for writing: it waits for every other thread's madvise and page
+// fault in flight, and they wait for it, so Ps starting goroutines on fresh stacks
+// (parked) took turns instead of running side by side. Reservations double in size, so a
+// program with few goroutines reserves one slab. Throws std::bad_alloc.
+uintptr_t carve_slab(size_t bytes) {
+  auto& p = pool();
+  std::lock_guard<std::mutex> lk(p.region_mu);
+  if (p.region_left < bytes) {
+    size_t n = p.region_slabs;
+    void* r = try_reserve(n * bytes);
+    while (r == nullptr && n > 1) r = try_reserve((n /= 2) * bytes);  // a smaller one, then
+    if (r == nullptr) throw std::bad_alloc();
+    p.region_next = reinterpret_cast<uintptr_t>(r);
+    p.region_left = n * bytes;
+    p.region_slabs = std::min(2 * n, kMaxSlabsPerRegion);
+  }
+  uintptr_t base = p.region_next;
+  p.region_next += bytes;
+  p.region_left -= bytes;
+  return base;
 }
 
 // Reserves a new slab of kStacksPerSlab stacks and installs every stack's guard marker
@@ -70,7 +112,7 @@ bool madvise_strided(uintptr_t first, size_t stride, size_t len, size_t n, int a
 // when the OS refuses the reservation or a guard.
 uintptr_t new_slab(size_t size, size_t barrier, bool markers, bool mapped) {
   size_t stride = size + barrier;
-  auto base = reinterpret_cast<uintptr_t>(reserve(stride * kStacksPerSlab));
+  uintptr_t base = carve_slab(stride * kStacksPerSlab);
   if (markers && !madvise_strided(base, stride, barrier, kStacksPerSlab, os::kMadvGuardInstall)) {
     for (size_t i = 0; i < kStacksPerSlab; i++) {
       void* guard = reinterpret_cast<void*>(base + i * stride);

@@ -11,9 +11,10 @@
 // belongs to a P being destroyed) passes stacks to a global list, and one that runs dry
 // takes some back from it before reserving new ones.
 //
-// Overflow is never silent. Stacks are carved from slabs (one VMA for 128 stacks), since a
-// classic guard page (mprotect) splits VMAs and the kernel allows only 65530 per process
-// (vm.max_map_count), far fewer than a million goroutines need:
+// Overflow is never silent. Stacks are carved from slabs of 128, and slabs from reservations
+// (one VMA each) that double in size up to 64 slabs, since a classic guard page (mprotect)
+// splits VMAs and the kernel allows only 65530 per process (vm.max_map_count), far fewer
+// than a million goroutines need:
 //  - on Linux >= 6.13 each slab stack gets a guard page installed as a page-table marker
 //    (madvise MADV_GUARD_INSTALL), which costs no VMA: an overflow faults and the SIGSEGV
 //    handler reports it;

@@ -234,15 +234,39 @@ bool stack_release_enabled() {
 #endif
 }
 
+namespace {
+
+// `count` parked slots for a new slab (under slabs_mu), cut from blocks of kSlotBlock that
+// are mapped straight from the OS and never freed, as slabs are never unmapped. Not one
+// heap block per slab: those come from glibc's per-thread arena, which grows its heap with
+// an mprotect per few slabs, and each takes the mmap lock for writing, stalling every other
+// thread's page faults (parked starts a slab every 128 goroutines). Null when the OS
+// refuses.
+std::atomic<g*>* new_parked_slots(size_t count) {
+  constexpr size_t kSlotBlock = 65536;  // 512 KiB, committed as used: 512 slabs of 128
+  static std::atomic<g*>* next = nullptr;
+  static size_t left = 0;
+  if (count > kSlotBlock) return nullptr;
+  if (left < count) {
+    void* m = mmap(nullptr, kSlotBlock * sizeof(std::atomic<g*>), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return nullptr;
+    next = new (m) std::atomic<g*>[kSlotBlock];  // null: the OS zeroes fresh pages
+    left = kSlotBlock;
+  }
+  std::atomic<g*>* slots = next;
+  next += count;
+  left -= count;
+  return slots;
+}
+
+}  // namespace
+
 void register_stack_slab(uintptr_t base, size_t stride, size_t barrier, size_t count) {
-  auto* parked = new std::atomic<g*>[count];
-  for (size_t i = 0; i < count; i++) parked[i].store(nullptr, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lk(slabs_mu);
   size_t n = nslabs.load(std::memory_order_relaxed);
-  if (n == kMaxSlabs) {  // its stacks just never get released
-    delete[] parked;
-    return;
-  }
+  std::atomic<g*>* parked = n == kMaxSlabs ? nullptr : new_parked_slots(count);
+  if (parked == nullptr) return;  // its stacks just never get released
   slabs[n] = slab_entry{base, stride, barrier, count, parked};
   nslabs.store(n + 1, std::memory_order_release);
   stack_release_enabled();  // decided here, never first in the SIGSEGV handler

@@ -233,6 +233,27 @@ void goroutine_overflows_its_stack() {
   });
 }
 
+// The overflowing goroutine starts after 1,000 others have parked on their own stacks, so its
+// stack comes from a slab far into the address space the stack pool reserved in growing
+// pieces: every stack of every slab has its guard.
+void goroutine_overflows_behind_many_parked() {
+  one_processor();
+  arm_watchdog();
+  gort::run([] {
+    gort::sync::wait_group parked;
+    constexpr int kParked = 1000;  // 8 slabs: the last from the fourth reservation
+    parked.add(kParked);
+    for (int i = 0; i < kParked; i++)
+      gort::go([&parked] {
+        parked.done();
+        block_forever();
+      });
+    parked.wait();
+    gort::go([] { std::printf("%d\n", recurse(0)); });
+    block_forever();
+  });
+}
+
 void goroutine_overflows_on_a_runtime_thread() {
   arm_watchdog();
   gort::run([] {
@@ -516,6 +537,14 @@ TEST(FatalDeathTest, StackOverflowInAGoroutine) {
   GTEST_SKIP() << "the sanitizer's own SIGSEGV handling reports the overflow";
 #endif
   EXPECT_EXIT(goroutine_overflows_its_stack(), testing::ExitedWithCode(2),
+              "runtime: goroutine stack exceeds [0-9]+-byte limit\n.*fatal error: stack overflow");
+}
+
+TEST(FatalDeathTest, StackOverflowInAGoroutineBehindManyParkedOnes) {
+#if defined(GORT_ASAN) || defined(GORT_TSAN)
+  GTEST_SKIP() << "the sanitizer's own SIGSEGV handling reports the overflow";
+#endif
+  EXPECT_EXIT(goroutine_overflows_behind_many_parked(), testing::ExitedWithCode(2),
               "runtime: goroutine stack exceeds [0-9]+-byte limit\n.*fatal error: stack overflow");
 }
 
