@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
-#include <mutex>
 
 namespace gort::os {
 
@@ -16,21 +15,29 @@ namespace {
 
 std::atomic<bool> unsupported{false};  // process_madvise refused for good
 
-// This process's pidfd, opened on first use and again in a forked child (a child's copy
-// refers to the parent); -1 when the kernel has no pidfd_open. The lock covers the open
-// only: a pidfd returned here is the current process's, and only a forked child (where the
-// threads that got it do not exist) ever closes it.
+// This process's pidfd and the pid it names, packed (pid << 32 | fd), so that threads
+// read and replace them together without a lock (a lock here could be held by a thread
+// that a fork leaves behind, and the child's first call would wait on it for ever). 0: none
+// opened yet.
+std::atomic<uint64_t> pidfd_of_pid{0};
+
+uint64_t pack(pid_t pid, int fd) { return uint64_t(uint32_t(pid)) << 32 | uint32_t(fd); }
+
+// This process's pidfd, opened on first use and again in a forked child (its copy names
+// the parent); -1 when the kernel has no pidfd_open. Only a forked child ever closes the
+// inherited one, where no thread that used it exists.
 int self_pidfd() {
-  static std::mutex mu;
-  static pid_t pid = 0;
-  static int pidfd = -1;
-  std::lock_guard<std::mutex> lk(mu);
-  if (pid != getpid()) {
-    if (pidfd >= 0) close(pidfd);
-    pid = getpid();
-    pidfd = int(syscall(SYS_pidfd_open, pid, 0));
+  const pid_t pid = getpid();
+  uint64_t seen = pidfd_of_pid.load(std::memory_order_acquire);
+  while (seen == 0 || pid_t(seen >> 32) != pid) {
+    int fd = int(syscall(SYS_pidfd_open, pid, 0));
+    if (pidfd_of_pid.compare_exchange_strong(seen, pack(pid, fd), std::memory_order_acq_rel)) {
+      if (seen != 0 && int(uint32_t(seen)) >= 0) close(int(uint32_t(seen)));  // the parent's
+      return fd;
+    }
+    if (fd >= 0) close(fd);  // another thread stored one first: `seen` now holds it
   }
-  return pidfd;
+  return int(uint32_t(seen));
 }
 
 }  // namespace

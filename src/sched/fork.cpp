@@ -9,6 +9,7 @@
 #include "sched/fatal.hpp"
 #include "sched/netpoll.hpp"
 #include "sched/sched.hpp"
+#include "sched/stack.hpp"
 #include "sched/sysmon.hpp"
 #include "sched/threads.hpp"
 #include "sched/timers.hpp"
@@ -81,7 +82,10 @@ void fork_child() {
 }  // namespace
 
 void install_fork_handlers() {
-  malloc::install_fork_handlers();  // first, so that ours prepare first (see pcache.hpp)
+  // Prepare handlers run in the reverse order of registration: the scheduler's locks, then
+  // the stack pool's, then the heap's, the order in which the runtime nests them.
+  malloc::install_fork_handlers();  // see pcache.hpp
+  pthread_atfork(stack_pool_fork_prepare, stack_pool_fork_after, stack_pool_fork_after);
   pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 

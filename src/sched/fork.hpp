@@ -16,9 +16,10 @@
 //    parent's (shared across fork), with the descriptors open at the fork registered in
 //    it again: a worker forked after its parent listened can accept (prefork).
 //
-// Invariant: sched.lock and sched.allglock are held across fork() (prepare handler), so
-// the child's copies of what they guard are whole; locks the lost threads may have held
-// (per-P timer locks) are re-initialised with the state they guard.
+// Invariant: sched.lock and sched.allglock, the stack pool's locks and the heap's are held
+// across fork() (prepare handlers), so the child's copies of what they guard are whole;
+// locks the lost threads may have held (per-P timer locks) are re-initialised with the
+// state they guard.
 #pragma once
 #include "sched/runtime2.hpp"
 

@@ -196,6 +196,20 @@ bool guard_markers() {
   return ok;
 }
 
+void stack_pool_fork_prepare() {
+  auto& p = pool();
+  p.region_mu.lock();
+  p.mu.lock();
+  slab_registry_lock();
+}
+
+void stack_pool_fork_after() {
+  auto& p = pool();
+  slab_registry_unlock();
+  p.mu.unlock();
+  p.region_mu.unlock();
+}
+
 stack stack_alloc(size_t size, bool force_guard) {
   size = (size + page_size() - 1) & ~(page_size() - 1);
   auto& p = pool();

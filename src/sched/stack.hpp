@@ -61,6 +61,13 @@ bool guard_markers();
 // The OS page size.
 size_t page_size();
 
+// fork: the stack pool's locks (and the slab registry's) are held across fork() and
+// released on both sides (fork.cpp registers these), so that a child that runs goroutines
+// again finds the pool whole, not locked for ever by a thread that did not come along.
+// Taken after the scheduler's locks and before the heap's: the order in which they nest.
+void stack_pool_fork_prepare();
+void stack_pool_fork_after();
+
 // A P's cache of free stacks, all of one usable size, most recently freed last.
 struct stack_cache {
   static constexpr int kMax = 32;  // beyond this, half goes to the global list

@@ -272,6 +272,9 @@ void register_stack_slab(uintptr_t base, size_t stride, size_t barrier, size_t c
   stack_release_enabled();  // decided here, never first in the SIGSEGV handler
 }
 
+void slab_registry_lock() { slabs_mu.lock(); }
+void slab_registry_unlock() { slabs_mu.unlock(); }
+
 void set_io_waiter_walk(void (*walk)(void (*visit)(g*))) { io_waiter_walk = walk; }
 
 void note_io_park(g* gp) {

@@ -47,6 +47,9 @@ inline constexpr size_t kStackReleaseMaxBytes = 16 * 1024;  // deeper frame chai
 bool stack_release_enabled();
 // stack.cpp registers every slab so that a fault address maps to its stack.
 void register_stack_slab(uintptr_t base, size_t stride, size_t barrier, size_t count);
+// fork: the registry's lock, held across fork() by stack_pool_fork_prepare (stack.hpp).
+void slab_registry_lock();
+void slab_registry_unlock();
 // The net layer's walk over the goroutines parked on the poller (poll_desc.cpp).
 void set_io_waiter_walk(void (*walk)(void (*visit)(g*)));
 // Called by a goroutine about to park on the poller.

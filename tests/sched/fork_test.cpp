@@ -14,11 +14,15 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "gort/gort.hpp"
 #include "sched/sched.hpp"
+#include "sched/stack.hpp"
 
 using namespace std::chrono_literals;
+
+namespace rt = gort::rt;
 
 namespace {
 
@@ -128,6 +132,48 @@ TEST(Fork, ChildForkedBetweenRunsRunsItsOwn) {
   child_result r = fork_child([] { return busy_run() == 0 ? 42 : 1; }, false);
   EXPECT_TRUE(r.exited_with(42)) << "status " << r.status << "\n" << r.stderr_text;
   EXPECT_EQ(busy_run(), 0);  // and the parent goes on
+}
+
+// Another thread holds the stack pool's locks (as a P taking or giving back stacks does)
+// when the process forks: the fork waits for them, so the child, which needs many more
+// stacks than its P's cache holds, gets them instead of waiting for ever on a lock whose
+// holder did not come along (the alarm in fork_child ends such a child).
+TEST(Fork, ChildForkedWhileAnotherThreadHeldTheStackPoolGetsStacks) {
+  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  std::atomic<bool> held{false};
+  std::thread holder([&] {
+    rt::stack_pool_fork_prepare();  // the pool's locks, as the prepare handler takes them
+    held = true;
+    std::this_thread::sleep_for(100ms);
+    rt::stack_pool_fork_after();
+  });
+  while (!held) std::this_thread::yield();
+  child_result r = fork_child(
+      [] {
+        return gort::run([] {
+          gort::sync::wait_group started, release, finished;
+          release.add(1);
+          constexpr int kGoroutines = 300;  // each parked on a stack of its own
+          started.add(kGoroutines);
+          finished.add(kGoroutines);
+          for (int i = 0; i < kGoroutines; i++)
+            gort::go([&] {
+              started.done();
+              release.wait();
+              finished.done();  // main's wait groups outlive every use
+            });
+          started.wait();
+          release.done();
+          finished.wait();
+          return 0;
+        });
+      },
+      false);
+  holder.join();
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
 }
 
 // The prefork pattern: a listener made in one run, a worker forked after it accepts in
