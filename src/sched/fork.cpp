@@ -13,6 +13,7 @@
 #include "sched/sysmon.hpp"
 #include "sched/threads.hpp"
 #include "sched/timers.hpp"
+#include "sync/sema.hpp"
 
 namespace gort::rt {
 
@@ -43,15 +44,25 @@ void forget_other_ms(m* self) {
   }
 }
 
+// The scheduler's locks, then the leaf locks every run needs (the G free list, the G pool,
+// the semaphore table), which a thread of a run in progress may hold at the fork.
 void fork_prepare() {
   sched.lock.lock();
   sched.allglock.lock();
+  sched.gflock.lock();
+  gpool_lock();
+  semtable_lock_all();
 }
 
-void fork_parent() {
+void unlock_after_fork() {
+  semtable_unlock_all();
+  gpool_unlock();
+  sched.gflock.unlock();
   sched.allglock.unlock();
   sched.lock.unlock();
 }
+
+void fork_parent() { unlock_after_fork(); }
 
 void fork_child() {
   restart_pending = true;
@@ -75,8 +86,7 @@ void fork_child() {
     sched.runq_woken.clear();
     sched.runqsize.store(0, std::memory_order_relaxed);
   }
-  sched.allglock.unlock();
-  sched.lock.unlock();
+  unlock_after_fork();
 }
 
 }  // namespace

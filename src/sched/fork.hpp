@@ -16,10 +16,15 @@
 //    parent's (shared across fork), with the descriptors open at the fork registered in
 //    it again: a worker forked after its parent listened can accept (prefork).
 //
-// Invariant: sched.lock and sched.allglock, the stack pool's locks and the heap's are held
-// across fork() (prepare handlers), so the child's copies of what they guard are whole;
-// locks the lost threads may have held (per-P timer locks) are re-initialised with the
-// state they guard.
+// Invariant: the scheduler's locks (sched.lock, allglock, gflock), the G pool's, the
+// semaphore table's, the stack pool's and the heap's are held across fork() (prepare
+// handlers), so the child's copies of what they guard are whole; locks the lost threads
+// may have held (per-P timer locks) are re-initialised with the state they guard. Not
+// covered: the locks of objects the program shares with the child (a channel, a
+// gort::sync::mutex's waiters live in the semaphore table and are covered) and of the rarer
+// runtime services (sync.Pool's registry, time channels' registry, the poller's descriptor
+// cache, the symboliser): a child forked while another thread holds one of those can wait
+// on it for ever if its later run uses that service.
 #pragma once
 #include "sched/runtime2.hpp"
 

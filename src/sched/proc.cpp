@@ -367,6 +367,9 @@ void detach_stack(p* pp, g* gp) {
 
 }  // namespace
 
+void gpool_lock() { gpool().mu.lock(); }
+void gpool_unlock() { gpool().mu.unlock(); }
+
 void gfree_give_back(p* pp) {
   if (pp->gfree == nullptr) return;
   os::rt_lock_guard lk(sched.gflock);

@@ -81,6 +81,9 @@ void newproc_abort(g* gp);
 int64_t goroutine_count();
 // Moves all of pp's free Gs to the global free list (procresize).
 void gfree_give_back(p* pp);
+// fork.cpp: the G pool's lock, held across fork() (see fork.hpp).
+void gpool_lock();
+void gpool_unlock();
 // Counts a goroutine start (+1) or end (-1) on pp (its owner), or globally for null.
 void count_goroutine(p* pp, int64_t delta);
 

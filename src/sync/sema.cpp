@@ -112,6 +112,14 @@ void drop_zombie_waiters() {
 
 }  // namespace
 
+void semtable_lock_all() {
+  for (sema_root& r : semtable) r.lock.lock();
+}
+
+void semtable_unlock_all() {
+  for (sema_root& r : semtable) r.lock.unlock();
+}
+
 void semacquire(std::atomic<uint32_t>* addr, bool lifo, wait_reason reason) {
   if (cansemacquire(addr)) return;
   sema_root& r = root_of(addr);

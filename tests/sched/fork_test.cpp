@@ -134,21 +134,20 @@ TEST(Fork, ChildForkedBetweenRunsRunsItsOwn) {
   EXPECT_EQ(busy_run(), 0);  // and the parent goes on
 }
 
-// Another thread holds the stack pool's locks (as a P taking or giving back stacks does)
-// when the process forks: the fork waits for them, so the child, which needs many more
-// stacks than its P's cache holds, gets them instead of waiting for ever on a lock whose
-// holder did not come along (the alarm in fork_child ends such a child).
-TEST(Fork, ChildForkedWhileAnotherThreadHeldTheStackPoolGetsStacks) {
-  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
-#if defined(GORT_TSAN)
-  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
-#endif
+namespace {
+
+// Forks while another thread holds the lock(s) that `lock` takes, for 100 ms, and returns
+// what the child made of a run whose 300 goroutines each park on a stack of their own and
+// then end: more stacks than a P's cache holds, and more ended Gs than a P's free list.
+// The fork waits for the locks, so the child finds them free; without that it would wait
+// for ever on a lock whose holder did not come along (until fork_child's alarm ends it).
+child_result fork_while_held(const std::function<void()>& lock, const std::function<void()>& unlock) {
   std::atomic<bool> held{false};
   std::thread holder([&] {
-    rt::stack_pool_fork_prepare();  // the pool's locks, as the prepare handler takes them
+    lock();
     held = true;
     std::this_thread::sleep_for(100ms);
-    rt::stack_pool_fork_after();
+    unlock();
   });
   while (!held) std::this_thread::yield();
   child_result r = fork_child(
@@ -173,6 +172,28 @@ TEST(Fork, ChildForkedWhileAnotherThreadHeldTheStackPoolGetsStacks) {
       },
       false);
   holder.join();
+  return r;
+}
+
+}  // namespace
+
+TEST(Fork, ChildForkedWhileAnotherThreadHeldTheStackPoolGetsStacks) {
+  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  // The pool's locks, as a P taking or giving back stacks holds them.
+  child_result r = fork_while_held(rt::stack_pool_fork_prepare, rt::stack_pool_fork_after);
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
+}
+
+// The same with the global free list of Gs, which a P takes when it gives ended Gs back.
+TEST(Fork, ChildForkedWhileAnotherThreadHeldTheGFreeListEndsGoroutines) {
+  ASSERT_EQ(gort::run([] { return 0; }), 0);
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  child_result r = fork_while_held([] { rt::sched.gflock.lock(); }, [] { rt::sched.gflock.unlock(); });
   EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
 }
 
