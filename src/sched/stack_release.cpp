@@ -251,12 +251,13 @@ std::atomic<g*>* new_parked_slots(size_t count) {
     void* m = mmap(nullptr, kSlotBlock * sizeof(std::atomic<g*>), PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) return nullptr;
-    next = new (m) std::atomic<g*>[kSlotBlock];  // null: the OS zeroes fresh pages
+    next = static_cast<std::atomic<g*>*>(m);
     left = kSlotBlock;
   }
   std::atomic<g*>* slots = next;
   next += count;
   left -= count;
+  for (size_t i = 0; i < count; i++) new (&slots[i]) std::atomic<g*>(nullptr);  // only these
   return slots;
 }
 
