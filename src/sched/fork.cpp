@@ -44,22 +44,26 @@ void forget_other_ms(m* self) {
   }
 }
 
-// The scheduler's locks, then the leaf locks every run needs (the G free list, the G pool,
-// the semaphore table), which a thread of a run in progress may hold at the fork.
+// The locks every run needs, which a thread of a run in progress may hold at the fork, in
+// the order the runtime nests them. The semaphore table's come first: a goroutine parking
+// on a semaphore holds its root's lock until the park commits, after leave() may have
+// taken sched.lock to pick the next goroutine (fast_pick). Then the scheduler's, and the
+// leaves taken under it: the G free list's (procresize gives Gs back under sched.lock)
+// and the G pool's.
 void fork_prepare() {
+  semtable_lock_all();
   sched.lock.lock();
   sched.allglock.lock();
   sched.gflock.lock();
   gpool_lock();
-  semtable_lock_all();
 }
 
 void unlock_after_fork() {
-  semtable_unlock_all();
   gpool_unlock();
   sched.gflock.unlock();
   sched.allglock.unlock();
   sched.lock.unlock();
+  semtable_unlock_all();
 }
 
 void fork_parent() { unlock_after_fork(); }

@@ -19,6 +19,7 @@
 #include "gort/gort.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sync/sema.hpp"
 
 using namespace std::chrono_literals;
 
@@ -246,6 +247,40 @@ TEST(Fork, WorkerForkedBetweenRunsAcceptsOnAnInheritedListener) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 42) << "status " << status;
   EXPECT_EQ(got, "hi");
   ln.close();
+}
+
+// The order the fork's prepare handler takes its locks in. A goroutine parking on a
+// semaphore holds its root's lock until the park commits, and may take sched.lock before
+// that, to pick the next goroutine (fast_pick). Here a thread does the same, slowly: it
+// holds every root's lock, and 50 ms later takes sched.lock, while another thread forks.
+// The prepare handler must wait for the roots before it takes sched.lock; the other way
+// round, each thread waits on the other for ever (and the alarm ends the child).
+TEST(Fork, ForkTakesSemaphoreLocksBeforeTheSchedulerLock) {
+  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  child_result r = fork_child(
+      [] {
+        std::atomic<bool> holding{false};
+        std::thread parker([&] {
+          rt::semtable_lock_all();
+          holding = true;
+          std::this_thread::sleep_for(50ms);
+          rt::sched.lock.lock();
+          rt::sched.lock.unlock();
+          rt::semtable_unlock_all();
+        });
+        while (!holding) std::this_thread::yield();
+        pid_t pid = fork();
+        if (pid == 0) _exit(0);
+        int st = 0;
+        waitpid(pid, &st, 0);
+        parker.join();
+        return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 1;
+      },
+      false);
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << "\n" << r.stderr_text;
 }
 
 TEST(Fork, MainForkedDuringARunReturnsAndRunsAgain) {
