@@ -46,10 +46,10 @@ void forget_other_ms(m* self) {
 
 // The locks every run needs, which a thread of a run in progress may hold at the fork, in
 // the order the runtime nests them. The semaphore table's come first: a goroutine parking
-// on a semaphore holds its root's lock until the park commits, after leave() may have
-// taken sched.lock to pick the next goroutine (fast_pick). Then the scheduler's, and the
-// leaves taken under it: the G free list's (procresize gives Gs back under sched.lock)
-// and the G pool's.
+// on a semaphore holds its root's lock until the park commits, and before that commit
+// leave() may take sched.lock to pick the next goroutine (fast_pick). Then the
+// scheduler's, and the leaves taken under it: the G free list's (procresize gives Gs back
+// under sched.lock) and the G pool's.
 void fork_prepare() {
   semtable_lock_all();
   sched.lock.lock();

@@ -1,9 +1,10 @@
 // fork_test: a gort program that forks (src/sched/fork.hpp). A child forked between runs
 // runs goroutines, timers and network I/O in its own gort::run, and accepts on a listener
-// it inherited (prefork); a child forked during a
-// run by the main goroutine can return from main and run again; a child forked during a
-// run that tries to schedule goroutines dies with a fatal error instead of hanging; the
-// parent is unaffected throughout.
+// it inherited (prefork); a child forked during a run by the main goroutine can return
+// from main and run again; a child forked during a run that tries to schedule goroutines
+// dies with a fatal error instead of hanging; a child forked while another thread held
+// one of the runtime's locks finds it free, and the fork takes those locks in the order
+// the runtime nests them; the parent is unaffected throughout.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
