@@ -53,6 +53,9 @@ void retain(timer_state* s);
 void release(timer_state* s);
 bool stop_timer(timer_state* s);
 bool reset_timer(timer_state* s, int64_t ns, int64_t period_ns);
+// Held across fork() (src/sched/fork.hpp): the registry's lock, then every timer's.
+void lock_timers_for_fork();
+void unlock_timers_after_fork();
 
 template <class Rep, class Period>
 int64_t to_ns(std::chrono::duration<Rep, Period> d) {

@@ -18,9 +18,11 @@
 // would never end, so every state is also on a registry list, and a run-end hook releases
 // the references of the armings left over (armings counts them).
 //
-// Locks: timer_state::mu, then a P's timers_lock (inside addtimer and deltimer); the
-// registry lock is never held with another. fire is called with no lock held; its
-// non-blocking send takes only the channel's lock.
+// Locks: timer_state::mu, then a P's timers_lock (inside addtimer and deltimer) and
+// sched.lock (addtimer may wake a P); the registry lock is never held with another, except
+// across fork(), when it is taken before every timer's (so that a forked child's run-end
+// hook and timers find them free). fire is called with no lock held; its non-blocking send
+// takes only the channel's lock.
 #include <functional>
 #include <new>
 #include <vector>
@@ -31,6 +33,7 @@
 #include "gort/time_chan.hpp"
 #include "os/clock.hpp"
 #include "os/lock.hpp"
+#include "sched/fork.hpp"
 #include "sched/sched.hpp"
 #include "sched/timers.hpp"
 
@@ -100,6 +103,7 @@ void release_orphaned_armings() {
 }
 
 [[maybe_unused]] const bool registered = (rt::on_run_end(release_orphaned_armings), true);
+[[maybe_unused]] const bool fork_registered = (rt::on_fork(lock_timers_for_fork, unlock_timers_after_fork), true);
 
 // Go: time.when — the absolute time d from now; overflow means "never".
 int64_t when_after(int64_t ns) {
@@ -198,6 +202,17 @@ bool stop_timer(timer_state* s) {
   }
   if (pending) release(s);  // the arming's reference; the caller still holds one
   return pending;
+}
+
+// While registry_lock is held, no state joins or leaves the registry, nor is deleted.
+void lock_timers_for_fork() {
+  registry_lock.lock();
+  for (timer_state* s = registry; s != nullptr; s = s->next) s->mu.lock();
+}
+
+void unlock_timers_after_fork() {
+  for (timer_state* s = registry; s != nullptr; s = s->next) s->mu.unlock();
+  registry_lock.unlock();
 }
 
 bool reset_timer(timer_state* s, int64_t ns, int64_t period_ns) {

@@ -14,6 +14,7 @@
 
 #include "os/clock.hpp"
 #include "sched/fatal.hpp"
+#include "sched/fork.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack_release.hpp"
 #include "sched/timers.hpp"
@@ -294,11 +295,10 @@ void walk_io_waiters(void (*visit)(g*)) {
 
 [[maybe_unused]] const bool walk_registered = (set_io_waiter_walk(walk_io_waiters), true);
 
-// In a forked child (the only thread; a lost thread may have held cache_lock): every open
+// In a forked child (the only thread, which holds cache_lock across the fork): every open
 // descriptor goes into the child's new epoll instance. Registering reports what is ready
 // now, so no readiness is lost.
 void reregister_open_descriptors() {
-  cache_lock.reinit_in_forked_child();
   for (const pd_block& b : blocks) {
     for (size_t i = 0; i < b.n; i++) {
       poll_desc* pd = &b.first[i];
@@ -308,8 +308,23 @@ void reregister_open_descriptors() {
 }
 
 [[maybe_unused]] const bool reregister_set = (set_netpoll_reregister(reregister_open_descriptors), true);
+[[maybe_unused]] const bool fork_registered = (on_fork(lock_poll_descs_for_fork, unlock_poll_descs_after_fork), true);
 
 }  // namespace
+
+void lock_poll_descs_for_fork() {
+  tw_lock.lock();
+  cache_lock.lock();
+  for (const pd_block& b : blocks)
+    for (size_t i = 0; i < b.n; i++) b.first[i].lock.lock();
+}
+
+void unlock_poll_descs_after_fork() {
+  for (const pd_block& b : blocks)
+    for (size_t i = 0; i < b.n; i++) b.first[i].lock.unlock();
+  cache_lock.unlock();
+  tw_lock.unlock();
+}
 
 poll_desc* poll_open(int fd, int* err) {
   netpoll_init();

@@ -44,6 +44,12 @@ struct poll_desc final : poll_target {
 
 enum poll_err : int { poll_ok = 0, poll_err_closing = 1, poll_err_timeout = 2 };
 
+// Held across fork() (sched/fork.hpp), so that a forked child's descriptors, old and new,
+// are whole and free: the thread waiters' lock, the descriptor cache's, then every
+// descriptor's (none of them is held with another).
+void lock_poll_descs_for_fork();
+void unlock_poll_descs_after_fork();
+
 // Go: poll_runtime_pollOpen. Registers fd (edge-triggered); null and *err = errno on failure.
 poll_desc* poll_open(int fd, int* err);
 // Go: poll_runtime_pollClose. No waiter may remain (call poll_evict first). The descriptor

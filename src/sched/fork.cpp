@@ -44,13 +44,23 @@ void forget_other_ms(m* self) {
   }
 }
 
+struct fork_hook {
+  void (*prepare)();
+  void (*after)();
+};
+constexpr int kMaxForkHooks = 8;
+fork_hook fork_hooks[kMaxForkHooks] = {};
+int n_fork_hooks = 0;
+
 // The locks every run needs, which a thread of a run in progress may hold at the fork, in
-// the order the runtime nests them. The semaphore table's come first: a goroutine parking
+// the order the runtime nests them. The services' come first: a timer's lock is held
+// while arming it wakes a P (sched.lock). Then the semaphore table's: a goroutine parking
 // on a semaphore holds its root's lock until the park commits, and before that commit
 // leave() may take sched.lock to pick the next goroutine (fast_pick). Then the
 // scheduler's, and the leaves taken under it: the G free list's (procresize gives Gs back
 // under sched.lock) and the G pool's.
 void fork_prepare() {
+  for (int i = 0; i < n_fork_hooks; i++) fork_hooks[i].prepare();
   semtable_lock_all();
   sched.lock.lock();
   sched.allglock.lock();
@@ -64,6 +74,7 @@ void unlock_after_fork() {
   sched.allglock.unlock();
   sched.lock.unlock();
   semtable_unlock_all();
+  for (int i = n_fork_hooks; i-- > 0;) fork_hooks[i].after();
 }
 
 void fork_parent() { unlock_after_fork(); }
@@ -101,6 +112,11 @@ void install_fork_handlers() {
   malloc::install_fork_handlers();  // see pcache.hpp
   pthread_atfork(stack_pool_fork_prepare, stack_pool_fork_after, stack_pool_fork_after);
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+void on_fork(void (*prepare)(), void (*after)()) {
+  if (n_fork_hooks == kMaxForkHooks) fatal("on_fork: too many hooks");
+  fork_hooks[n_fork_hooks++] = {prepare, after};
 }
 
 void forked_child_leaves(m* mp, g* gp, bool dying) {

@@ -16,15 +16,16 @@
 //    parent's (shared across fork), with the descriptors open at the fork registered in
 //    it again: a worker forked after its parent listened can accept (prefork).
 //
-// Invariant: the scheduler's locks (sched.lock, allglock, gflock), the G pool's, the
-// semaphore table's, the stack pool's and the heap's are held across fork() (prepare
-// handlers), so the child's copies of what they guard are whole; locks the lost threads
-// may have held (per-P timer locks) are re-initialised with the state they guard. Not
-// covered: the locks of objects the program shares with the child (a channel, a
-// gort::sync::mutex's waiters live in the semaphore table and are covered) and of the rarer
-// runtime services (sync.Pool's registry, time channels' registry, the poller's descriptor
-// cache, the symboliser): a child forked while another thread holds one of those can wait
-// on it for ever if its later run uses that service.
+// Invariant: the locks a later run in the child needs are held across fork() (prepare
+// handlers), so the child's copies of what they guard are whole. In the order taken, the
+// order the runtime nests them: the services' (on_fork below: time channels and their
+// registry, sync.Pool's caches and registry, the poller's descriptors, their cache and
+// the thread waiters'), the semaphore table's, the scheduler's (sched.lock, allglock,
+// gflock), the G pool's, the stack pool's, the heap's. Locks the lost threads may have held
+// over state that the child drops anyway are re-initialised instead (per-P timer locks;
+// the symboliser's, with a fresh handle). Not covered: a channel's lock, which a lost
+// thread may have held (a channel the child shares with its parent's goroutines is of no
+// use to it: they did not come along).
 #pragma once
 #include "sched/runtime2.hpp"
 
@@ -32,6 +33,13 @@ namespace gort::rt {
 
 // Registers the fork handlers (once, at runtime start-up).
 void install_fork_handlers();
+
+// A runtime service (time channels, sync.Pool, the poller) registers the locks that a
+// forked child's later run needs: `prepare` takes them, before any scheduler lock, and
+// `after` releases them, in the parent and in the child. So a service's locks must never be
+// taken under a scheduler lock or a semaphore root's, nor under another service's (run-end
+// hooks run with none held). Register from static initialisers; at most 8.
+void on_fork(void (*prepare)(), void (*after)());
 
 // Set in the child of a fork made during a run, until that run ends.
 extern std::atomic<bool> forked_during_run;

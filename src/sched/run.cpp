@@ -73,38 +73,43 @@ int n_run_end_fns = 0;
 // Everything a finished run leaves behind: run queues, timers, goroutines that did not
 // finish (they become zombies and are never run or reused). All other Ms are idle.
 void reset_after_run() {
-  os::rt_lock_guard lk(sched.lock);
-  int32_t procs = sched.gomaxprocs.load();
-  sched.pidle = nullptr;
-  sched.npidle.store(0);
-  for (int32_t i = procs - 1; i >= 0; i--) {
-    p* pp = sched.allp[i];
-    pp->runnext.store(nullptr);
-    pp->runqhead.store(pp->runqtail.load());
-    cleartimers(pp);
-    pp->goidcache = pp->goidcacheend = 0;
-    pp->mp.store(nullptr);
-    pp->status.store(pstatus::idle);
-    pidleput(pp);
-  }
-  sched.runq.clear();
-  sched.runq_woken.clear();
-  sched.runqsize.store(0);
   {
-    os::rt_lock_guard lk2(sched.allglock);
-    auto& v = sched.allgs;
-    size_t keep = 0;
-    for (g* gp : v) {
-      if (gp->status.load() == gstatus::dead)
-        v[keep++] = gp;
-      else
-        gp->status.store(gstatus::zombie);
+    os::rt_lock_guard lk(sched.lock);
+    int32_t procs = sched.gomaxprocs.load();
+    sched.pidle = nullptr;
+    sched.npidle.store(0);
+    for (int32_t i = procs - 1; i >= 0; i--) {
+      p* pp = sched.allp[i];
+      pp->runnext.store(nullptr);
+      pp->runqhead.store(pp->runqtail.load());
+      cleartimers(pp);
+      pp->goidcache = pp->goidcacheend = 0;
+      pp->mp.store(nullptr);
+      pp->status.store(pstatus::idle);
+      pidleput(pp);
     }
-    v.resize(keep);
+    sched.runq.clear();
+    sched.runq_woken.clear();
+    sched.runqsize.store(0);
+    {
+      os::rt_lock_guard lk2(sched.allglock);
+      auto& v = sched.allgs;
+      size_t keep = 0;
+      for (g* gp : v) {
+        if (gp->status.load() == gstatus::dead)
+          v[keep++] = gp;
+        else
+          gp->status.store(gstatus::zombie);
+      }
+      v.resize(keep);
+    }
   }
+  // The hooks take their services' locks (semaphore roots, timers, descriptors), which nest
+  // outside sched.lock (fork.hpp); every other M is at rest, so nothing runs meanwhile.
   run_end_hooks();
+  os::rt_lock_guard lk(sched.lock);
   sched.ngoroutines.store(0);
-  for (int32_t i = 0; i < procs; i++) sched.allp[i]->gcount.store(0);
+  for (int32_t i = 0, procs = sched.gomaxprocs.load(); i < procs; i++) sched.allp[i]->gcount.store(0);
   sched.goidgen.store(0);
   sched.nmspinning.store(0);
   sched.main_goexited = false;

@@ -120,7 +120,9 @@ void execute(m* mp, g* gp, bool inherit);
 void on_gc_start(void (*fn)());
 void gc_start_hooks();
 // Functions the layers above register to drop their references to goroutines that a
-// finished gort::run left behind (e.g. semaphore waiters). Called with every M at rest.
+// finished gort::run left behind (e.g. semaphore waiters). Called with every M at rest and
+// no scheduler lock held (they take their services' locks, which nest outside those: see
+// fork.hpp).
 void on_run_end(void (*fn)());
 void run_end_hooks();
 

@@ -3,11 +3,13 @@
 
 #include <cxxabi.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <mutex>
+#include <new>
 
 #if defined(GORT_HAVE_LIBDW)
 #include <elfutils/libdwfl.h>
@@ -34,20 +36,33 @@ std::string hex_offset(uintptr_t off) {
 }
 
 #if defined(GORT_HAVE_LIBDW)
+// dwfl_mu guards the handle, made at the first lookup. A forked child's copy of the lock may
+// be held by a thread that did not come along, and the handle half-updated by it, so the
+// child starts afresh: a new lock and no handle (the old one leaks).
 std::mutex dwfl_mu;
-Dwfl* dwfl_handle() {
-  static Dwfl* d = [] {
-    static char* debuginfo_path = nullptr;
-    static const Dwfl_Callbacks cb = {dwfl_linux_proc_find_elf, dwfl_standard_find_debuginfo,
-                                      nullptr, &debuginfo_path};
-    Dwfl* h = dwfl_begin(&cb);
-    if (h == nullptr) return h;
-    dwfl_report_begin(h);
-    dwfl_linux_proc_report(h, getpid());
-    dwfl_report_end(h, nullptr, nullptr);
-    return h;
-  }();
-  return d;
+Dwfl* dwfl = nullptr;
+bool dwfl_made = false;  // a handle that could not be made is not tried again
+
+void forget_handle_in_child() {
+  new (&dwfl_mu) std::mutex;
+  dwfl = nullptr;
+  dwfl_made = false;
+}
+
+Dwfl* dwfl_handle() {  // dwfl_mu held
+  if (dwfl_made) return dwfl;
+  dwfl_made = true;
+  [[maybe_unused]] static const bool child_handler =
+      (pthread_atfork(nullptr, nullptr, forget_handle_in_child), true);
+  static char* debuginfo_path = nullptr;
+  static const Dwfl_Callbacks cb = {dwfl_linux_proc_find_elf, dwfl_standard_find_debuginfo, nullptr,
+                                    &debuginfo_path};
+  dwfl = dwfl_begin(&cb);
+  if (dwfl == nullptr) return nullptr;
+  dwfl_report_begin(dwfl);
+  dwfl_linux_proc_report(dwfl, getpid());
+  dwfl_report_end(dwfl, nullptr, nullptr);
+  return dwfl;
 }
 #endif
 

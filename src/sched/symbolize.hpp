@@ -1,7 +1,8 @@
 // symbolize: turns a code address into "function" and "file:line +0xoffset" for tracebacks.
 // Uses elfutils' libdw (symbol tables and DWARF line info) when gort was built with it, and
 // dladdr (exported symbols only, "module +0xoffset") otherwise. Not async-signal-safe; used
-// on fatal paths and for goroutine dumps only.
+// on fatal paths and for goroutine dumps only. Thread-safe; a forked child makes its own
+// libdw handle (the parent's may have been in use by a thread that did not come along).
 #pragma once
 #include <cstdint>
 #include <string>

@@ -10,13 +10,16 @@
 // Invariants: every cached object is in exactly one primary or victim slot of exactly one
 // local; cleanup (at each collection cycle) moves primary to victim and destroys the old
 // victim, under each local's lock; the registry of live pools is guarded by pools_lock and
-// a pool leaves it in its destructor, before its caches are destroyed.
+// a pool leaves it in its destructor, before its caches are destroyed. Locks: pools_lock,
+// then a local's (cleanup, and fork(), which holds them all so that a forked child finds
+// them free); a local's lock is held with no other.
 #include <atomic>
 #include <deque>
 #include <vector>
 
 #include "gort/sync/pool.hpp"
 #include "os/lock.hpp"
+#include "sched/fork.hpp"
 #include "sched/sched.hpp"
 
 namespace gort::sync::detail {
@@ -27,6 +30,7 @@ struct alignas(64) pool_base::local {
   std::deque<void*> shared;
   void* victim_private = nullptr;  // under lock
   std::deque<void*> victim_shared;
+  bool held_for_fork = false;  // lock taken by lock_pools_for_fork (a local made since is not)
 };
 
 struct pool_base::impl {
@@ -97,8 +101,36 @@ void pool_cleanup() {
 }
 
 [[maybe_unused]] const bool registered = (rt::on_gc_start(pool_cleanup), true);
+[[maybe_unused]] const bool fork_registered = (rt::on_fork(lock_pools_for_fork, unlock_pools_after_fork), true);
 
 }  // namespace
+
+void lock_pools_for_fork() {
+  pools_lock.lock();
+  if (all_pools == nullptr) return;
+  for (pool_base::impl* im : *all_pools) {
+    for (auto& slot : im->locals) {
+      if (pool_base::local* l = slot.load(std::memory_order_acquire)) {
+        l->lock.lock();
+        l->held_for_fork = true;
+      }
+    }
+  }
+}
+
+void unlock_pools_after_fork() {
+  if (all_pools != nullptr) {
+    for (pool_base::impl* im : *all_pools) {
+      for (auto& slot : im->locals) {
+        pool_base::local* l = slot.load(std::memory_order_acquire);
+        if (l == nullptr || !l->held_for_fork) continue;
+        l->held_for_fork = false;
+        l->lock.unlock();
+      }
+    }
+  }
+  pools_lock.unlock();
+}
 
 pool_base::pool_base(void (*deleter)(void*)) : impl_(new impl) {
   impl_->deleter = deleter;

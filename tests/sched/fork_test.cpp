@@ -14,12 +14,16 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "gort/gort.hpp"
+#include "net/poll_desc.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
+#include "sched/symbolize.hpp"
 #include "sync/sema.hpp"
 
 using namespace std::chrono_literals;
@@ -138,12 +142,34 @@ TEST(Fork, ChildForkedBetweenRunsRunsItsOwn) {
 
 namespace {
 
+// A run whose 300 goroutines each park on a stack of their own and then end: more stacks
+// than a P's cache holds, and more ended Gs than a P's free list. 0 when it worked.
+int run_parking_goroutines() {
+  return gort::run([] {
+    gort::sync::wait_group started, release, finished;
+    release.add(1);
+    constexpr int kGoroutines = 300;  // each parked on a stack of its own
+    started.add(kGoroutines);
+    finished.add(kGoroutines);
+    for (int i = 0; i < kGoroutines; i++)
+      gort::go([&] {
+        started.done();
+        release.wait();
+        finished.done();  // main's wait groups outlive every use
+      });
+    started.wait();
+    release.done();
+    finished.wait();
+    return 0;
+  });
+}
+
 // Forks while another thread holds the lock(s) that `lock` takes, for 100 ms, and returns
-// what the child made of a run whose 300 goroutines each park on a stack of their own and
-// then end: more stacks than a P's cache holds, and more ended Gs than a P's free list.
-// The fork waits for the locks, so the child finds them free; without that it would wait
-// for ever on a lock whose holder did not come along (until fork_child's alarm ends it).
-child_result fork_while_held(const std::function<void()>& lock, const std::function<void()>& unlock) {
+// what the child made of `child_body`. The fork waits for the locks, so the child finds
+// them free; without that it would wait for ever on a lock whose holder did not come
+// along (until fork_child's alarm ends it).
+child_result fork_while_held(const std::function<void()>& lock, const std::function<void()>& unlock,
+                             const std::function<int()>& child_body = run_parking_goroutines) {
   std::atomic<bool> held{false};
   std::thread holder([&] {
     lock();
@@ -152,27 +178,7 @@ child_result fork_while_held(const std::function<void()>& lock, const std::funct
     unlock();
   });
   while (!held) std::this_thread::yield();
-  child_result r = fork_child(
-      [] {
-        return gort::run([] {
-          gort::sync::wait_group started, release, finished;
-          release.add(1);
-          constexpr int kGoroutines = 300;  // each parked on a stack of its own
-          started.add(kGoroutines);
-          finished.add(kGoroutines);
-          for (int i = 0; i < kGoroutines; i++)
-            gort::go([&] {
-              started.done();
-              release.wait();
-              finished.done();  // main's wait groups outlive every use
-            });
-          started.wait();
-          release.done();
-          finished.wait();
-          return 0;
-        });
-      },
-      false);
+  child_result r = fork_child(child_body, false);
   holder.join();
   return r;
 }
@@ -197,6 +203,168 @@ TEST(Fork, ChildForkedWhileAnotherThreadHeldTheGFreeListEndsGoroutines) {
 #endif
   child_result r = fork_while_held([] { rt::sched.gflock.lock(); }, [] { rt::sched.gflock.unlock(); });
   EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
+}
+
+// The runtime services' locks (on_fork in sched/fork.hpp), each held by another thread
+// across the fork; the child's run then uses that service. Time channels: the registry's
+// lock and every live timer's (here one the parent made in a run, whose lock the child's
+// run-end hook takes).
+TEST(Fork, ChildForkedWhileAnotherThreadHeldTheTimersLocksUsesTimers) {
+  std::optional<gort::time::timer> parents;
+  ASSERT_EQ(gort::run([&] {
+              parents.emplace(1h);
+              return 0;
+            }),
+            0);
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  child_result r = fork_while_held(gort::time::detail::lock_timers_for_fork,
+                                   gort::time::detail::unlock_timers_after_fork, [] {
+                                     return gort::run([] {
+                                       gort::time::timer t(1ms);
+                                       t.c.recv();
+                                       gort::time::ticker tick(1ms);
+                                       tick.c.recv();
+                                       tick.c.recv();
+                                       tick.stop();
+                                       return 0;
+                                     });
+                                   });
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
+}
+
+// sync.Pool: the registry's lock and every pool's caches' (here a pool the parent filled).
+TEST(Fork, ChildForkedWhileAnotherThreadHeldThePoolsLocksUsesPools) {
+  gort::sync::pool<int> parents;
+  ASSERT_EQ(gort::run([&] {
+              parents.put(std::make_unique<int>(1));  // the P's private slot
+              parents.put(std::make_unique<int>(2));  // its shared list, under its lock
+              return 0;
+            }),
+            0);
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  child_result r = fork_while_held(gort::sync::detail::lock_pools_for_fork,
+                                   gort::sync::detail::unlock_pools_after_fork, [&] {
+                                     return gort::run([&] {
+                                       for (int i = 0; i < 2; i++)
+                                         if (auto x = parents.get(); x && *x != 1 && *x != 2) return 1;
+                                       gort::sync::pool<int> fresh;
+                                       fresh.put(std::make_unique<int>(7));
+                                       fresh.put(std::make_unique<int>(8));
+                                       auto a = fresh.get(), b = fresh.get();
+                                       return a && b && *a + *b == 15 ? 0 : 2;
+                                     });
+                                   });
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
+}
+
+// The poller: the descriptor cache's lock and every descriptor's (here the listener the
+// child inherits and accepts on; its new connections come from the cache).
+TEST(Fork, ChildForkedWhileAnotherThreadHeldThePollersLocksUsesSockets) {
+  gort::net::listener ln;
+  std::string address;
+  ASSERT_EQ(gort::run([&] {
+              auto [l, err] = gort::net::listen("tcp", "127.0.0.1:0");
+              ln = l;
+              address = err ? "" : ln.address().string();
+              return 0;
+            }),
+            0);
+  if (address.empty()) GTEST_SKIP() << "no loopback";
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  child_result r = fork_while_held(rt::lock_poll_descs_for_fork, rt::unlock_poll_descs_after_fork, [&] {
+    return gort::run([&] {
+      std::string got;
+      gort::sync::wait_group accepted;
+      accepted.go([&] {
+        auto [s, err] = ln.accept();
+        char b[2];
+        size_t n = 0;
+        while (!err && n < sizeof b) {
+          auto [k, rerr] = s.read(std::span<char>(b + n, sizeof b - n));
+          if (rerr) break;
+          n += k;
+        }
+        got.assign(b, n);
+      });
+      auto [c, err] = gort::net::dial("tcp", address);
+      if (err || c.write(std::string_view("hi")).second) return 1;
+      accepted.wait();
+      return got == "hi" ? 0 : 2;
+    });
+  });
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
+  ln.close();
+}
+
+// The symboliser's lock is not held across fork (a goroutine dump holds it under allglock,
+// and a first lookup for a long time): a forked child makes its own handle. A thread
+// symbolises in a loop, so most of twenty forks find its lock held; each child symbolises.
+TEST(Fork, ChildForkedWhileAnotherThreadSymbolisesSymbolises) {
+#if defined(GORT_ASAN)
+  // GCC 12's ASan does not hold its allocator's locks across fork: a child forked while the
+  // symbolising thread is inside malloc waits for ever on the allocator (gdb shows it).
+  GTEST_SKIP() << "ASan's malloc is not fork-safe here";
+#endif
+  const auto pc = reinterpret_cast<uintptr_t>(&run_parking_goroutines) + 1;
+  ASSERT_NE(rt::symbolize(pc).function, "?");
+  std::atomic<bool> stop{false};
+  std::thread symboliser([&] {
+    while (!stop) rt::symbolize(pc);
+  });
+  for (int i = 0; i < 20; i++) {
+    child_result r = fork_child([pc] { return rt::symbolize(pc).function == "?" ? 1 : 0; }, false);
+    if (!r.exited_with(0)) {
+      ADD_FAILURE() << "fork " << i << ": status " << r.status << ": " << r.stderr_text;
+      break;
+    }
+  }
+  stop = true;
+  symboliser.join();
+}
+
+// Run-end hooks take their services' locks (semaphore roots here), which a fork takes
+// before sched.lock, so they run without sched.lock. A hook takes the roots 50 ms after it
+// starts, while another thread forks: were the hooks called under sched.lock, the fork
+// (holding the roots, waiting for sched.lock) and the hook (holding sched.lock, waiting
+// for a root) would wait on each other for ever, and the alarm would end the child.
+std::atomic<int> run_end_probe{0};  // 1: armed; 2: the hook has started
+
+TEST(Fork, ForkWhileARunEndsWaitsForNoRunEndHook) {
+  static const bool hooked = (rt::on_run_end([] {
+                                int armed = 1;
+                                if (!run_end_probe.compare_exchange_strong(armed, 2)) return;
+                                std::this_thread::sleep_for(50ms);
+                                rt::semtable_lock_all();
+                                rt::semtable_unlock_all();
+                              }),
+                              true);
+  ASSERT_TRUE(hooked);
+  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  child_result r = fork_child(
+      [] {
+        run_end_probe = 1;
+        std::thread forker([] {
+          while (run_end_probe.load() != 2) std::this_thread::yield();
+          pid_t pid = fork();
+          if (pid == 0) _exit(0);
+          int st = 0;
+          waitpid(pid, &st, 0);
+        });
+        int rc = gort::run([] { return 0; });
+        forker.join();
+        return rc;
+      },
+      false);
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << "\n" << r.stderr_text;
 }
 
 // The prefork pattern: a listener made in one run, a worker forked after it accepts in

@@ -39,6 +39,10 @@ class pool_base {
  private:
   impl* impl_;
 };
+
+// Held across fork() (src/sched/fork.hpp): the registry's lock, then every pool's caches'.
+void lock_pools_for_fork();
+void unlock_pools_after_fork();
 }  // namespace detail
 
 template <class T>
