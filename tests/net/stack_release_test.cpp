@@ -200,7 +200,9 @@ TEST(StackRelease, ManyReleasedReadersWakeWithTheirFrames) {
     while (parked.load() < kConns) gort::time::sleep(1ms);
     int maps_before = count_mappings();
     ASSERT_TRUE(wait_released(base + kConns));
-    EXPECT_LE(count_mappings(), maps_before + 4);  // guard markers, not one mapping each
+    // Guard markers, not a mapping (or two) each. Threads started meanwhile add a few: a
+    // new M's stack and guard page, its glibc malloc arena (under load, 5 at times).
+    EXPECT_LE(count_mappings(), maps_before + kConns / 4);
     for (int k = 0; k < kConns; k++) {
       char b = char(k);
       ASSERT_FALSE(p.client[k].write(std::string_view(&b, 1)).second);
