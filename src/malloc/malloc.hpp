@@ -504,6 +504,9 @@ void heap_lock_all();    // fork: prepare
 void heap_unlock_all();  // fork: parent
 void heap_after_fork_child();
 std::size_t scavenge(bool force);     // releases free pages; returns bytes released
+// Tests only: called by a thread releasing heap pages just before its madvise, with the
+// heap lock let go (a test allocates meanwhile).
+extern std::atomic<void (*)()> before_release_syscall;
 void start_scavenger();               // background scavenger thread (idempotent)
 int scavenger_tid();                  // its thread id, 0 if none (the deadlock check skips it)
 void reclaim_all();                   // every mcentral's reclaim

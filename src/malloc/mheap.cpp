@@ -23,8 +23,9 @@
 //  * Before the page allocator sits the span stash (malloc.hpp): freed spans of up to 16
 //    pages, whole and dead (still mapped in spans[], so a free into one is a double free),
 //    reused newest first by page count, out of the in-use totals, aged out by the scavenger.
-//  * Everything here runs under heap.lock, except arena_index/spans[] reads (atomics) and
-//    the lock-free reads in span_of.
+//  * Everything here runs under heap.lock, except arena_index/spans[] reads (atomics), the
+//    lock-free reads in span_of, and the system calls that release pages to the OS (their
+//    pages are marked in use meanwhile: release_batch).
 //  * Lock order: an mcentral lock may be held while taking the heap lock (never the reverse).
 #include <sys/mman.h>
 #include <unistd.h>
@@ -402,12 +403,16 @@ void free_pages_locked(std::uintptr_t addr, std::size_t n) {
   mark_pages(ai, (addr - heap.sorted[ai]->base) >> page_shift, n, false, nullptr);
 }
 
-// Page ranges on their way back to the OS (MADV_DONTNEED): adjacent ranges merge, added in
-// either address order, and up to 256 go out per system call (process_madvise): each call
-// is one TLB shootdown, which on this project's VM costs about 75 us. heap.lock held (one
-// shared buffer).
+// Page ranges on their way back to the OS (MADV_DONTNEED). Adjacent ranges merge, added in
+// either address order, and up to `capacity` go out per system call (process_madvise):
+// each call is one TLB shootdown, which on this project's VM costs about 75 us. The call is
+// made with heap.lock released, as Go's scavenger does (it allocates the pages, unlocks,
+// releases them, and frees them as scavenged): the heap's pages wait marked in use (alloc
+// bits set, in no span), so that nothing allocates them meanwhile. On the releasing
+// thread's stack (2 KiB), so releasers do not share it.
 struct release_batch {
-  static inline iovec ranges[256];
+  static constexpr std::size_t capacity = 128;
+  iovec ranges[capacity];
   std::size_t n = 0;
   std::uintptr_t lo = 0, hi = 0;  // the run being built
 
@@ -422,25 +427,66 @@ struct release_batch {
       hi = b;
     }
   }
-  void finish() {
+  // One bitmap word adds at most 32 runs (and the run being built one more range).
+  bool has_room_for_a_word() const { return n + 33 <= capacity; }
+
+  // Sends every range (madvise) with heap.lock released; heap.lock held on entry and exit.
+  // The ranges stay listed for the caller.
+  void send_unlocked() {
     end_run();
-    send();
+    if (n == 0) return;
+    heap.lock.unlock();
+    if (auto hook = before_release_syscall.load(std::memory_order_acquire)) hook();
+    if (!os::madvise_ranges(ranges, n, MADV_DONTNEED))
+      for (std::size_t i = 0; i < n; i++) madvise(ranges[i].iov_base, ranges[i].iov_len, MADV_DONTNEED);
+    heap.lock.lock();
   }
 
  private:
   void end_run() {
-    if (hi > lo) {
-      if (n == std::size(ranges)) send();
-      ranges[n++] = {reinterpret_cast<void*>(lo), hi - lo};
-    }
+    if (hi > lo) ranges[n++] = {reinterpret_cast<void*>(lo), hi - lo};
     lo = hi = 0;
   }
-  void send() {
-    if (n != 0 && !os::madvise_ranges(ranges, n, MADV_DONTNEED))
-      for (std::size_t i = 0; i < n; i++) madvise(ranges[i].iov_base, ranges[i].iov_len, MADV_DONTNEED);
-    n = 0;
-  }
 };
+
+// Takes the free, resident pages `pages` (a mask) of bitmap word w of arena a out of the
+// page allocator for release (batch.add), as Go's scavenger allocates what it releases.
+// heap.lock held.
+void take_for_release_locked(heap_arena* a, std::size_t w, std::uint64_t pages, release_batch& batch) {
+  a->alloc[w] |= pages;
+  summarize(a, w / (chunk_pages / 64));
+  heap.pages_free_resident -= std::size_t(__builtin_popcountll(pages));
+  while (pages != 0) {
+    int b = __builtin_ctzll(pages);
+    std::uint64_t rest = pages >> b;
+    int len = ~rest == 0 ? 64 - b : __builtin_ctzll(~rest);
+    std::uintptr_t lo = a->base + (w * 64 + std::size_t(b)) * page_size;
+    batch.add(lo, lo + std::size_t(len) * page_size);
+    pages = len == 64 ? 0 : pages & ~(((std::uint64_t{1} << len) - 1) << b);
+  }
+}
+
+// Releases the heap pages the batch took (take_for_release_locked) and gives them back to
+// the page allocator, free and released. heap.lock held (released for the system call).
+void release_heap_pages(release_batch& batch) {
+  batch.send_unlocked();
+  for (std::size_t i = 0; i < batch.n; i++) {
+    auto addr = reinterpret_cast<std::uintptr_t>(batch.ranges[i].iov_base);
+    std::size_t n = batch.ranges[i].iov_len >> page_shift;
+    heap.pages_released += n;
+    for (std::size_t ai = arena_pos(addr), first = (addr - heap.sorted[ai]->base) >> page_shift; n > 0;
+         ai++, first = 0) {
+      heap_arena* a = heap.sorted[ai];  // a range may run on into the next, contiguous arena
+      std::size_t k = std::min(pages_per_arena - first, n);
+      set_bits(a->alloc, first, k, false);
+      set_bits(a->scav, first, k, true);
+      for (std::size_t c = first / chunk_pages; c <= (first + k - 1) / chunk_pages; c++) summarize(a, c);
+      heap.search_chunk = std::min(heap.search_chunk, ai * chunks_per_arena + first / chunk_pages);
+      n -= k;
+    }
+  }
+  batch.n = 0;
+}
 
 // Go: the heap-growth scavenging of mheap.allocSpan. An allocation that takes released
 // pages (never touched, or given back) grows the resident set, while free resident pages
@@ -449,22 +495,23 @@ struct release_batch {
 // taken growth_release_batch pages, as many free resident pages go back, highest
 // addresses first (the page allocator takes the lowest first, so these are the last it
 // would reuse), beyond a slack of a sixteenth of the heap in use (1 MiB at least) kept
-// for reuse. heap.lock held.
+// for reuse. Called by the allocating thread once it has let go of heap.lock.
 constexpr std::size_t growth_release_batch = 256;  // pages: 2 MiB
 constexpr std::size_t growth_slack_min = 128;      // pages: 1 MiB
 
-void release_after_growth_locked() {
+void release_after_growth() {
+  os::rt_lock_guard g(heap.lock);
   std::size_t slack = std::max(growth_slack_min, heap.pages_inuse / 16);
   std::size_t want = heap.pages_free_resident > slack ? heap.pages_free_resident - slack : 0;
   if (want > heap.growth_pages) want = heap.growth_pages;
   heap.growth_pages = 0;
-  if (want == 0) return;
   release_batch batch;
   std::size_t done = 0;
   for (std::size_t ai = heap.narenas; ai-- > 0 && done < want;) {
     heap_arena* a = heap.sorted[ai];
     for (std::size_t w = pages_per_arena / 64; w-- > 0 && done < want;) {
-      std::uint64_t todo = ~(a->alloc[w] | a->scav[w]);
+      if (!batch.has_room_for_a_word()) release_heap_pages(batch);  // heap.lock let go
+      std::uint64_t todo = ~(a->alloc[w] | a->scav[w]), take = 0;
       while (todo != 0 && done < want) {
         int top = 63 - __builtin_clzll(todo);  // the highest free resident page, and the
         std::uint64_t up = ~(todo << (63 - top));  // run of them that ends there
@@ -472,51 +519,65 @@ void release_after_growth_locked() {
         if (len > want - done) len = want - done;
         int bottom = top + 1 - int(len);
         std::uint64_t mask = (len == 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << len) - 1) << bottom;
-        a->scav[w] |= mask;
+        take |= mask;
         todo &= ~mask;
-        std::uintptr_t lo = a->base + (w * 64 + std::size_t(bottom)) * page_size;
-        batch.add(lo, lo + len * page_size);
         done += len;
       }
+      if (take != 0) take_for_release_locked(a, w, take, batch);
     }
   }
-  batch.finish();
-  heap.pages_released += done;
-  heap.pages_free_resident -= done;
+  release_heap_pages(batch);
 }
 
 // Marks the n free pages at page `first` of sorted[ai] as a span's (heap_alloc_span,
-// heap_extend_span), counting the released ones among them as heap growth, and gives
-// back free resident pages once the growth reaches a batch. Returns whether every page
-// was released (fresh: no zeroing needed). heap.lock held.
+// heap_extend_span), counting the released ones among them as heap growth. Returns whether
+// every page was released (fresh: no zeroing needed). heap.lock held; the caller then calls
+// release_after_growth, unlocked, if growth_release_due().
 bool take_pages_locked(std::size_t ai, std::size_t first, std::size_t n) {
   bool all_scav = false;
   std::size_t released_before = heap.pages_released;
   mark_pages(ai, first, n, true, &all_scav);
   heap.growth_pages += released_before - heap.pages_released;
   heap.pages_inuse += n;
-  if (heap.growth_pages >= growth_release_batch) release_after_growth_locked();
   return all_scav;
 }
+
+bool growth_release_due() { return heap.growth_pages >= growth_release_batch; }
 
 // The caches of threads that exited wait on cachealloc's free list for the next thread.
 // Their pages go back to the OS at the scavenger's next tick, all but the first page of
 // each (it holds the list's link and the mark below), so that a program that once ran many
 // threads does not keep their caches (about 14 KiB each, plus half a KiB per size class
-// used) resident; the next thread to take one faults fresh pages in. heap.lock held.
+// used) resident; the next thread to take one faults fresh pages in. Those not yet released
+// leave the free list while their pages go (a thread that needs a cache meanwhile gets
+// another one) and come back after. heap.lock held (released for the system call).
 constexpr std::uint64_t cache_pages_released = 0x7265'6c65'6173'6564;  // "released"
 
-void release_free_caches_locked(release_batch& batch) {
-  for (void* m = heap.cachealloc.free_list; m != nullptr;) {
+void release_free_caches() {
+  release_batch batch;
+  void* taken = nullptr;  // the caches whose pages go now, linked as on the free list
+  for (void** link = &heap.cachealloc.free_list; *link != nullptr;) {
+    void* m = *link;
     auto* words = static_cast<std::uint64_t*>(m);
-    if (words[1] != cache_pages_released) {
-      std::uintptr_t at = reinterpret_cast<std::uintptr_t>(m);
-      std::uintptr_t lo = (at + page_size) & ~(page_size - 1);
-      std::uintptr_t hi = (at + heap.cachealloc.size) & ~(page_size - 1);
-      if (hi > lo) batch.add(lo, hi);
-      words[1] = cache_pages_released;
+    if (words[1] == cache_pages_released || !batch.has_room_for_a_word()) {
+      link = static_cast<void**>(m);
+      continue;
     }
-    std::memcpy(&m, m, sizeof(void*));
+    std::uintptr_t at = reinterpret_cast<std::uintptr_t>(m);
+    std::uintptr_t lo = (at + page_size) & ~(page_size - 1);
+    std::uintptr_t hi = (at + heap.cachealloc.size) & ~(page_size - 1);
+    if (hi > lo) batch.add(lo, hi);
+    words[1] = cache_pages_released;
+    std::memcpy(link, m, sizeof(void*));  // out of the free list
+    std::memcpy(m, &taken, sizeof(void*));
+    taken = m;
+  }
+  batch.send_unlocked();
+  while (taken != nullptr) {
+    void* m = taken;
+    std::memcpy(&taken, m, sizeof(void*));
+    std::memcpy(m, &heap.cachealloc.free_list, sizeof(void*));
+    heap.cachealloc.free_list = m;
   }
 }
 
@@ -545,6 +606,7 @@ std::atomic<bool> scavenger_started{false};
 
 mspan empty_mspan{};
 std::atomic<std::uint32_t> scavenger_ticks{0};
+std::atomic<void (*)()> before_release_syscall{nullptr};
 
 mcentral& central(int spc) { return centrals[spc]; }
 
@@ -725,8 +787,10 @@ mspan* heap_alloc_span(std::size_t npages, std::uint8_t spanclass, std::size_t a
   s->state.store(span_in_use, std::memory_order_relaxed);
   map_span(s, s);
   bool start = heap.want_scavenger.exchange(false, std::memory_order_relaxed);
+  bool release = growth_release_due();
   heap.lock.unlock();
   if (start) start_scavenger();  // outside the lock: pthread_create may call malloc
+  if (release) release_after_growth();
   return s;
 }
 
@@ -740,23 +804,27 @@ bool heap_extend_span(mspan* s, std::size_t n) {
   // A heap grown here past one arena starts the scavenger at the next heap_alloc_span or
   // heap_free_span, not now: creating the thread allocates (glibc's TLS vector), and here
   // that object would land right after the growing object, stopping its growth next step.
-  os::rt_lock_guard g(heap.lock);
-  const std::uintptr_t at = s->limit(), end = at + n * page_size;
-  for (std::uintptr_t x = at; x < end;) {  // free pages, in arenas that follow on
-    heap_arena* a =
-        x >> heap_addr_bits ? nullptr : __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);
-    if (a == nullptr && x == heap.next_hint && grow((end - x) >> page_shift))  // the heap's top
-      a = __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);  // null if grown elsewhere
-    if (a == nullptr) return false;
-    std::size_t first = (x - a->base) >> page_shift;
-    std::size_t k = std::min(pages_per_arena - first, (end - x) >> page_shift);
-    if (count_bits(a->alloc, first, k) != 0) return false;
-    x += k * page_size;
+  {
+    os::rt_lock_guard g(heap.lock);
+    const std::uintptr_t at = s->limit(), end = at + n * page_size;
+    for (std::uintptr_t x = at; x < end;) {  // free pages, in arenas that follow on
+      heap_arena* a =
+          x >> heap_addr_bits ? nullptr : __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);
+      if (a == nullptr && x == heap.next_hint && grow((end - x) >> page_shift))  // the heap's top
+        a = __atomic_load_n(&arena_index[x >> arena_shift], __ATOMIC_RELAXED);  // null if grown elsewhere
+      if (a == nullptr) return false;
+      std::size_t first = (x - a->base) >> page_shift;
+      std::size_t k = std::min(pages_per_arena - first, (end - x) >> page_shift);
+      if (count_bits(a->alloc, first, k) != 0) return false;
+      x += k * page_size;
+    }
+    std::size_t ai = arena_pos(at);
+    take_pages_locked(ai, (at - heap.sorted[ai]->base) >> page_shift, n);
+    s->npages += n;
+    map_pages(at, end, s);
+    if (!growth_release_due()) return true;
   }
-  std::size_t ai = arena_pos(at);
-  take_pages_locked(ai, (at - heap.sorted[ai]->base) >> page_shift, n);
-  s->npages += n;
-  map_pages(at, end, s);
+  release_after_growth();
   return true;
 }
 
@@ -815,7 +883,7 @@ void heap_free_mcache(mcache* c) {
   if (c->all_prev) c->all_prev->all_next = c->all_next; else heap.caches = c->all_next;
   if (c->all_next) c->all_next->all_prev = c->all_prev;
   heap.cachealloc.free(c);
-  // Its pages are resident again (see release_free_caches_locked).
+  // Its pages are resident again (see release_free_caches).
   static_cast<std::uint64_t*>(static_cast<void*>(c))[1] = 0;
 }
 
@@ -868,41 +936,33 @@ void heap_after_fork_child() {
 // Go: mgcscavenge.go. Releases free, not yet released pages with MADV_DONTNEED: all of them
 // when forced, else those that stayed free since the previous call (a whole scavenger tick;
 // pages freed since are marked `fresh`). Adjacent runs merge into one range, and the ranges
-// go out up to 256 per system call (process_madvise): each call is one TLB shootdown, which
+// go out up to 128 per system call (release_batch): each call is one TLB shootdown, which
 // on this project's VM costs about 75 us, so a fragmented heap's hundred runs took 8 ms one
-// by one, all under the heap lock that allocating threads wait for (mixed: 5,600 madvise
-// calls). Returns bytes released.
+// by one (mixed: 5,600 madvise calls), and allocating threads no longer wait for them on
+// the heap lock. Returns bytes released.
 std::size_t scavenge(bool force) {
   heap_init();
   os::rt_lock_guard g(heap.lock);
   stash_age_locked(force);  // its pages then wait a tick as free pages, as any others
   std::size_t released = 0;
   release_batch batch;
+  // heap.lock is let go while a full batch goes out: arenas may be added meanwhile (one
+  // before `ai` makes a later one be scanned twice, which finds nothing more to release).
   for (std::size_t ai = 0; ai < heap.narenas; ai++) {
     heap_arena* a = heap.sorted[ai];
     for (std::size_t w = 0; w < pages_per_arena / 64; w++) {
+      if (!batch.has_room_for_a_word()) release_heap_pages(batch);
       // Unforced, a page freed since the last tick waits for the next one (it may be
       // reused at once); one that stayed free a whole tick goes.
       std::uint64_t todo = ~(a->alloc[w] | a->scav[w] | (force ? 0 : a->fresh[w]));
       a->fresh[w] = 0;
       if (todo == 0) continue;
-      a->scav[w] |= todo;
-      std::size_t n = std::size_t(__builtin_popcountll(todo));
-      heap.pages_released += n;
-      heap.pages_free_resident -= n;
-      released += n * page_size;
-      while (todo != 0) {
-        int b = __builtin_ctzll(todo);
-        std::uint64_t rest = todo >> b;
-        int len = ~rest == 0 ? 64 - b : __builtin_ctzll(~rest);
-        std::uintptr_t lo = a->base + (w * 64 + std::size_t(b)) * page_size;
-        batch.add(lo, lo + std::size_t(len) * page_size);
-        todo = len == 64 ? 0 : todo & ~(((std::uint64_t{1} << len) - 1) << b);
-      }
+      released += std::size_t(__builtin_popcountll(todo)) * page_size;
+      take_for_release_locked(a, w, todo, batch);
     }
   }
-  release_free_caches_locked(batch);
-  batch.finish();
+  release_heap_pages(batch);
+  release_free_caches();
   return released;
 }
 

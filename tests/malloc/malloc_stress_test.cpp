@@ -2,8 +2,9 @@
 // second test, goroutines migrating between Ms) allocate random sizes, resize ("realloc":
 // a large object grows in place where it can, else allocate, copy, free), free their own
 // objects and hand others to other threads to free, with every object's contents checked
-// before it is freed or copied. Ends with every object freed and the heap's live-object
-// count back where it started.
+// before it is freed or copied, in one run while another thread releases free pages to
+// the OS over and over. Ends with every object freed and the heap's live-object count back
+// where it started.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -139,17 +140,33 @@ void drain_all(std::vector<mailbox>& boxes, std::atomic<long>& bad) {
   }
 }
 
-TEST(MallocStress, ThreadsAllocateFreeAndHandOver) {
+// Eight threads run the workers; with `releasing`, another thread gives the free pages
+// back to the OS over and over meanwhile (free_os_memory: the pages being released are out
+// of the page allocator while the heap lock is let go for the system call).
+void threads_allocate_free_and_hand_over(bool releasing) {
   gort::debug::free_os_memory();
   auto before = gort::read_mem_stats();
   constexpr int n = 8;
   std::vector<mailbox> boxes(n);
   std::atomic<long> bad{0};
+  std::atomic<bool> done{false};
+  std::atomic<int> releases{0};
+  std::thread releaser([&] {
+    while (releasing && !done) {
+      gort::debug::free_os_memory();
+      releases++;
+    }
+  });
   std::vector<std::thread> ts;
   for (int i = 0; i < n; i++) ts.emplace_back(worker, i, n, std::ref(boxes), std::ref(bad), +[] {});
   for (auto& t : ts) t.join();
+  done = true;
+  releaser.join();
   drain_all(boxes, bad);
   EXPECT_EQ(bad.load(), 0);
+  if (releasing) {
+    EXPECT_GT(releases.load(), 1);
+  }
   gort::debug::free_os_memory();
   auto after = gort::read_mem_stats();
   EXPECT_EQ(after.heap_objects, before.heap_objects);
@@ -157,6 +174,12 @@ TEST(MallocStress, ThreadsAllocateFreeAndHandOver) {
   // Everything went back to the heap and then to the OS.
   EXPECT_LE(after.heap_inuse, before.heap_inuse + (1u << 20));
   EXPECT_EQ(after.heap_released, after.heap_idle);
+}
+
+TEST(MallocStress, ThreadsAllocateFreeAndHandOver) { threads_allocate_free_and_hand_over(false); }
+
+TEST(MallocStress, ThreadsAllocateFreeAndHandOverWhileFreePagesAreReleased) {
+  threads_allocate_free_and_hand_over(true);
 }
 
 TEST(MallocStress, GoroutinesMigratingBetweenThreads) {

@@ -279,6 +279,53 @@ TEST(Mem, FreeOSMemoryReleasesFreePages) {
   gort::mem::free(p);
 }
 
+// The pages a scavenge releases are out of the page allocator while its system call runs,
+// with the heap lock let go, as in Go's scavenger: another thread allocating meanwhile is
+// served at once, from other pages, whose contents the release leaves alone. Its
+// allocation is made from the release hook (tests only), just before the madvise.
+constexpr std::size_t kWhileReleasingSize = 256 << 10;  // a large object: from the page allocator
+std::thread::id releasing_thread;
+std::atomic<unsigned char*> allocated_while_releasing{nullptr};
+int release_calls = 0;
+bool served_during_release = false;
+
+TEST(Scavenger, AllocatesElsewhereWhileFreePagesAreReleased) {
+  std::vector<void*> v;
+  for (int i = 0; i < 64; i++) {
+    v.push_back(gort::mem::alloc(kWhileReleasingSize));
+    std::memset(v.back(), 1, kWhileReleasingSize);
+  }
+  for (void* p : v) gort::mem::free(p);  // 16 MiB of free, resident pages: a first fit's
+  releasing_thread = std::this_thread::get_id();
+  release_calls = 0;
+  gort::malloc::before_release_syscall = +[] {
+    if (std::this_thread::get_id() != releasing_thread || release_calls++ > 0) return;
+    std::thread([] {  // detached: were the heap lock held, it would wait for the release
+      auto* p = static_cast<unsigned char*>(gort::mem::alloc(kWhileReleasingSize));
+      std::memset(p, 7, kWhileReleasingSize);
+      allocated_while_releasing = p;
+    }).detach();
+    for (int i = 0; i < 1000 && allocated_while_releasing.load() == nullptr; i++)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    served_during_release = allocated_while_releasing.load() != nullptr;
+  };
+  gort::debug::free_os_memory();
+  gort::malloc::before_release_syscall = nullptr;
+  ASSERT_GE(release_calls, 1);
+  EXPECT_TRUE(served_during_release) << "the allocation waited for the release to end";
+  unsigned char* p = allocated_while_releasing.load();
+  for (int i = 0; i < 1000 && p == nullptr; i++) {  // it came late: wait for it all the same
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    p = allocated_while_releasing.load();
+  }
+  ASSERT_NE(p, nullptr);
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < kWhileReleasingSize; i++) changed += p[i] != 7;
+  EXPECT_EQ(changed, 0u) << "bytes of the object allocated during the release were released";
+  gort::mem::free(p);
+  allocated_while_releasing = nullptr;
+}
+
 // Many separate free runs go back to the OS in batched calls: every freed run leaves
 // memory (mincore says not resident), and the live objects between them keep their pages
 // and contents.
