@@ -46,7 +46,8 @@ void forget_other_ms(m* self) {
 
 struct fork_hook {
   void (*prepare)();
-  void (*after)();
+  void (*parent)();
+  void (*child)();
 };
 constexpr int kMaxForkHooks = 8;
 fork_hook fork_hooks[kMaxForkHooks] = {};
@@ -68,16 +69,16 @@ void fork_prepare() {
   gpool_lock();
 }
 
-void unlock_after_fork() {
+void unlock_after_fork(bool child) {
   gpool_unlock();
   sched.gflock.unlock();
   sched.allglock.unlock();
   sched.lock.unlock();
   semtable_unlock_all();
-  for (int i = n_fork_hooks; i-- > 0;) fork_hooks[i].after();
+  for (int i = n_fork_hooks; i-- > 0;) (child ? fork_hooks[i].child : fork_hooks[i].parent)();
 }
 
-void fork_parent() { unlock_after_fork(); }
+void fork_parent() { unlock_after_fork(false); }
 
 void fork_child() {
   restart_pending = true;
@@ -101,7 +102,7 @@ void fork_child() {
     sched.runq_woken.clear();
     sched.runqsize.store(0, std::memory_order_relaxed);
   }
-  unlock_after_fork();
+  unlock_after_fork(true);
 }
 
 }  // namespace
@@ -114,9 +115,11 @@ void install_fork_handlers() {
   pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
-void on_fork(void (*prepare)(), void (*after)()) {
+void on_fork(void (*prepare)(), void (*after)()) { on_fork(prepare, after, after); }
+
+void on_fork(void (*prepare)(), void (*parent)(), void (*child)()) {
   if (n_fork_hooks == kMaxForkHooks) fatal("on_fork: too many hooks");
-  fork_hooks[n_fork_hooks++] = {prepare, after};
+  fork_hooks[n_fork_hooks++] = {prepare, parent, child};
 }
 
 void forked_child_leaves(m* mp, g* gp, bool dying) {

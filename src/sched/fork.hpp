@@ -20,10 +20,11 @@
 // handlers), so the child's copies of what they guard are whole. In the order taken, the
 // order the runtime nests them: the services' (on_fork below: time channels and their
 // registry, sync.Pool's caches and registry, the poller's descriptors, their cache and
-// the thread waiters'), the semaphore table's, the scheduler's (sched.lock, allglock,
+// the thread waiters', sync.Map's reader registry), the semaphore table's, the scheduler's (sched.lock, allglock,
 // gflock), the G pool's, the stack pool's, the heap's. Locks the lost threads may have held
 // over state that the child drops anyway are re-initialised instead (per-P timer locks;
-// the symboliser's, with a fresh handle). Not covered: a channel's lock, which a lost
+// the symboliser's, with a fresh handle; sync.Map's reclamation, whose grace periods would
+// otherwise wait for the read sections and reclaims of threads that did not come along). Not covered: a channel's lock, which a lost
 // thread may have held (a channel the child shares with its parent's goroutines is of no
 // use to it: they did not come along).
 #pragma once
@@ -38,8 +39,10 @@ void install_fork_handlers();
 // forked child's later run needs: `prepare` takes them, before any scheduler lock, and
 // `after` releases them, in the parent and in the child. So a service's locks must never be
 // taken under a scheduler lock or a semaphore root's, nor under another service's (run-end
-// hooks run with none held). Register from static initialisers; at most 8.
+// hooks run with none held). Register from static initialisers; at most 8. The second
+// form runs `child` instead of `parent` in the child, after the scheduler's own clean-up.
 void on_fork(void (*prepare)(), void (*after)());
+void on_fork(void (*prepare)(), void (*parent)(), void (*child)());
 
 // Set in the child of a fork made during a run, until that run ends.
 extern std::atomic<bool> forked_during_run;

@@ -45,6 +45,12 @@
 // never from inside a read section (a barrier would wait for itself). Retired objects are
 // freed after gp_busy is released, so a destructor run by the free may itself use the
 // domain (a map of maps).
+//
+// fork: only the forking thread comes along, and it is inside no read section (sections hold
+// only hashes, compares and copies, which must not fork). So in the child every section
+// still open belongs to a thread that is gone: orphan_unlock closes them all, and a grace
+// period those threads were running is dropped (its batch leaks), so that no grace period
+// in the child waits for them. free_mu is held across the fork.
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -54,6 +60,7 @@
 #include "gort/runtime.hpp"
 #include "gort/sync/map.hpp"
 #include "os/membarrier.hpp"
+#include "sched/fork.hpp"
 
 namespace gort::rt {
 
@@ -185,6 +192,29 @@ retired* take_all() {
   rcu_pending.fetch_sub(n, std::memory_order_relaxed);
   return list;
 }
+
+void lock_readers_for_fork() { free_mu.lock(); }
+void unlock_readers_in_parent() { free_mu.unlock(); }
+
+// The only thread: see "fork" above.
+void close_lost_sections_in_child() {
+  for (uint32_t q = 0; q < 2; q++) {
+    uint64_t locks = 0, unlocks = rcu_state.orphan_unlock[q].load(std::memory_order_relaxed);
+    for (rcu_reader* r = all_readers.load(std::memory_order_relaxed); r != nullptr; r = r->next_all) {
+      locks += r->lock[q].load(std::memory_order_relaxed);
+      unlocks += r->unlock[q].load(std::memory_order_relaxed);
+    }
+    rcu_state.orphan_unlock[q].fetch_add(locks - unlocks, std::memory_order_relaxed);
+  }
+  gp_batch = nullptr;
+  gp_stage = 0;
+  rcu_gp_running.store(false, std::memory_order_relaxed);
+  gp_busy.store(false, std::memory_order_relaxed);
+  free_mu.unlock();
+}
+
+[[maybe_unused]] const bool fork_registered =
+    (on_fork(lock_readers_for_fork, unlock_readers_in_parent, close_lost_sections_in_child), true);
 
 }  // namespace
 

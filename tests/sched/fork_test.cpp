@@ -328,6 +328,47 @@ TEST(Fork, ChildForkedWhileAnotherThreadSymbolisesSymbolises) {
   symboliser.join();
 }
 
+// sync.Map's reclamation: a child forked while another thread was inside a read section
+// (here a key compare that sleeps there, which real ones must not do) closes that section,
+// so the child's grace periods do not wait for a thread that did not come along: the
+// destructor of a map that retired values (a grace period to the end) returns.
+std::atomic<bool> slow_equal_armed{false}, slow_equal_inside{false};
+
+struct slow_equal {
+  bool operator()(int a, int b) const {
+    if (slow_equal_armed.load()) {
+      slow_equal_inside = true;
+      std::this_thread::sleep_for(300ms);
+    }
+    return a == b;
+  }
+};
+
+TEST(Fork, ChildForkedWhileAnotherThreadReadsASyncMapReclaims) {
+  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
+  gort::sync::map<int, int, std::hash<int>, slow_equal> shared;
+  shared.store(1, 1);
+  for (int i = 0; i < 3; i++) ASSERT_EQ(shared.load(1), 1);  // promoted: lock-free reads
+  slow_equal_armed = true;
+  std::thread reader([&] { (void)shared.load(1); });  // sleeps inside its read section
+  while (!slow_equal_inside) std::this_thread::yield();
+  child_result r = fork_child(
+      [] {
+        {
+          gort::sync::map<int, int> m;
+          for (int i = 0; i < 100; i++) {
+            m.store(i, i);
+            m.erase(i);
+          }
+        }  // ~map: a grace period
+        return 0;
+      },
+      false);
+  reader.join();
+  slow_equal_armed = false;
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
+}
+
 // Run-end hooks take their services' locks (semaphore roots here), which a fork takes
 // before sched.lock, so they run without sched.lock. A hook takes the roots 50 ms after it
 // starts, while another thread forks: were the hooks called under sched.lock, the fork
