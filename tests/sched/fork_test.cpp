@@ -75,6 +75,29 @@ child_result fork_child(const std::function<int()>& body, bool in_run) {
   return r;
 }
 
+// In a goroutine: dials `address`, where `ln` listens, and writes `text`; true when the
+// connection ln accepted (in another goroutine) read exactly that. A failed dial closes ln.
+bool dial_and_accept(gort::net::listener& ln, const std::string& address, std::string_view text) {
+  std::string got;
+  gort::sync::wait_group accepted;  // ends before the caller does: no zombie holds a socket
+  accepted.go([&] {
+    auto [s, err] = ln.accept();
+    std::string b(text.size(), '\0');
+    size_t n = 0;
+    while (!err && n < b.size()) {
+      auto [k, rerr] = s.read(std::span<char>(b.data() + n, b.size() - n));
+      if (rerr) break;
+      n += k;
+    }
+    got = b.substr(0, n);
+  });
+  auto [c, err] = gort::net::dial("tcp", address);
+  bool sent = !err && !c.write(text).second;
+  if (err) ln.close();  // the accepting goroutine returns with an error
+  accepted.wait();
+  return sent && got == text;
+}
+
 // A run with sysmon's retake of a P stuck in a blocking call, goroutines on every P, a
 // channel hand-off, timers and a loopback echo: returns 0 when all of it worked.
 int busy_run() {
@@ -106,24 +129,7 @@ int busy_run() {
     if (sum.load() != 5050) return 1;
     auto [ln, err] = gort::net::listen("tcp", "127.0.0.1:0");
     if (err) return 0;  // no loopback here: the rest already ran
-    std::string got_text;
-    gort::sync::wait_group accepted;  // ends before main does: no zombie holds a socket
-    accepted.go([&, &ln = ln] {  // (a structured binding is captured by name)
-      auto [s, aerr] = ln.accept();
-      char b[5];
-      size_t got = 0;
-      while (!aerr && got < sizeof b) {
-        auto [n, rerr] = s.read(std::span<char>(b + got, sizeof b - got));
-        if (rerr) break;
-        got += n;
-      }
-      got_text.assign(b, got);
-    });
-    auto [c, derr] = gort::net::dial("tcp", ln.address().string());
-    if (derr) return 2;
-    if (c.write(std::string_view("hello")).second) return 3;
-    accepted.wait();
-    return got_text == "hello" ? 0 : 4;
+    return dial_and_accept(ln, ln.address().string(), "hello") ? 0 : 2;
   });
 }
 
@@ -162,6 +168,18 @@ int run_parking_goroutines() {
     finished.wait();
     return 0;
   });
+}
+
+// Listens on a loopback port in a run of its own (the listener outlives the run); false
+// where there is no loopback.
+bool listen_on_loopback(gort::net::listener& ln, std::string& address) {
+  gort::run([&] {
+    auto [l, err] = gort::net::listen("tcp", "127.0.0.1:0");
+    ln = l;
+    address = err ? "" : ln.address().string();
+    return 0;
+  });
+  return !address.empty();
 }
 
 // Forks while another thread holds the lock(s) that `lock` takes, for 100 ms, and returns
@@ -266,37 +284,12 @@ TEST(Fork, ChildForkedWhileAnotherThreadHeldThePoolsLocksUsesPools) {
 TEST(Fork, ChildForkedWhileAnotherThreadHeldThePollersLocksUsesSockets) {
   gort::net::listener ln;
   std::string address;
-  ASSERT_EQ(gort::run([&] {
-              auto [l, err] = gort::net::listen("tcp", "127.0.0.1:0");
-              ln = l;
-              address = err ? "" : ln.address().string();
-              return 0;
-            }),
-            0);
-  if (address.empty()) GTEST_SKIP() << "no loopback";
+  if (!listen_on_loopback(ln, address)) GTEST_SKIP() << "no loopback";
 #if defined(GORT_TSAN)
   GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
 #endif
   child_result r = fork_while_held(rt::lock_poll_descs_for_fork, rt::unlock_poll_descs_after_fork, [&] {
-    return gort::run([&] {
-      std::string got;
-      gort::sync::wait_group accepted;
-      accepted.go([&] {
-        auto [s, err] = ln.accept();
-        char b[2];
-        size_t n = 0;
-        while (!err && n < sizeof b) {
-          auto [k, rerr] = s.read(std::span<char>(b + n, sizeof b - n));
-          if (rerr) break;
-          n += k;
-        }
-        got.assign(b, n);
-      });
-      auto [c, err] = gort::net::dial("tcp", address);
-      if (err || c.write(std::string_view("hi")).second) return 1;
-      accepted.wait();
-      return got == "hi" ? 0 : 2;
-    });
+    return gort::run([&] { return dial_and_accept(ln, address, "hi") ? 0 : 1; });
   });
   EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
   ln.close();
@@ -413,14 +406,7 @@ TEST(Fork, ForkWhileARunEndsWaitsForNoRunEndHook) {
 TEST(Fork, WorkerForkedBetweenRunsAcceptsOnAnInheritedListener) {
   gort::net::listener ln;
   std::string address;
-  ASSERT_EQ(gort::run([&] {
-              auto [l, err] = gort::net::listen("tcp", "127.0.0.1:0");
-              if (err) return 1;
-              ln = l;
-              address = ln.address().string();
-              return 0;
-            }),
-            0);
+  ASSERT_TRUE(listen_on_loopback(ln, address));
 #if defined(GORT_TSAN)
   GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
 #endif
