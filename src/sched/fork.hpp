@@ -19,14 +19,15 @@
 // Invariant: the locks a later run in the child needs are held across fork() (prepare
 // handlers), so the child's copies of what they guard are whole. In the order taken, the
 // order the runtime nests them: the services' (on_fork below: time channels and their
-// registry, sync.Pool's caches and registry, the poller's descriptors, their cache and
-// the thread waiters', sync.Map's reader registry), the semaphore table's, the scheduler's (sched.lock, allglock,
-// gflock), the G pool's, the stack pool's, the heap's. Locks the lost threads may have held
-// over state that the child drops anyway are re-initialised instead (per-P timer locks;
-// the symboliser's, with a fresh handle; sync.Map's reclamation, whose grace periods would
-// otherwise wait for the read sections and reclaims of threads that did not come along). Not covered: a channel's lock, which a lost
-// thread may have held (a channel the child shares with its parent's goroutines is of no
-// use to it: they did not come along).
+// registry, sync.Pool's caches and registry, the poller's descriptors, their cache and the
+// thread waiters', sync.Map's reader registry), the semaphore table's, the scheduler's
+// (sched.lock, allglock, gflock), the G pool's, the stack pool's, the heap's. Locks the
+// lost threads may have held over state that the child drops anyway are re-initialised
+// instead (per-P timer locks; the symboliser's, with a fresh handle; sync.Map's
+// reclamation, whose grace periods would otherwise wait for the read sections and reclaims
+// of threads that did not come along). Not covered: a channel's lock, which a lost thread
+// may have held (a channel the child shares with its parent's goroutines is of no use to
+// it: they did not come along).
 #pragma once
 #include "sched/runtime2.hpp"
 
