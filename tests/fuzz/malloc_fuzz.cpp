@@ -1,5 +1,6 @@
 // malloc_fuzz: libFuzzer target driving gort's allocator with alloc/free/realloc sequences
-// (realloc growing large objects in place where it can).
+// (realloc growing large objects in place where it can), with free pages released to the
+// OS in between (free_os_memory: live objects must keep their contents).
 // Each input byte stream is a program: an opcode byte, then operands. Every live object is
 // filled with a pattern derived from its slot and size and checked before it is freed or
 // resized, so overlapping objects, lost frees and bad reuse show up as a content mismatch
@@ -69,7 +70,7 @@ void run_program(const std::uint8_t* data, std::size_t n) {
     std::uint8_t op = byte();
     int s = byte() % kSlots;
     slot& sl = slots[s];
-    switch (op % 6) {
+    switch (op % 7) {
       case 0: {  // alloc
         release(sl, s);
         std::uint8_t kind = byte();
@@ -138,6 +139,9 @@ void run_program(const std::uint8_t* data, std::size_t n) {
         sl = slot{};
         break;
       }
+      case 6:  // release every free page to the OS
+        gort::debug::free_os_memory();
+        break;
     }
   }
   for (int s = 0; s < kSlots; s++) release(slots[s], s);
