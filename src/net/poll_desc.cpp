@@ -308,7 +308,24 @@ void reregister_open_descriptors() {
 }
 
 [[maybe_unused]] const bool reregister_set = (set_netpoll_reregister(reregister_open_descriptors), true);
-[[maybe_unused]] const bool fork_registered = (on_fork(lock_poll_descs_for_fork, unlock_poll_descs_after_fork), true);
+// In a forked child (the only thread): netpoll_waiters counts the goroutines in the slots
+// again. A lost thread may have been between a slot's update and the count's (block_commit,
+// deliver); a count one too low would let checkdead call a goroutine waiting on the poller
+// a deadlock, one too high would keep it quiet for ever.
+void recount_waiters_in_child() {
+  int32_t n = 0;
+  for (const pd_block& b : blocks)
+    for (size_t i = 0; i < b.n; i++)
+      for (auto* s : {&b.first[i].rg, &b.first[i].wg}) {
+        uintptr_t v = s->load(std::memory_order_relaxed);
+        n += v > kWait && !is_thread(v);
+      }
+  netpoll_waiters.store(n, std::memory_order_relaxed);
+  unlock_poll_descs_after_fork();
+}
+
+[[maybe_unused]] const bool fork_registered =
+    (on_fork(lock_poll_descs_for_fork, unlock_poll_descs_after_fork, recount_waiters_in_child), true);
 
 }  // namespace
 

@@ -23,11 +23,13 @@
 // thread waiters', sync.Map's reader registry), the semaphore table's, the scheduler's
 // (sched.lock, allglock, gflock), the G pool's, the stack pool's, the heap's. Locks the
 // lost threads may have held over state that the child drops anyway are re-initialised
-// instead (per-P timer locks; the symboliser's, with a fresh handle; sync.Map's
-// reclamation, whose grace periods would otherwise wait for the read sections and reclaims
-// of threads that did not come along). Not covered: a channel's lock, which a lost thread
-// may have held (a channel the child shares with its parent's goroutines is of no use to
-// it: they did not come along).
+// instead (per-P timer locks; the symboliser's, with a fresh handle), and what they were
+// in the middle of is settled in the child: sync.Map's read sections and grace period
+// (which the child's grace periods would wait for), the poller's count of waiting
+// goroutines (counted again from the descriptors). Not covered: the program's own objects
+// that a lost goroutine was using, as with pthreads: a channel's lock, a gort::sync::mutex
+// it held (which stays held; a goroutine of the child that waits for it is a deadlock,
+// reported as one).
 #pragma once
 #include "sched/runtime2.hpp"
 

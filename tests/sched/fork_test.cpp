@@ -21,6 +21,7 @@
 
 #include "gort/gort.hpp"
 #include "net/poll_desc.hpp"
+#include "sched/netpoll.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 #include "sched/symbolize.hpp"
@@ -295,6 +296,31 @@ TEST(Fork, ChildForkedWhileAnotherThreadHeldThePollersLocksUsesSockets) {
   ln.close();
 }
 
+// The poller's waiter count: a thread between a slot's update and the count's at the fork
+// (here the count made one too low by hand) leaves the child's count wrong, and a count of
+// zero with a goroutine waiting on the poller makes checkdead call it a deadlock. The
+// child counts the waiters in the slots again.
+TEST(Fork, ChildForkedWhileThePollersCountWasHalfUpdatedCountsItsWaiters) {
+  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  rt::netpoll_waiters.fetch_sub(1);
+  child_result r = fork_child(
+      [] {
+        return gort::run([] {
+          auto [ln, err] = gort::net::listen("tcp", "127.0.0.1:0");
+          if (err) return 0;  // no loopback here
+          for (int i = 0; i < 3; i++)
+            if (!dial_and_accept(ln, ln.address().string(), "waited")) return 1;
+          return 0;
+        });
+      },
+      false);
+  rt::netpoll_waiters.fetch_add(1);
+  EXPECT_TRUE(r.exited_with(0)) << "status " << r.status << ": " << r.stderr_text;
+}
+
 // The symboliser's lock is not held across fork (a goroutine dump holds it under allglock,
 // and a first lookup for a long time): a forked child makes its own handle. A thread
 // symbolises in a loop, so most of twenty forks find its lock held; each child symbolises.
@@ -519,6 +545,106 @@ TEST(Fork, MainForkedDuringARunReturnsAndRunsAgain) {
       },
       false);
   EXPECT_TRUE(r.exited_with(42)) << "status " << r.status << "\n" << r.stderr_text;
+}
+
+// A stress of the fork handlers: goroutines on every P use the runtime's services (time
+// channels, sync.Pool, sync.Map's reclamation, the semaphores under a contended mutex,
+// loopback sockets) while main forks; the child's main returns and its next run uses the
+// same services (and the same pool). Any runtime lock a lost thread held across the fork
+// would hang that run (until the alarm), a count it left half-updated could make it a
+// false deadlock. The maps and mutexes are each run's own: a program object a lost
+// goroutine was changing (a mutex it held) stays as it was, as with pthreads. Ten rounds
+// of five forks.
+gort::sync::pool<int> stressed_pool;
+
+struct services {
+  gort::sync::map<int, int> map;
+  gort::sync::mutex mu;
+  int guarded = 0;
+};
+
+// In a goroutine: one round of each service; false if one misbehaved.
+bool use_services(int salt, services& sv) {
+  gort::time::timer t(std::chrono::microseconds(50));
+  t.c.recv();
+  stressed_pool.put(std::make_unique<int>(salt));
+  if (auto x = stressed_pool.get(); x && *x < 0) return false;
+  sv.map.store(salt % 64, salt);
+  (void)sv.map.load((salt + 1) % 64);
+  sv.map.erase((salt + 2) % 64);
+  sv.mu.lock();
+  sv.guarded++;
+  sv.mu.unlock();
+  return true;
+}
+
+TEST(ForkStress, ChildForkedWhileGoroutinesUseEveryServiceRunsAgain) {
+  ASSERT_EQ(gort::run([] { return 0; }), 0);  // the runtime's fork handlers are installed
+#if defined(GORT_TSAN)
+  GTEST_SKIP() << "TSan does not let a forked child of a threaded program start threads";
+#endif
+  for (int round = 0; round < 10; round++) {
+    child_result r = fork_child(
+        [] {
+          int first = gort::run([] {
+            gort::lock_os_thread();  // main stays on the thread that called gort::run
+            std::atomic<bool> stop{false};
+            services sv;
+            gort::net::listener ln;
+            auto [l, lerr] = gort::net::listen("tcp", "127.0.0.1:0");
+            ln = l;
+            gort::sync::wait_group wg;
+            for (int i = 0; i < 4; i++)
+              wg.go([&, i] {
+                for (int k = 0; !stop.load(); k++)
+                  if (!use_services(i * 1000 + k, sv)) return;
+              });
+            if (!lerr)
+              wg.go([&] {
+                while (!stop.load()) {
+                  auto [c, err] = gort::net::dial("tcp", ln.address().string());
+                  if (err) return;
+                  c.set_read_deadline(std::chrono::steady_clock::now() + 1s);
+                }
+              });
+            int failed = 0;
+            for (int f = 0; f < 5; f++) {
+              gort::time::sleep(5ms);
+              pid_t pid = fork();
+              if (pid == 0) {  // the child: its main returns at once
+                alarm(20);     // (an alarm is not inherited)
+                return 7;
+              }
+              int st = 0;
+              gort::syscall([&] { return waitpid(pid, &st, 0); });
+              if (!WIFEXITED(st) || WEXITSTATUS(st) != 42) {
+                std::fprintf(stderr, "fork %d: status %d\n", f, st);
+                failed++;
+              }
+            }
+            stop = true;
+            ln.close();
+            wg.wait();
+            std::fflush(nullptr);
+            _exit(failed == 0 ? 42 : 3);
+          });
+          if (first != 7) return 10 + first;
+          int second = gort::run([] {
+            services sv;
+            for (int k = 0; k < 100; k++)
+              if (!use_services(k, sv)) return 1;
+            gort::net::listener ln;
+            std::string address;
+            auto [l, err] = gort::net::listen("tcp", "127.0.0.1:0");
+            if (err) return 0;
+            ln = l;
+            return dial_and_accept(ln, ln.address().string(), "again") ? 0 : 2;
+          });
+          return second == 0 ? 42 : 20 + second;
+        },
+        false);
+    ASSERT_TRUE(r.exited_with(42)) << "round " << round << ": status " << r.status << "\n" << r.stderr_text;
+  }
 }
 
 // The parent's goroutines never run in a child forked during a run, and a child that
