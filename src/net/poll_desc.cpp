@@ -81,6 +81,16 @@ struct pd_block {
 };
 std::vector<pd_block> blocks;  // every poll_desc ever made (under cache_lock)
 
+// Calls f(pd) for every poll_desc ever made. cache_lock held, or the only thread.
+template <class F>
+void for_each_pd(F&& f) {
+  for (const pd_block& b : blocks)
+    for (size_t i = 0; i < b.n; i++) f(&b.first[i]);
+}
+
+// The goroutine a slot's value names as its waiter, or null (none, kReady, kWait, a thread).
+g* waiting_goroutine(uintptr_t v) { return v > kWait && !is_thread(v) ? reinterpret_cast<g*>(v) : nullptr; }
+
 g* pd_on_event(poll_target* self, uint32_t events);
 
 poll_desc* pd_alloc() {
@@ -260,16 +270,14 @@ int thread_wait(poll_desc* pd, int mode) {
 // rest (Go has no such case: its program ends with main).
 void drop_zombie_waiters() {
   os::rt_lock_guard lk(cache_lock);
-  for (const pd_block& b : blocks) {
-    for (size_t i = 0; i < b.n; i++) {
-      for (auto* s : {&b.first[i].rg, &b.first[i].wg}) {
-        uintptr_t v = s->load();
-        if (v <= kWait || is_thread(v)) continue;
-        if (reinterpret_cast<g*>(v)->status.load() != gstatus::zombie) continue;
-        if (s->compare_exchange_strong(v, 0)) netpoll_waiters.fetch_sub(1);
-      }
+  for_each_pd([](poll_desc* pd) {
+    for (auto* s : {&pd->rg, &pd->wg}) {
+      uintptr_t v = s->load();
+      g* gp = waiting_goroutine(v);
+      if (gp == nullptr || gp->status.load() != gstatus::zombie) continue;
+      if (s->compare_exchange_strong(v, 0)) netpoll_waiters.fetch_sub(1);
     }
-  }
+  });
 }
 
 [[maybe_unused]] const bool registered = (on_run_end(drop_zombie_waiters), true);
@@ -281,14 +289,10 @@ void walk_io_waiters(void (*visit)(g*)) {
   std::vector<g*> parked;
   {
     os::rt_lock_guard lk(cache_lock);
-    for (const pd_block& b : blocks) {
-      for (size_t i = 0; i < b.n; i++) {
-        for (auto* s : {&b.first[i].rg, &b.first[i].wg}) {
-          uintptr_t v = s->load(std::memory_order_relaxed);
-          if (v > kWait && !is_thread(v)) parked.push_back(reinterpret_cast<g*>(v));
-        }
-      }
-    }
+    for_each_pd([&](poll_desc* pd) {
+      for (auto* s : {&pd->rg, &pd->wg})
+        if (g* gp = waiting_goroutine(s->load(std::memory_order_relaxed))) parked.push_back(gp);
+    });
   }
   for (g* gp : parked) visit(gp);
 }
@@ -299,27 +303,22 @@ void walk_io_waiters(void (*visit)(g*)) {
 // descriptor goes into the child's new epoll instance. Registering reports what is ready
 // now, so no readiness is lost.
 void reregister_open_descriptors() {
-  for (const pd_block& b : blocks) {
-    for (size_t i = 0; i < b.n; i++) {
-      poll_desc* pd = &b.first[i];
-      if (pd->fd >= 0) netpoll_register(pd->fd, pd);
-    }
-  }
+  for_each_pd([](poll_desc* pd) {
+    if (pd->fd >= 0) netpoll_register(pd->fd, pd);
+  });
 }
 
 [[maybe_unused]] const bool reregister_set = (set_netpoll_reregister(reregister_open_descriptors), true);
+
 // In a forked child (the only thread): netpoll_waiters counts the goroutines in the slots
 // again. A lost thread may have been between a slot's update and the count's (block_commit,
 // deliver); a count one too low would let checkdead call a goroutine waiting on the poller
 // a deadlock, one too high would keep it quiet for ever.
 void recount_waiters_in_child() {
   int32_t n = 0;
-  for (const pd_block& b : blocks)
-    for (size_t i = 0; i < b.n; i++)
-      for (auto* s : {&b.first[i].rg, &b.first[i].wg}) {
-        uintptr_t v = s->load(std::memory_order_relaxed);
-        n += v > kWait && !is_thread(v);
-      }
+  for_each_pd([&](poll_desc* pd) {
+    for (auto* s : {&pd->rg, &pd->wg}) n += waiting_goroutine(s->load(std::memory_order_relaxed)) != nullptr;
+  });
   netpoll_waiters.store(n, std::memory_order_relaxed);
   unlock_poll_descs_after_fork();
 }
@@ -332,13 +331,11 @@ void recount_waiters_in_child() {
 void lock_poll_descs_for_fork() {
   tw_lock.lock();
   cache_lock.lock();
-  for (const pd_block& b : blocks)
-    for (size_t i = 0; i < b.n; i++) b.first[i].lock.lock();
+  for_each_pd([](poll_desc* pd) { pd->lock.lock(); });
 }
 
 void unlock_poll_descs_after_fork() {
-  for (const pd_block& b : blocks)
-    for (size_t i = 0; i < b.n; i++) b.first[i].lock.unlock();
+  for_each_pd([](poll_desc* pd) { pd->lock.unlock(); });
   cache_lock.unlock();
   tw_lock.unlock();
 }

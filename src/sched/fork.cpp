@@ -13,7 +13,6 @@
 #include "sched/sysmon.hpp"
 #include "sched/threads.hpp"
 #include "sched/timers.hpp"
-#include "sync/sema.hpp"
 
 namespace gort::rt {
 
@@ -54,15 +53,14 @@ fork_hook fork_hooks[kMaxForkHooks] = {};
 int n_fork_hooks = 0;
 
 // The locks every run needs, which a thread of a run in progress may hold at the fork, in
-// the order the runtime nests them. The services' come first: a timer's lock is held
-// while arming it wakes a P (sched.lock). Then the semaphore table's: a goroutine parking
-// on a semaphore holds its root's lock until the park commits, and before that commit
-// leave() may take sched.lock to pick the next goroutine (fast_pick). Then the
+// the order the runtime nests them. The services' come first (on_fork), the semaphore
+// table's among them: a timer's lock is held while arming it wakes a P (sched.lock), and a
+// goroutine parking on a semaphore holds its root's lock until the park commits, while
+// leave() may take sched.lock before that to pick the next goroutine (fast_pick). Then the
 // scheduler's, and the leaves taken under it: the G free list's (procresize gives Gs back
 // under sched.lock) and the G pool's.
 void fork_prepare() {
   for (int i = 0; i < n_fork_hooks; i++) fork_hooks[i].prepare();
-  semtable_lock_all();
   sched.lock.lock();
   sched.allglock.lock();
   sched.gflock.lock();
@@ -74,7 +72,6 @@ void unlock_after_fork(bool child) {
   sched.gflock.unlock();
   sched.allglock.unlock();
   sched.lock.unlock();
-  semtable_unlock_all();
   for (int i = n_fork_hooks; i-- > 0;) (child ? fork_hooks[i].child : fork_hooks[i].parent)();
 }
 

@@ -20,7 +20,7 @@
 // handlers), so the child's copies of what they guard are whole. In the order taken, the
 // order the runtime nests them: the services' (on_fork below: time channels and their
 // registry, sync.Pool's caches and registry, the poller's descriptors, their cache and the
-// thread waiters', sync.Map's reader registry), the semaphore table's, the scheduler's
+// thread waiters', sync.Map's reader registry, the semaphore table's), the scheduler's
 // (sched.lock, allglock, gflock), the G pool's, the stack pool's, the heap's. Locks the
 // lost threads may have held over state that the child drops anyway are re-initialised
 // instead (per-P timer locks; the symboliser's, with a fresh handle), and what they were
@@ -38,12 +38,13 @@ namespace gort::rt {
 // Registers the fork handlers (once, at runtime start-up).
 void install_fork_handlers();
 
-// A runtime service (time channels, sync.Pool, the poller) registers the locks that a
-// forked child's later run needs: `prepare` takes them, before any scheduler lock, and
-// `after` releases them, in the parent and in the child. So a service's locks must never be
-// taken under a scheduler lock or a semaphore root's, nor under another service's (run-end
-// hooks run with none held). Register from static initialisers; at most 8. The second
-// form runs `child` instead of `parent` in the child, after the scheduler's own clean-up.
+// A runtime service (time channels, sync.Pool, the poller, the semaphore table) registers
+// the locks that a forked child's later run needs: `prepare` takes them, before any
+// scheduler lock, and `after` releases them, in the parent and in the child. So a
+// service's locks must never be taken under a scheduler lock nor under another service's
+// (run-end hooks run with none held). Register from static initialisers; at most 8. The
+// second form runs `child` instead of `parent` in the child, after the scheduler's own
+// clean-up.
 void on_fork(void (*prepare)(), void (*after)());
 void on_fork(void (*prepare)(), void (*parent)(), void (*child)());
 

@@ -5,6 +5,7 @@
 #include "sync/sema.hpp"
 
 #include "os/lock.hpp"
+#include "sched/fork.hpp"
 #include "sched/sched.hpp"
 
 namespace gort::rt {
@@ -119,6 +120,9 @@ void semtable_lock_all() {
 void semtable_unlock_all() {
   for (sema_root& r : semtable) r.lock.unlock();
 }
+
+// Held across fork() (sched/fork.hpp): a root's lock nests outside sched.lock only.
+[[maybe_unused]] const bool fork_registered = (on_fork(semtable_lock_all, semtable_unlock_all), true);
 
 void semacquire(std::atomic<uint32_t>* addr, bool lifo, wait_reason reason) {
   if (cansemacquire(addr)) return;

@@ -21,8 +21,8 @@ void semacquire(std::atomic<uint32_t>* addr, bool lifo = false,
 // Increments *addr and wakes the first waiter. With handoff the ticket goes straight to the
 // woken waiter and the caller yields its P to it (Go's starvation-mode hand-off).
 void semrelease(std::atomic<uint32_t>* addr, bool handoff = false);
-// fork: every root's lock, held across fork() (sched/fork.cpp), so that a forked child's
-// later run finds every waiter list whole.
+// fork: every root's lock, held across fork() (an on_fork hook, sched/fork.hpp), so that a
+// forked child's later run finds every waiter list whole.
 void semtable_lock_all();
 void semtable_unlock_all();
 
