@@ -20,6 +20,7 @@
 #include "sched/sched.hpp"
 #include "sched/shutdown.hpp"
 #include "sched/signals.hpp"
+#include "sched/stack_release.hpp"
 #include "sched/stw.hpp"
 #include "sched/sysmon.hpp"
 #include "sched/timers.hpp"
@@ -56,6 +57,9 @@ void runtime_init_once() {
   std::call_once(once, [] {
     netpoll_init();
     install_signal_handlers();
+    // Settled here, before sysmon would first ask: a fork while another thread was inside
+    // that first call's static initialisation would leave the child's guard taken for ever.
+    (void)stack_release_enabled();
     // Starting the first thread may start helper threads of its own (TSan's background
     // thread), which are not goroutine wakers.
     runtime_threads_starting();
