@@ -391,6 +391,11 @@ void hook_runnable_global(m* mp, g* gp, void*) {
   mp->hook_holds_sched_lock = false;
   globrunqput_back(gp);
   sched.lock.unlock();
+  // The P already runs another goroutine, picked before gp reached the queue (Go queues
+  // first, then picks): an M that looked at the queues in between may have idled its P.
+  // Wake one for gp, or two yielders could take turns on one P for good while another P
+  // sleeps. From g0 this P looks for work next and finds gp itself.
+  if (mp->curg.load(std::memory_order_relaxed) != nullptr || mp->pending_g != nullptr) wakep();
 }
 // Go: goyield_m — back on this P's local queue, behind what is already there.
 void hook_runnable_local(m* mp, g* gp, void*) {

@@ -12,6 +12,7 @@
 // no sleep returns early; a woken goroutine sees the state its waker published; the run
 // ends with only the main goroutine alive.
 #include <gtest/gtest.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -379,6 +380,53 @@ TEST(SchedulerStress, BackToBackRunsWhileAPlainThreadsWakeupsSettle) {
       slept = true;
     });
     ASSERT_TRUE(slept);
+  }
+}
+
+// Two goroutines that only yield, at GOMAXPROCS 2: a yield queues the yielder on the global
+// queue after its P has picked the next goroutine, so a P looking for work in between could
+// go idle while both ended up on the other P, taking turns there for good (seen as a
+// two-goroutine map race that never met, about 1 run in 50 under ASan; in this loop about
+// 1 round in 80 before the fix). After 20,000 yields each, the two must be seen on
+// different threads within a second: at once when each has its P, never when they share
+// one for good (a thread the OS keeps off the CPU for a while delays it only).
+TEST(SchedulerStress, TwoYieldersDoNotShareOnePWhileTheOtherSleeps) {
+#if defined(GORT_TSAN) || defined(GORT_ASAN)
+  constexpr int kRounds = 40;
+#else
+  constexpr int kRounds = 200;
+#endif
+  constexpr int kYields = 20000;
+  constexpr auto kMeetWithin = 1s;
+  // gettid, not pthread_self: the latter is declared const, so the compiler may keep one
+  // value across the yield, after which the goroutine may be on another thread.
+  auto thread_id = [] { return long(syscall(SYS_gettid)); };
+  for (int round = 0; round < kRounds; round++) {
+    std::atomic<long> where[2] = {};
+    std::atomic<bool> met{false};
+    gort::run([&] {
+      int prev = gort::gomaxprocs(2);
+      gort::sync::wait_group wg;
+      for (int self = 0; self < 2; self++) {
+        wg.go([&, self] {
+          auto deadline = std::chrono::steady_clock::time_point::max();
+          for (int i = 0; !met.load(); i++) {
+            long tid = thread_id();
+            where[self].store(tid);
+            if (i >= kYields) {
+              if (where[1 - self].load() != tid) met = true;
+              if (i == kYields) deadline = std::chrono::steady_clock::now() + kMeetWithin;
+              if (i % 256 == 0 && std::chrono::steady_clock::now() > deadline) break;
+            }
+            gort::yield();
+          }
+        });
+      }
+      wg.wait();
+      gort::gomaxprocs(prev);
+    });
+    ASSERT_TRUE(met.load()) << "round " << round << ": after " << kYields
+                            << " yields each, both goroutines kept to one thread for a second";
   }
 }
 
