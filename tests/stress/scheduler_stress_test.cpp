@@ -3,8 +3,9 @@
 // through wait_groups (so wake-ups cross Ps), for many rounds at GOMAXPROCS 1, 2 and 4 and
 // while GOMAXPROCS changes under the load; a token passed around a ring of goroutines
 // through reused wait_groups; 100,000 goroutines parked at once on one wait_group; and
-// blocking calls that return while the other Ps are busy and then go idle; and runs back to
-// back while a plain thread's wake-ups of the previous run settle.
+// blocking calls that return while the other Ps are busy and then go idle; runs back to
+// back while a plain thread's wake-ups of the previous run settle; and two goroutines that
+// only yield, which must not end up sharing one P while the other sleeps.
 //
 // Invariants checked: every goroutine runs to completion exactly once and every operation
 // it was planned to do happens exactly once (the plan is a pure function of a seed, so the
