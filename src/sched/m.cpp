@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "os/clock.hpp"
@@ -27,8 +28,13 @@ namespace gort::rt {
 
 void acquirep(m* mp, p* pp) {
   pstatus s = pp->status.load(std::memory_order_relaxed);
-  if (pp->mp.load(std::memory_order_relaxed) != nullptr || (s != pstatus::idle))
+  if (pp->mp.load(std::memory_order_relaxed) != nullptr || (s != pstatus::idle)) {
+    // As Go's wirep, the P's owner and status first.
+    fprintf(stderr, "acquirep: p->m=%p p->status=%d p->id=%d standin=%d caller=%p\n",
+            static_cast<void*>(pp->mp.load(std::memory_order_relaxed)), int(s), int(pp->id),
+            int(pp->standin), __builtin_return_address(0));
     fatal("acquirep: invalid p state");
+  }
   mp->pp = pp;
   // A new time slice for sysmon (retake): the goroutine this P runs first may inherit the
   // slice (a timer readied it into runnext), and sysmon must not count the time the P
