@@ -147,7 +147,9 @@ int num_goroutine();
 
 // runtime.GOMAXPROCS: sets the number of processors if n >= 1 and returns the previous
 // setting. GOMAXPROCS in the environment sets the initial value; the default is the number
-// of CPUs the process may run on.
+// of CPUs the process may run on. While a goroutine computes for more than 10 ms without
+// a safe point (any runtime call), a stand-in processor runs what waits for it, so up to
+// twice this many threads may run goroutines then (docs/preemption.md).
 int gomaxprocs(int n);
 
 // runtime.LockOSThread / UnlockOSThread: wires the calling goroutine to its OS thread (no

@@ -48,7 +48,7 @@ void checkdead() {
     sched.lock.unlock();
     fatal("no goroutines (main called runtime.Goexit) - deadlock!");
   }
-  int32_t procs = sched.gomaxprocs.load();
+  int32_t procs = sched.nprocs.load(std::memory_order_acquire);
   for (int32_t i = 0; i < procs; i++)
     if (sched.allp[i]->timer0when.load(std::memory_order_acquire) != 0) return;
   if (foreign_threads_exist()) {

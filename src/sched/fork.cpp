@@ -34,7 +34,7 @@ void forget_other_ms(m* self) {
   sched.allm.clear();
   if (self != nullptr && !self->is_m0) sched.allm.push_back(self);
   sched.mcount = self != nullptr ? 1 : 0;
-  int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+  int32_t procs = sched.nprocs.load(std::memory_order_acquire);
   for (int32_t i = 0; i < procs; i++) {
     p* pp = sched.allp[i];
     // The cache of a P whose thread is gone may have been mid-allocation: a new one (the
@@ -87,7 +87,7 @@ void fork_child() {
     // which is fatal here; no sysmon makes new ones.
     if (g* self = current_g()) self->preempt.store(false, std::memory_order_relaxed);
     // None of the parent's goroutines runs here: empty the run queues and the timers.
-    int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+    int32_t procs = sched.nprocs.load(std::memory_order_acquire);
     for (int32_t i = 0; i < procs; i++) {
       p* pp = sched.allp[i];
       pp->runnext.store(nullptr, std::memory_order_relaxed);

@@ -31,6 +31,7 @@
 #include "sched/runq.hpp"
 #include "sched/sanitizer.hpp"
 #include "sched/sched.hpp"
+#include "sched/standin.hpp"
 #include "sched/shutdown.hpp"
 #include "sched/stack_release.hpp"
 
@@ -117,8 +118,11 @@ g* fast_pick(m* mp, g* cur, bool* inherit, bool keep_lock) {
     return nullptr;
   int64_t t0 = pp->timer0when.load(std::memory_order_relaxed);
   if (t0 != 0 && os::nanotime() >= t0) return nullptr;
+  // Every 61st tick g0 looks at the global queue; and a stand-in asked to retire
+  // (standin.hpp) goes there too, where findrunnable retires it: checked only on those
+  // ticks, so that the direct switch pays nothing for it.
   if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
-      sched.runqsize.load(std::memory_order_relaxed) > 0)
+      (sched.runqsize.load(std::memory_order_relaxed) > 0 || pp->retire.load(std::memory_order_relaxed)))
     return nullptr;
   g* gp = runq_has_work(pp) ? runqget(pp, inherit) : nullptr;  // runqget sets *inherit
   if (gp == nullptr && sched.runqsize.load(std::memory_order_relaxed) > 0) {
@@ -540,7 +544,7 @@ void count_goroutine(p* pp, int64_t delta) {
 
 int64_t goroutine_count() {
   int64_t n = sched.ngoroutines.load(std::memory_order_relaxed);
-  int32_t procs = sched.gomaxprocs.load(std::memory_order_acquire);
+  int32_t procs = sched.nprocs.load(std::memory_order_acquire);
   for (int32_t i = 0; i < procs; i++) n += sched.allp[i]->gcount.load(std::memory_order_relaxed);
   return n;
 }
@@ -688,7 +692,7 @@ bool sync_can_spin(int iter) {
   // other Ps running (someone may release the lock soon) and nothing queued on ours.
   static const long ncpu = os::ncpu();
   if (iter >= 4 || ncpu <= 1) return false;
-  if (sched.gomaxprocs.load(std::memory_order_relaxed) <=
+  if (live_procs() <=
       sched.npidle.load(std::memory_order_relaxed) +
           sched.nmspinning.load(std::memory_order_relaxed) + 1)
     return false;

@@ -21,6 +21,7 @@
 #include "sched/shutdown.hpp"
 #include "sched/signals.hpp"
 #include "sched/stack_release.hpp"
+#include "sched/standin.hpp"
 #include "sched/stw.hpp"
 #include "sched/sysmon.hpp"
 #include "sched/timers.hpp"
@@ -79,6 +80,8 @@ int n_run_end_fns = 0;
 void reset_after_run() {
   {
     os::rt_lock_guard lk(sched.lock);
+    for (int32_t i = sched.gomaxprocs.load(), n = sched.nprocs.load(); i < n; i++)
+      if (sched.allp[i]->standin) retire_standin_locked(sched.allp[i]);
     int32_t procs = sched.gomaxprocs.load();
     sched.pidle = nullptr;
     sched.npidle.store(0);

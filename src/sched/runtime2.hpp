@@ -183,6 +183,9 @@ struct p {
   std::atomic<m*> mp{nullptr};
   std::atomic<uint32_t> schedtick{0};
   std::atomic<uint32_t> syscalltick{0};
+  // A stand-in (standin.hpp) whose hog has moved on: its owner retires it at the next
+  // scheduling decision. Set by sysmon; read by the owner without a lock.
+  std::atomic<bool> retire{false};
 
   // Local run queue: a lock-free ring (owner pushes; owner and thieves pop by CAS on head).
   static constexpr uint32_t kRunqSize = 256;
@@ -207,11 +210,19 @@ struct p {
 
   p* link = nullptr;  // idle list
 
+  // Stand-ins (standin.hpp), under sched.lock: this P is one, lent while the goroutine on
+  // `standin_for` keeps that P without reaching a safe point.
+  bool standin = false;
+  p* standin_for = nullptr;
+
   // sysmon's view (only sysmon touches these).
   uint32_t sysmon_schedtick = 0;
   int64_t sysmon_schedwhen = 0;
+  int64_t sysmon_flagwhen = 0;      // when this slice's goroutine was flagged (0: not yet)
   uint32_t sysmon_syscalltick = 0;
   int64_t sysmon_syscallwhen = 0;
+  p* sysmon_standin = nullptr;      // the stand-in lent for this P's hog
+  uint32_t sysmon_hog_tick = 0;     // this P's schedtick when it was lent
 };
 
 // A FIFO ring of g pointers under sched.lock (the global run queue's storage). Positions
@@ -296,8 +307,13 @@ struct schedt {
   std::atomic<int64_t> lastpoll{0};   // 0: an M is blocked in netpoll
   std::atomic<int64_t> pollUntil{0};  // when that M will wake
 
-  p* allp[kMaxGomaxprocs] = {};
+  // allp[0, gomaxprocs) are the processors GOMAXPROCS names; allp[gomaxprocs, nprocs) are
+  // stand-ins (standin.hpp), live or retired (status dead). The scheduler's walks over the
+  // Ps (stealing, timers, stop-the-world) cover nprocs; nstandins counts the live ones.
+  p* allp[2 * kMaxGomaxprocs] = {};
   std::atomic<int32_t> gomaxprocs{0};
+  std::atomic<int32_t> nprocs{0};
+  std::atomic<int32_t> nstandins{0};  // written under lock
 
   os::light_rt_mutex allglock;
   std::vector<g*>& allgs = *new std::vector<g*>;  // never destroyed

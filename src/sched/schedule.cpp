@@ -14,6 +14,7 @@
 #include "sched/runq.hpp"
 #include "sched/sched.hpp"
 #include "sched/shutdown.hpp"
+#include "sched/standin.hpp"
 #include "sched/timers.hpp"
 
 namespace gort::rt {
@@ -48,7 +49,7 @@ g* steal_work(m* mp, int64_t* now, int64_t* poll_until, bool* new_work, bool* in
   p* pp = mp->pp;
   *new_work = false;
   *inherit = false;
-  uint32_t n = uint32_t(sched.gomaxprocs.load(std::memory_order_relaxed));
+  uint32_t n = uint32_t(sched.nprocs.load(std::memory_order_acquire));  // stand-ins too
   constexpr int kStealTries = 4;
   for (int i = 0; i < kStealTries; i++) {
     bool last_pass = i == kStealTries - 1;
@@ -104,6 +105,10 @@ top:
     gcstopm(mp);
     goto top;
   }
+  if (pp->retire.load(std::memory_order_relaxed)) [[unlikely]] {
+    retire_standin(mp);  // leaves mp without a P: it stops at the top
+    goto top;
+  }
 
   int64_t poll_until;
   bool ran;
@@ -135,9 +140,8 @@ top:
   }
 
   // Steal, if at most half of the busy Ps have a spinning M already.
-  int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
   if (mp->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
-                          procs - sched.npidle.load(std::memory_order_relaxed)) {
+                          live_procs() - sched.npidle.load(std::memory_order_relaxed)) {
     if (!mp->spinning) {
       mp->spinning = true;
       sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
@@ -148,6 +152,7 @@ top:
   }
 
   // Nothing: release the P.
+  int32_t procs = sched.nprocs.load(std::memory_order_acquire);
   sched.lock.lock();
   if (sched.gcwaiting.load(std::memory_order_relaxed) || sched.exiting.load()) {
     sched.lock.unlock();

@@ -9,6 +9,7 @@
 #include "sched/fatal.hpp"
 #include "sched/runq.hpp"
 #include "sched/sched.hpp"
+#include "sched/standin.hpp"
 #include "sched/timers.hpp"
 
 namespace gort::rt {
@@ -18,7 +19,7 @@ std::atomic<int32_t> pending_procs{0};
 std::atomic<bool> world_busy{false};  // one stop-the-world at a time (Go: worldsema)
 
 void preemptall() {
-  int32_t procs = sched.gomaxprocs.load();
+  int32_t procs = sched.nprocs.load();
   for (int32_t i = 0; i < procs; i++) {
     p* pp = sched.allp[i];
     if (pp->status.load(std::memory_order_acquire) != pstatus::running) continue;
@@ -47,14 +48,14 @@ void release_world() { world_busy.store(false, std::memory_order_release); }
 void stop_the_world() {
   m* mp = current_m();
   sched.lock.lock();
-  sched.stopwait = sched.gomaxprocs.load();
+  sched.stopwait = live_procs();  // stand-ins stop too (standin.hpp)
   sched.gcwaiting.store(true, std::memory_order_seq_cst);
   preemptall();
   if (mp != nullptr && mp->pp != nullptr) {
     mp->pp->status.store(pstatus::gcstop, std::memory_order_release);
     sched.stopwait--;
   }
-  int32_t procs = sched.gomaxprocs.load();
+  int32_t procs = sched.nprocs.load();
   for (int32_t i = 0; i < procs; i++) {
     p* pp = sched.allp[i];
     pstatus s = pstatus::syscall;
@@ -95,33 +96,43 @@ void start_the_world(int32_t newprocs) {
   wakep();
 }
 
+void destroy_p(p* pp) {
+  for (;;) {
+    bool inherit;
+    g* gp = runqget(pp, &inherit);
+    if (gp == nullptr) break;
+    globrunqputhead(gp);
+  }
+  movetimers(pp, sched.allp[0]);
+  sched.ngoroutines.fetch_add(pp->gcount.exchange(0));
+  gfree_give_back(pp);
+  stackcache_flush(&pp->stackcache);
+  pp->status.store(pstatus::dead, std::memory_order_release);
+  pp->mp.store(nullptr);
+}
+
+p* new_p(int32_t id) {
+  p* pp = new p;
+  pp->id = id;
+  pp->mcache = malloc::new_p_cache();
+  return pp;
+}
+
 p* procresize(int32_t nprocs) {
-  int32_t old = sched.gomaxprocs.load();
+  // Every P in use, stand-ins included (standin.hpp): the ones from nprocs on retire here.
+  int32_t old = sched.nprocs.load();
   for (int32_t i = 0; i < nprocs; i++) {
-    if (sched.allp[i] == nullptr) {
-      p* pp = new p;
-      pp->id = i;
-      pp->mcache = malloc::new_p_cache();
-      sched.allp[i] = pp;
-    }
+    if (sched.allp[i] == nullptr) sched.allp[i] = new_p(i);
+    sched.allp[i]->standin = false;  // a stand-in's slot may become a P of the new count
+    sched.allp[i]->standin_for = nullptr;
+    sched.allp[i]->retire.store(false, std::memory_order_relaxed);
   }
   m* mp = current_m();
   // Ps beyond the new count: their goroutines go to the global queue, their timers and
   // free Gs to P 0.
   for (int32_t i = nprocs; i < old; i++) {
     p* pp = sched.allp[i];
-    for (;;) {
-      bool inherit;
-      g* gp = runqget(pp, &inherit);
-      if (gp == nullptr) break;
-      globrunqputhead(gp);
-    }
-    movetimers(pp, sched.allp[0]);
-    sched.ngoroutines.fetch_add(pp->gcount.exchange(0));
-    gfree_give_back(pp);
-    stackcache_flush(&pp->stackcache);
-    pp->status.store(pstatus::dead, std::memory_order_release);
-    pp->mp.store(nullptr);
+    if (pp->status.load(std::memory_order_relaxed) != pstatus::dead) destroy_p(pp);
   }
   if (mp != nullptr && mp->pp != nullptr) {
     if (mp->pp->id < nprocs) {
@@ -151,8 +162,16 @@ p* procresize(int32_t nprocs) {
   }
   // Dead Ps keep their caches (for a later grow) but hold nothing: nobody is bound to
   // them (their Ms stopped, or left for a blocking call, and the caller moved to P 0).
-  for (int32_t i = nprocs; i < old; i++) malloc::flush_p_cache(sched.allp[i]->mcache);
+  for (int32_t i = nprocs; i < old; i++) {
+    p* pp = sched.allp[i];
+    malloc::flush_p_cache(pp->mcache);
+    pp->standin = false;
+    pp->standin_for = nullptr;
+    pp->retire.store(false, std::memory_order_relaxed);
+  }
+  sched.nstandins.store(0, std::memory_order_relaxed);
   sched.gomaxprocs.store(nprocs, std::memory_order_release);
+  sched.nprocs.store(nprocs, std::memory_order_release);
   return runnable;
 }
 

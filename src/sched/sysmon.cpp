@@ -18,12 +18,16 @@
 #include "sched/runq.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack_release.hpp"
+#include "sched/standin.hpp"
 #include "sched/traceback.hpp"
 
 namespace gort::rt {
 namespace {
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // Go: forcePreemptNS
+// A goroutine flagged for preemption that has not yielded this long after is a hog
+// (standin.hpp); one that reaches safe points yields within microseconds.
+constexpr int64_t kStandinGraceNs = 1'000'000;
 std::atomic<int64_t> coarse_now{0};
 std::atomic<uint32_t> sigquit_pending{0};
 std::atomic<uintptr_t> sigquit_pc{0};  // where the signal interrupted, for the dump's header
@@ -38,10 +42,11 @@ void preemptone(p* pp) {
     gp->preempt.store(true, std::memory_order_release);
 }
 
-// Go: retake. Returns how many Ps were taken from blocking calls.
-int retake(int64_t now) {
+// Go: retake. Returns how many Ps were taken from blocking calls or lent a stand-in; sets
+// *look_soon when it flagged a goroutine whose stand-in may be due after the grace.
+int retake(int64_t now, bool* look_soon) {
   int n = 0;
-  int32_t procs = sched.gomaxprocs.load(std::memory_order_acquire);
+  int32_t procs = sched.nprocs.load(std::memory_order_acquire);
   for (int32_t i = 0; i < procs; i++) {
     p* pp = sched.allp[i];
     if (pp == nullptr) continue;
@@ -52,9 +57,18 @@ int retake(int64_t now) {
       if (pp->sysmon_schedtick != t) {
         pp->sysmon_schedtick = t;
         pp->sysmon_schedwhen = now;
+        pp->sysmon_flagwhen = 0;
       } else if (pp->sysmon_schedwhen + kForcePreemptNs <= now) {
         preemptone(pp);
         sysretake = true;  // in a syscall, preemptone does nothing
+        if (s == pstatus::running) {
+          if (pp->sysmon_flagwhen == 0) {
+            pp->sysmon_flagwhen = now;
+            *look_soon = true;
+          } else if (now - pp->sysmon_flagwhen >= kStandinGraceNs && lend_standin(pp, t, now)) {
+            n++;  // flagged and still running: a hog; the stand-in runs what waits for it
+          }
+        }
       }
     }
     if (s == pstatus::syscall) {
@@ -124,6 +138,7 @@ void* sysmon_main(void*) {
   sysmon_started.wakeup();
   int64_t start = os::nanotime();
   int64_t delay = 0;
+  bool look_soon = false;
   int idle = 0;
   int64_t lasttrace = start;
   int64_t last_gc_cycle = start;
@@ -133,7 +148,9 @@ void* sysmon_main(void*) {
     else if (idle > 50)
       delay *= 2;
     if (delay > 10'000'000) delay = 10'000'000;
-    usleep(useconds_t(delay / 1000));
+    // Back sooner after flagging a goroutine, to lend its stand-in once the grace is over.
+    usleep(useconds_t((look_soon ? std::min(delay, kStandinGraceNs) : delay) / 1000));
+    look_soon = false;
     int64_t now = os::nanotime();
     coarse_now.store(now, std::memory_order_relaxed);
 
@@ -149,13 +166,13 @@ void* sysmon_main(void*) {
     }
 
     bool running = sched.running.load(std::memory_order_acquire);
+    if (running && check_standins()) look_soon = true;  // before a sleep: none left lent
     if (!running || (schedtrace_ms <= 0 &&
-                     (sched.gcwaiting.load() ||
-                      sched.npidle.load() == sched.gomaxprocs.load()))) {
+                     (sched.gcwaiting.load() || sched.npidle.load() == live_procs()))) {
       // Nothing to watch: sleep until woken or until the next timer (at most 60 s).
       sched.lock.lock();
       bool sleep = !sched.running.load() || sched.gcwaiting.load() ||
-                   sched.npidle.load() == sched.gomaxprocs.load();
+                   sched.npidle.load() == live_procs();
       if (sleep) sched.sysmonwait.store(true);
       sched.lock.unlock();
       if (sleep) {
@@ -163,7 +180,7 @@ void* sysmon_main(void*) {
         if (sched.deadlock_suspect.load()) wait = 50'000'000;
         wait = std::min(wait, stack_release_wait_cap());
         if (running) {
-          int32_t procs = sched.gomaxprocs.load();
+          int32_t procs = sched.nprocs.load(std::memory_order_acquire);
           for (int32_t i = 0; i < procs; i++) {
             int64_t w = sched.allp[i]->timer0when.load();
             if (w != 0 && w - now < wait) wait = w - now > 0 ? w - now : 0;
@@ -201,7 +218,7 @@ void* sysmon_main(void*) {
       gc_start_hooks();
     }
     bool sweeping = stack_release_tick(now);
-    if (retake(now) != 0 || sweeping)
+    if (retake(now, &look_soon) != 0 || sweeping)
       idle = 0;
     else
       idle++;

@@ -48,7 +48,9 @@ constexpr int kPlainThreadSlot = rt::kMaxGomaxprocs;
 
 int my_slot() {
   rt::p* pp = rt::current_p();
-  return pp != nullptr ? pp->id : kPlainThreadSlot;
+  // A stand-in P (src/sched/standin.hpp) beyond the slots shares one: any slot is safe to
+  // share, its private object is exchanged and its shared stack locked.
+  return pp != nullptr ? pp->id % rt::kMaxGomaxprocs : kPlainThreadSlot;
 }
 
 pool_base::local* local_at(pool_base::impl* im, int i) {
@@ -173,7 +175,8 @@ void* pool_base::get() {
     if (void* x = pop_back(l->shared)) return x;
   }
   // Go: getSlow — steal from the other locals' shared stacks, then try the victims.
-  int n = rt::sched.gomaxprocs.load(std::memory_order_relaxed);
+  // Every P's slot, stand-ins' too (my_slot).
+  int n = std::min(rt::sched.nprocs.load(std::memory_order_acquire), rt::kMaxGomaxprocs);
   auto others = [&](auto&& take) -> void* {
     for (int i = 0; i <= n; i++) {  // from our neighbour on, as Go's (pid+i+1) % size
       int idx = i == n ? kPlainThreadSlot : (me == kPlainThreadSlot ? i : (me + 1 + i) % n);
