@@ -63,6 +63,34 @@ TEST(Standin, AGoroutineSpinningWithoutSafePointsDoesNotStarveTheOneP) {
   EXPECT_EQ(gort::rt::sched.nprocs.load(), 1);
 }
 
+TEST(Standin, AGoroutineWokenByATimerStartsAWholeTimeSlice) {
+  // The one P sits idle while main sleeps; main wakes into runnext and inherits the time
+  // slice. sysmon must count that slice from the wake-up, not from before the sleep: a
+  // 4 ms spin is no hog, so no stand-in comes and the queued goroutine waits for main.
+  procs_guard guard;
+  gort::gomaxprocs(1);
+  for (int round = 0; round < 3; round++) {
+    std::atomic<bool> ran{false};
+    bool ran_during_spin = true;
+    uint64_t lent_before = gort::rt::standins_lent.load();
+    gort::run([&] {
+      // A first slice long enough for sysmon to see it (and flag it: nothing waits, so
+      // no stand-in), then an idle spell.
+      auto first = std::chrono::steady_clock::now() + 12ms;
+      while (std::chrono::steady_clock::now() < first) {
+      }
+      gort::time::sleep(50ms);
+      gort::go([&] { ran.store(true, std::memory_order_release); });
+      auto end = std::chrono::steady_clock::now() + 4ms;
+      while (std::chrono::steady_clock::now() < end) {
+      }
+      ran_during_spin = ran.load(std::memory_order_acquire);
+    });
+    EXPECT_FALSE(ran_during_spin) << "round " << round;
+    EXPECT_EQ(gort::rt::standins_lent.load(), lent_before) << "round " << round;
+  }
+}
+
 TEST(Standin, TheHoggedPsTimersFire) {
   procs_guard guard;
   gort::gomaxprocs(1);
