@@ -160,7 +160,9 @@ void unlock_os_thread();
 
 // Calls f(), a call that may block in the OS or in C code, without stalling the
 // goroutine's processor: other goroutines keep running, and sysmon hands the processor to
-// another thread if f takes long (Go: entersyscall/exitsyscall).
+// another thread if f takes long (Go: entersyscall/exitsyscall). A call made without it
+// keeps the processor: the goroutines waiting for it run only once a stand-in processor
+// comes, 11-21 ms into the call (docs/preemption.md).
 //   ssize_t n = gort::syscall([&] { return ::read(fd, buf, len); });
 template <class F>
 decltype(auto) syscall(F&& f) {

@@ -7,6 +7,7 @@
 // Each hog spins on an atomic with no runtime call at all; a 20 s deadline turns a hang
 // (the behaviour without stand-ins) into a failure instead.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -89,6 +90,21 @@ TEST(Standin, AGoroutineWokenByATimerStartsAWholeTimeSlice) {
     EXPECT_FALSE(ran_during_spin) << "round " << round;
     EXPECT_EQ(gort::rt::standins_lent.load(), lent_before) << "round " << round;
   }
+}
+
+TEST(Standin, ACallThatBlocksWithoutTheSyscallBracketDoesNotStallTheP) {
+  // A goroutine blocked in the OS without gort::syscall keeps its P, as a spin loop does:
+  // the goroutine queued behind it runs on a stand-in while the call still sleeps.
+  procs_guard guard;
+  gort::gomaxprocs(1);
+  std::atomic<bool> ran{false};
+  bool ran_during_call = false;
+  gort::run([&] {
+    gort::go([&] { ran.store(true, std::memory_order_release); });
+    ::usleep(300'000);  // no gort::syscall: the P stays with this thread
+    ran_during_call = ran.load(std::memory_order_acquire);
+  });
+  EXPECT_TRUE(ran_during_call);
 }
 
 TEST(Standin, TheHoggedPsTimersFire) {
