@@ -34,6 +34,13 @@ bool spin_until(const std::atomic<bool>& flag) {
   return true;
 }
 
+// Keeps the thread busy for d, with no runtime call.
+void spin_for(std::chrono::microseconds d) {
+  auto end = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < end) {
+  }
+}
+
 // Waits (parked, so the hog's P is free again) until the stand-ins have retired; false if
 // they had not after 5 s.
 bool standins_retire() {
@@ -77,14 +84,10 @@ TEST(Standin, AGoroutineWokenByATimerStartsAWholeTimeSlice) {
     gort::run([&] {
       // A first slice long enough for sysmon to see it (and flag it: nothing waits, so
       // no stand-in), then an idle spell.
-      auto first = std::chrono::steady_clock::now() + 12ms;
-      while (std::chrono::steady_clock::now() < first) {
-      }
+      spin_for(12ms);
       gort::time::sleep(50ms);
       gort::go([&] { ran.store(true, std::memory_order_release); });
-      auto end = std::chrono::steady_clock::now() + 4ms;
-      while (std::chrono::steady_clock::now() < end) {
-      }
+      spin_for(4ms);
       ran_during_spin = ran.load(std::memory_order_acquire);
     });
     EXPECT_FALSE(ran_during_spin) << "round " << round;
@@ -285,10 +288,7 @@ TEST(StandinStress, HogsComeAndGoWhileGoroutinesPingPongSleepAndSpawn) {
       wg.add(hogs + kWorkers);
       for (int h = 0; h < hogs; h++)
         gort::go([&, h] {
-          auto spell = std::chrono::milliseconds(30 + (seed >> h) % 40);
-          auto end = std::chrono::steady_clock::now() + spell;
-          while (std::chrono::steady_clock::now() < end) {
-          }
+          spin_for(std::chrono::milliseconds(30 + (seed >> h) % 40));
           wg.done();
         });
       for (int w = 0; w < kWorkers; w++)
