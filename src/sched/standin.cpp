@@ -59,8 +59,11 @@ bool pidle_remove(p* pp) {
   return false;
 }
 
-// sched.lock, pp bound to nobody: the common end of a retirement.
-void retire(p* pp) {
+// sched.lock, pp bound to nobody: the common end of a retirement. Returns P 0's earliest
+// timer (0: none), which now holds pp's timers: the caller, once unlocked, makes sure an M
+// watches it (wake_netpoller), as nobody may (the M that retires pp had not run pp's
+// timers, and no M may be in the poller).
+int64_t retire(p* pp) {
   destroy_p(pp);
   malloc::flush_p_cache(pp->mcache);
   pp->standin = false;
@@ -68,6 +71,7 @@ void retire(p* pp) {
   pp->retire.store(false, std::memory_order_relaxed);
   sched.nstandins.fetch_sub(1, std::memory_order_relaxed);
   shrink_nprocs();
+  return sched.allp[0]->timer0when.load(std::memory_order_acquire);
 }
 
 }  // namespace
@@ -116,22 +120,27 @@ bool check_standins() {
     // The hog moved on: the stand-in goes, now if it is idle, else at its owner's next
     // scheduling decision. The record stays until it is gone (an idle P asked to retire
     // is retired here on a later round).
-    os::rt_lock_guard lk(sched.lock);
-    if (!pp->standin || pp->standin_for != hog) {  // gone (here, by its owner, by a
-      hog->sysmon_standin = nullptr;               // stop-the-world or a run's end)
-      continue;
+    int64_t timers_at = 0;
+    {
+      os::rt_lock_guard lk(sched.lock);
+      if (!pp->standin || pp->standin_for != hog) {
+        hog->sysmon_standin = nullptr;  // gone (by its owner, a stop-the-world, a run's end)
+        continue;
+      }
+      if (!sched.gcwaiting.load(std::memory_order_relaxed) && pidle_remove(pp)) {
+        timers_at = retire(pp);
+        hog->sysmon_standin = nullptr;
+      } else {
+        pp->retire.store(true, std::memory_order_relaxed);
+        pending = true;
+        // The goroutine on it gives it up at its next safe point: a scheduling tick, and
+        // a look at the retire request at least every 61st (fast_pick), if not at once.
+        if (m* owner = pp->mp.load(std::memory_order_acquire))
+          if (g* gp = owner->curg.load(std::memory_order_acquire))
+            gp->preempt.store(true, std::memory_order_release);
+      }
     }
-    if (!sched.gcwaiting.load(std::memory_order_relaxed) && pidle_remove(pp)) {
-      retire(pp);
-      hog->sysmon_standin = nullptr;
-      continue;
-    }
-    pp->retire.store(true, std::memory_order_relaxed);
-    pending = true;
-    // The goroutine on it gives it up at its next safe point: a scheduling tick, and a
-    // look at the retire request at least every 61st (fast_pick), if not at once.
-    if (m* owner = pp->mp.load(std::memory_order_acquire))
-      if (g* gp = owner->curg.load(std::memory_order_acquire)) gp->preempt.store(true, std::memory_order_release);
+    if (timers_at != 0) wake_netpoller(timers_at);
   }
   return pending;
 }
@@ -143,6 +152,7 @@ void retire_standin(m* mp) {
   }
   p* pp = releasep(mp);
   bool has_work;
+  int64_t timers_at;
   {
     os::rt_lock_guard lk(sched.lock);
     if (sched.gcwaiting.load(std::memory_order_relaxed)) {
@@ -151,16 +161,17 @@ void retire_standin(m* mp) {
       if (--sched.stopwait == 0) sched.stopnote.wakeup();
       return;
     }
-    retire(pp);
+    timers_at = retire(pp);
     has_work = sched.runqsize.load(std::memory_order_relaxed) != 0;
   }
   if (has_work) wakep();
+  if (timers_at != 0) wake_netpoller(timers_at);
 }
 
 void retire_standin_locked(p* pp) {
   if (!pp->standin) fatal("retire_standin_locked: not a stand-in");
   pidle_remove(pp);
-  retire(pp);
+  (void)retire(pp);  // the run is over: its timers are cleared next
 }
 
 }  // namespace gort::rt
