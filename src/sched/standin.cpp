@@ -31,11 +31,9 @@ p* standin_slot() {
   for (int32_t i = procs; i < n; i++)
     if (sched.allp[i]->status.load(std::memory_order_relaxed) == pstatus::dead) return sched.allp[i];
   if (sched.allp[n] == nullptr) sched.allp[n] = new_p(n);
-  p* pp = sched.allp[n];
-  pp->status.store(pstatus::dead, std::memory_order_relaxed);
   // Published before the walks that read nprocs can reach it.
   sched.nprocs.store(n + 1, std::memory_order_release);
-  return pp;
+  return sched.allp[n];
 }
 
 // sched.lock: retired slots at the end of allp leave the walks.
@@ -66,9 +64,7 @@ bool pidle_remove(p* pp) {
 int64_t retire(p* pp) {
   destroy_p(pp);
   malloc::flush_p_cache(pp->mcache);
-  pp->standin = false;
-  pp->standin_for = nullptr;
-  pp->retire.store(false, std::memory_order_relaxed);
+  forget_standin(pp);
   sched.nstandins.fetch_sub(1, std::memory_order_relaxed);
   shrink_nprocs();
   return sched.allp[0]->timer0when.load(std::memory_order_acquire);
@@ -91,10 +87,8 @@ bool lend_standin(p* hog, uint32_t tick, int64_t now) {
         sched.nstandins.load(std::memory_order_relaxed) >= sched.gomaxprocs.load(std::memory_order_relaxed))
       return false;
     pp = standin_slot();
-    pp->standin = true;
+    pp->standin = true;  // a fresh or retired P: no owner, nothing held, retire clear
     pp->standin_for = hog;
-    pp->retire.store(false, std::memory_order_relaxed);
-    pp->mp.store(nullptr, std::memory_order_relaxed);
     pp->status.store(pstatus::idle, std::memory_order_release);
     sched.nstandins.fetch_add(1, std::memory_order_relaxed);
     pidleput(pp);
@@ -166,6 +160,12 @@ void retire_standin(m* mp) {
   }
   if (has_work) wakep();
   if (timers_at != 0) wake_netpoller(timers_at);
+}
+
+void forget_standin(p* pp) {
+  pp->standin = false;
+  pp->standin_for = nullptr;
+  pp->retire.store(false, std::memory_order_relaxed);
 }
 
 void retire_standin_locked(p* pp) {

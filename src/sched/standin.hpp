@@ -37,11 +37,13 @@ bool check_standins();
 // The owner of a stand-in asked to retire (pp->retire): gives its goroutines to the
 // global queue, its timers to P 0, and leaves mp without a P. The caller then stops mp.
 void retire_standin(m* mp);
+// sched.lock held: pp is no stand-in (any more), and no request to retire is pending.
+void forget_standin(p* pp);
 // sched.lock held, every M at rest or the world stopped: retires stand-in pp (its runnable
 // goroutines go to the global queue). Its cache is flushed too.
 void retire_standin_locked(p* pp);
 
-// How many stand-ins sysmon has lent since the process started (tests, schedtrace).
+// How many stand-ins sysmon has lent since the process started (for tests).
 extern std::atomic<uint64_t> standins_lent;
 
 // Ps that may run goroutines now: GOMAXPROCS plus the live stand-ins.

@@ -4,6 +4,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "sched/fatal.hpp"
@@ -121,12 +122,11 @@ p* new_p(int32_t id) {
 p* procresize(int32_t nprocs) {
   // Every P in use, stand-ins included (standin.hpp): the ones from nprocs on retire here.
   int32_t old = sched.nprocs.load();
-  for (int32_t i = 0; i < nprocs; i++) {
+  for (int32_t i = 0; i < nprocs; i++)
     if (sched.allp[i] == nullptr) sched.allp[i] = new_p(i);
-    sched.allp[i]->standin = false;  // a stand-in's slot may become a P of the new count
-    sched.allp[i]->standin_for = nullptr;
-    sched.allp[i]->retire.store(false, std::memory_order_relaxed);
-  }
+  // No stand-ins after a resize: a stand-in's slot below nprocs becomes one of its Ps, the
+  // others are destroyed below.
+  for (int32_t i = 0, n = std::max(old, nprocs); i < n; i++) forget_standin(sched.allp[i]);
   m* mp = current_m();
   // Ps beyond the new count: their goroutines go to the global queue, their timers and
   // free Gs to P 0.
@@ -162,13 +162,7 @@ p* procresize(int32_t nprocs) {
   }
   // Dead Ps keep their caches (for a later grow) but hold nothing: nobody is bound to
   // them (their Ms stopped, or left for a blocking call, and the caller moved to P 0).
-  for (int32_t i = nprocs; i < old; i++) {
-    p* pp = sched.allp[i];
-    malloc::flush_p_cache(pp->mcache);
-    pp->standin = false;
-    pp->standin_for = nullptr;
-    pp->retire.store(false, std::memory_order_relaxed);
-  }
+  for (int32_t i = nprocs; i < old; i++) malloc::flush_p_cache(sched.allp[i]->mcache);
   sched.nstandins.store(0, std::memory_order_relaxed);
   sched.gomaxprocs.store(nprocs, std::memory_order_release);
   sched.nprocs.store(nprocs, std::memory_order_release);
