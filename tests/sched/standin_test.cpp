@@ -73,23 +73,27 @@ TEST(Standin, AGoroutineSpinningWithoutSafePointsDoesNotStarveTheOneP) {
 
 TEST(Standin, AGoroutineWokenByATimerStartsAWholeTimeSlice) {
   // The one P sits idle while main sleeps; main wakes into runnext and inherits the time
-  // slice. sysmon must count that slice from the wake-up, not from before the sleep: a
-  // 4 ms spin is no hog, so no stand-in comes and the queued goroutine waits for main.
+  // slice. sysmon times slices by the P's scheduling tick, so the tick must move when a
+  // thread takes the idle P again (acquirep): otherwise sysmon counts the idle spell as
+  // main's, flags main at once after the wake, and lends a stand-in within a short spin.
+  // The tick is checked directly; the spin after it (1 ms, against the 11 ms a hog needs)
+  // checks that no stand-in came, with room for a loaded machine's scheduling delays.
   procs_guard guard;
   gort::gomaxprocs(1);
   for (int round = 0; round < 3; round++) {
     std::atomic<bool> ran{false};
     bool ran_during_spin = true;
+    uint32_t tick_before = 0, tick_after = 0;
     uint64_t lent_before = gort::rt::standins_lent.load();
     gort::run([&] {
-      // A first slice long enough for sysmon to see it (and flag it: nothing waits, so
-      // no stand-in), then an idle spell.
-      spin_for(12ms);
+      tick_before = gort::rt::current_p()->schedtick.load();
       gort::time::sleep(50ms);
+      tick_after = gort::rt::current_p()->schedtick.load();
       gort::go([&] { ran.store(true, std::memory_order_release); });
-      spin_for(4ms);
+      spin_for(1ms);
       ran_during_spin = ran.load(std::memory_order_acquire);
     });
+    EXPECT_NE(tick_after, tick_before) << "round " << round;
     EXPECT_FALSE(ran_during_spin) << "round " << round;
     EXPECT_EQ(gort::rt::standins_lent.load(), lent_before) << "round " << round;
   }
