@@ -24,6 +24,13 @@ bool work_waits_for(p* pp, int64_t now) {
   return sched.runqsize.load(std::memory_order_relaxed) != 0;
 }
 
+// Whether pp's M runs a goroutine, not the runtime's own work on g0 (a slab of stacks being
+// populated, a batch of timers): only a goroutine's code can lack safe points.
+bool runs_a_goroutine(p* pp) {
+  m* mp = pp->mp.load(std::memory_order_acquire);
+  return mp != nullptr && mp->curg.load(std::memory_order_acquire) != nullptr;
+}
+
 // sched.lock: a slot for a new stand-in, reusing a retired one first.
 p* standin_slot() {
   int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
@@ -84,6 +91,7 @@ bool lend_standin(p* hog, uint32_t tick, int64_t now) {
     if (hog->standin || sched.gcwaiting.load(std::memory_order_relaxed) ||
         sched.exiting.load(std::memory_order_relaxed) ||
         hog->status.load(std::memory_order_relaxed) != pstatus::running ||
+        !runs_a_goroutine(hog) ||
         sched.nstandins.load(std::memory_order_relaxed) >= sched.gomaxprocs.load(std::memory_order_relaxed))
       return false;
     pp = standin_slot();
