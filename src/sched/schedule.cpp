@@ -106,7 +106,7 @@ top:
     goto top;
   }
   if (pp->retire.load(std::memory_order_relaxed)) [[unlikely]] {
-    retire_standin(mp);  // leaves mp without a P: it stops at the top
+    retire_standin(mp);  // leaves mp with an idle P or none (it stops at the top)
     goto top;
   }
 

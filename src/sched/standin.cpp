@@ -148,11 +148,13 @@ bool check_standins() {
 }
 
 void retire_standin(m* mp) {
-  if (mp->spinning) {
+  bool was_spinning = mp->spinning;
+  if (was_spinning) {
     mp->spinning = false;
     sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
   }
   p* pp = releasep(mp);
+  p* next = nullptr;
   bool has_work;
   int64_t timers_at;
   {
@@ -165,6 +167,28 @@ void retire_standin(m* mp) {
     }
     timers_at = retire(pp);
     has_work = sched.runqsize.load(std::memory_order_relaxed) != 0;
+    // With no M blocked in the poller, this one may be the M that was to watch the timers
+    // and the poller: it came back from there and took the stand-in off the idle list. So
+    // rather than stop, it goes on with an idle P, and findrunnable ends by watching them
+    // itself if nothing turns up. (Stopping here once left every P idle, a sleeper's timer
+    // due and nobody to fire it.) Work in the global queue is a reason too.
+    if ((has_work || sched.lastpoll.load(std::memory_order_relaxed) != 0) &&
+        !sched.exiting.load(std::memory_order_relaxed))
+      next = pidleget();
+  }
+  if (next != nullptr) {
+    acquirep(mp, next);
+    if (was_spinning) {
+      mp->spinning = true;
+      sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+    }
+    return;
+  }
+  // A spinning M that stops must look at every queue again, as findrunnable's does: a
+  // goroutine readied while it spun had no M woken for it.
+  if (was_spinning && !has_work) {
+    int32_t n = sched.nprocs.load(std::memory_order_acquire);
+    for (int32_t i = 0; i < n && !has_work; i++) has_work = !runqempty(sched.allp[i]);
   }
   if (has_work) wakep();
   if (timers_at != 0) wake_netpoller(timers_at);

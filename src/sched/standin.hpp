@@ -35,7 +35,9 @@ bool lend_standin(p* pp, uint32_t tick, int64_t now);
 // True while one asked has not retired yet (sysmon then looks again soon).
 bool check_standins();
 // The owner of a stand-in asked to retire (pp->retire): gives its goroutines to the
-// global queue, its timers to P 0, and leaves mp without a P. The caller then stops mp.
+// global queue and its timers to P 0. mp then holds an idle P if no M watches the poller
+// or the global queue has work (the caller goes on looking for work with it), else no P
+// (the caller stops mp).
 void retire_standin(m* mp);
 // sched.lock held: pp is no stand-in (any more), and no request to retire is pending.
 void forget_standin(p* pp);
