@@ -22,6 +22,7 @@
 #include "sched/sanitizer.hpp"
 #include "sched/sched.hpp"
 #include "sched/signals.hpp"
+#include "sched/standin.hpp"
 
 namespace gort::rt {
 
@@ -29,15 +30,15 @@ void acquirep(m* mp, p* pp) {
   pstatus s = pp->status.load(std::memory_order_relaxed);
   if (pp->mp.load(std::memory_order_relaxed) != nullptr || (s != pstatus::idle)) {
     // As Go's wirep, the P's owner and status first.
-    fprintf(stderr, "acquirep: p->m=%p p->status=%d p->id=%d caller=%p\n",
+    fprintf(stderr, "acquirep: p->m=%p p->status=%d p->id=%d standin=%d caller=%p\n",
             static_cast<void*>(pp->mp.load(std::memory_order_relaxed)), int(s), int(pp->id),
-            __builtin_return_address(0));
+            int(pp->standin), __builtin_return_address(0));
     fatal("acquirep: invalid p state");
   }
   mp->pp = pp;
   // A new time slice for sysmon (retake): the goroutine this P runs first may inherit the
   // slice (a timer readied it into runnext), and sysmon must not count the time the P
-  // sat idle as that goroutine's, or flag it at once.
+  // sat idle as that goroutine's, or flag it (and lend a stand-in) at once.
   pp->schedtick.store(pp->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   malloc::bind_cache(pp->mcache);  // this thread owns pp now (see src/malloc/mcache.cpp)
   pp->mp.store(mp, std::memory_order_release);  // sysmon follows p->mp->curg
@@ -232,7 +233,7 @@ void handoffp(p* pp) {
     return;
   }
   // The last running P, and nobody polls: keep an M for timers and the poller.
-  if (sched.npidle.load(std::memory_order_relaxed) == sched.gomaxprocs.load() - 1 &&
+  if (sched.npidle.load(std::memory_order_relaxed) == live_procs() - 1 &&
       sched.lastpoll.load(std::memory_order_relaxed) != 0 && !sched.exiting.load()) {
     sched.lock.unlock();
     startm(pp, false);
