@@ -8,6 +8,7 @@
 #include "malloc/pcache.hpp"
 #include "sched/fatal.hpp"
 #include "sched/netpoll.hpp"
+#include "sched/runq.hpp"
 #include "sched/sched.hpp"
 #include "sched/stack.hpp"
 #include "sched/sysmon.hpp"
@@ -90,8 +91,7 @@ void fork_child() {
     int32_t procs = sched.nprocs.load(std::memory_order_acquire);
     for (int32_t i = 0; i < procs; i++) {
       p* pp = sched.allp[i];
-      pp->runnext.store(nullptr, std::memory_order_relaxed);
-      pp->runqhead.store(pp->runqtail.load(std::memory_order_relaxed), std::memory_order_relaxed);
+      runqdrop(pp);
       pp->timers_lock.reinit_in_forked_child();
       cleartimers(pp);
     }

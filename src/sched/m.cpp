@@ -143,8 +143,12 @@ void startm(p* pp, bool spinning) {
     forked_child_needs_thread();
   sched.lock.lock();
   if (sched.exiting.load(std::memory_order_relaxed)) {
-    // The run is ending: nobody new starts.
-    if (pp != nullptr) pidleput(pp);
+    // The run is ending: nobody new starts, and nothing queued on pp runs (a P retaken
+    // from a blocking call may still hold goroutines).
+    if (pp != nullptr) {
+      runqdrop(pp);
+      pidleput(pp);
+    }
     if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_relaxed);
     sched.lock.unlock();
     return;

@@ -87,8 +87,7 @@ void reset_after_run() {
     sched.npidle.store(0);
     for (int32_t i = procs - 1; i >= 0; i--) {
       p* pp = sched.allp[i];
-      pp->runnext.store(nullptr);
-      pp->runqhead.store(pp->runqtail.load());
+      runqdrop(pp);
       cleartimers(pp);
       pp->goidcache = pp->goidcacheend = 0;
       pp->mp.store(nullptr);
@@ -158,8 +157,7 @@ bool exit_m(m* mp) {
   }
   if (mp->pp != nullptr) {
     p* pp = releasep(mp);
-    pp->runnext.store(nullptr);
-    pp->runqhead.store(pp->runqtail.load());
+    runqdrop(pp);
     os::rt_lock_guard lk(sched.lock);
     pidleput(pp);
   }

@@ -131,6 +131,11 @@ bool runqempty(p* pp) {
   }
 }
 
+void runqdrop(p* pp) {
+  pp->runnext.store(nullptr, std::memory_order_relaxed);
+  pp->runqhead.store(pp->runqtail.load(std::memory_order_relaxed), std::memory_order_release);
+}
+
 uint32_t runqlen(p* pp) {
   uint32_t h = pp->runqhead.load(std::memory_order_acquire);
   uint32_t t = pp->runqtail.load(std::memory_order_acquire);

@@ -38,6 +38,9 @@ inline bool runq_has_work(const p* pp) {
 }
 bool runqempty(p* pp);
 uint32_t runqlen(p* pp);
+// Forgets every g queued on pp, runnext included: they never run (a run that ends, a
+// forked child). pp is owned by nobody else, or the run is ending.
+void runqdrop(p* pp);
 // Steals half (rounded up) of p2's queue into pp's; returns one g to run or null.
 g* runqsteal(p* pp, p* p2, bool steal_runnext);
 
