@@ -80,6 +80,7 @@ void fork_parent() { unlock_after_fork(false); }
 
 void fork_child() {
   restart_pending = true;
+  sysmon_forget_after_fork();
   netpoll_after_fork();
   if (sched.running.load(std::memory_order_relaxed)) {
     forked_during_run.store(true, std::memory_order_relaxed);

@@ -142,7 +142,7 @@ void request_exit() {
   {
     os::rt_lock_guard lk(sched.lock);
     if (sched.exiting.load()) return;
-    sched.exiting.store(true, std::memory_order_release);
+    sched.exiting.store(true, std::memory_order_seq_cst);  // sysmon_acting_on_run's pair
     m0 = sched.m0;
     mremove(m0);
   }
@@ -167,12 +167,21 @@ bool exit_m(m* mp) {
   }
   int64_t deadline = os::nanotime() + kExitGraceNs;
   for (;;) {
+    // sysmon first: once it is seen not acting it cannot start again (it sees the exit),
+    // and an M it woke before that is counted busy below.
+    bool sysmon_busy = sysmon_acting_on_run();
+    // Ps left in blocking calls are taken here, as sysmon no longer does for an ending
+    // run: an M back from its call then stops instead of going on with the goroutine.
+    for (int32_t i = 0, n = sched.nprocs.load(std::memory_order_acquire); i < n; i++) {
+      pstatus s = pstatus::syscall;
+      sched.allp[i]->status.compare_exchange_strong(s, pstatus::idle, std::memory_order_acq_rel);
+    }
     int32_t busy;
     {
       os::rt_lock_guard lk(sched.lock);
       busy = sched.mcount - 1 - sched.nmidle - sched.nmidlelocked;
     }
-    if (busy <= 0) break;
+    if (busy <= 0 && !sysmon_busy) break;
     if (os::nanotime() > deadline) {
       // Some goroutine keeps its thread: end the process, as Go's exit would (unless a
       // death is being printed: that ends it, with status 2).

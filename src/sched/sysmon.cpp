@@ -29,6 +29,20 @@ constexpr int64_t kForcePreemptNs = 10'000'000;  // Go: forcePreemptNS
 // (standin.hpp); one that reaches safe points yields within microseconds.
 constexpr int64_t kStandinGraceNs = 1'000'000;
 std::atomic<int64_t> coarse_now{0};
+// See sysmon_acting_on_run. With request_exit's store of sched.exiting, a store-then-load
+// pair on each side (seq_cst): sysmon sees the exit request, or the exit sees it acting.
+std::atomic<bool> acting_on_run{false};
+
+bool begin_acting_on_run() {
+  acting_on_run.store(true, std::memory_order_seq_cst);
+  if (sched.main_started.load(std::memory_order_seq_cst) &&
+      !sched.exiting.load(std::memory_order_seq_cst))
+    return true;
+  acting_on_run.store(false, std::memory_order_release);
+  return false;
+}
+
+void end_acting_on_run() { acting_on_run.store(false, std::memory_order_release); }
 std::atomic<uint32_t> sigquit_pending{0};
 std::atomic<uintptr_t> sigquit_pc{0};  // where the signal interrupted, for the dump's header
 std::atomic<int64_t> sigquit_m{0};
@@ -166,7 +180,10 @@ void* sysmon_main(void*) {
     }
 
     bool running = sched.running.load(std::memory_order_acquire);
-    if (running && check_standins()) look_soon = true;  // before a sleep: none left lent
+    if (running && begin_acting_on_run()) {
+      if (check_standins()) look_soon = true;  // before a sleep: none left lent
+      end_acting_on_run();
+    }
     if (!running || (schedtrace_ms <= 0 &&
                      (sched.gcwaiting.load() || sched.npidle.load() == live_procs()))) {
       // Nothing to watch: sleep until woken or until the next timer (at most 60 s).
@@ -205,7 +222,7 @@ void* sysmon_main(void*) {
         running = sched.running.load(std::memory_order_acquire);
       }
     }
-    if (!running) continue;
+    if (!running || !begin_acting_on_run()) continue;
 
     // Poll the network if nobody has for 10 ms.
     int64_t last = sched.lastpoll.load(std::memory_order_acquire);
@@ -222,6 +239,7 @@ void* sysmon_main(void*) {
       idle = 0;
     else
       idle++;
+    end_acting_on_run();
     if (schedtrace_ms > 0 && now - lasttrace >= schedtrace_ms * 1'000'000) {
       lasttrace = now;
       schedtrace(now, start);
@@ -269,6 +287,10 @@ void sysmon_request_sigquit_dump(uintptr_t pc, int64_t m_id, int code) {
 }
 
 bool sigquit_requested() { return sigquit_pending.load(std::memory_order_acquire) != 0; }
+
+bool sysmon_acting_on_run() { return acting_on_run.load(std::memory_order_seq_cst); }
+
+void sysmon_forget_after_fork() { acting_on_run.store(false, std::memory_order_relaxed); }
 
 void start_sysmon() {
   parse_godebug();

@@ -18,4 +18,13 @@ void sysmon_request_sigquit_dump(std::uintptr_t pc, std::int64_t m_id, int code)
 // Whether a SIGQUIT arrived whose dump sysmon has not finished.
 bool sigquit_requested();
 
+// Whether sysmon is acting on the current run's processors (retaking a P from a blocking
+// call, lending or retiring a stand-in, injecting what the poller found). It acts only
+// while the run's main goroutine has started and no exit is requested, and a run's end
+// waits until this is false, so that nothing sysmon began spills into the next run (a P
+// it retook handed to an M after the next run had started: "acquirep: invalid p state").
+bool sysmon_acting_on_run();
+// A forked child: the parent's sysmon, which may have been acting, did not come along.
+void sysmon_forget_after_fork();
+
 }  // namespace gort::rt

@@ -322,3 +322,43 @@ TEST(StandinStress, HogsComeAndGoWhileGoroutinesPingPongSleepAndSpawn) {
   // The hogs keep workers waiting in most rounds; the stand-ins must have been exercised.
   EXPECT_GT(gort::rt::standins_lent.load(), lent_before);
 }
+
+TEST(StandinStress, RunsEndWhileSysmonLendsAndRetakes) {
+  // Short runs that end while sysmon is busy with them: a hog gets a stand-in in most
+  // rounds, and goroutines keep making blocking calls that sysmon retakes Ps from, when the
+  // main goroutine returns. A run's end must wait for sysmon to finish what it started
+  // (handing a P to an M, lending or retiring a stand-in): one that straddles the end
+  // would act on the next run's processors.
+  procs_guard guard;
+  std::mt19937 rng(7);
+#if defined(GORT_TSAN) || defined(GORT_ASAN)
+  constexpr int kRounds = 60;
+#else
+  constexpr int kRounds = 200;
+#endif
+  for (int round = 0; round < kRounds; round++) {
+    int procs = 1 + int(rng() % 2);
+    gort::gomaxprocs(procs);
+    unsigned seed = unsigned(rng());
+    bool done = false;
+    std::atomic<bool> stop{false};  // outlives the run: goroutines still read it as it ends
+    gort::run([&] {
+      for (int c = 0; c < 4; c++)
+        gort::go([&stop, c, seed] {
+          for (int i = 0; !stop.load(std::memory_order_relaxed); i++)
+            gort::syscall([&] { return usleep(useconds_t(20 + (seed >> (c + i % 8)) % 200)); });
+        });
+      auto hog_done = gort::make_chan<int>(1);
+      gort::go([&, hog_done] {
+        spin_for(std::chrono::microseconds(10'500 + (seed % 2'000)));
+        hog_done.send(1);
+      });
+      hog_done.recv();
+      stop.store(true, std::memory_order_relaxed);
+      done = true;
+    });
+    ASSERT_TRUE(done) << "round " << round;
+    ASSERT_EQ(gort::rt::sched.nstandins.load(), 0) << "round " << round;
+    ASSERT_EQ(gort::rt::sched.nprocs.load(), procs) << "round " << round;
+  }
+}
