@@ -30,9 +30,10 @@ void acquirep(m* mp, p* pp) {
   pstatus s = pp->status.load(std::memory_order_relaxed);
   if (pp->mp.load(std::memory_order_relaxed) != nullptr || (s != pstatus::idle)) {
     // As Go's wirep, the P's owner and status first.
-    fprintf(stderr, "acquirep: p->m=%p p->status=%d p->id=%d standin=%d caller=%p\n",
+    fprintf(stderr, "acquirep: p->m=%p p->status=%d p->id=%d standin=%d m=%p m->id=%lld caller=%p\n",
             static_cast<void*>(pp->mp.load(std::memory_order_relaxed)), int(s), int(pp->id),
-            int(pp->standin), __builtin_return_address(0));
+            int(pp->standin), static_cast<void*>(mp), static_cast<long long>(mp->id),
+            __builtin_return_address(0));
     fatal("acquirep: invalid p state");
   }
   mp->pp = pp;
