@@ -10,6 +10,7 @@
 namespace gort::rt {
 
 std::atomic<uint64_t> standins_lent{0};
+std::atomic<bool> standins_off{false};
 
 namespace {
 
@@ -80,7 +81,7 @@ int64_t retire(p* pp) {
 }  // namespace
 
 bool lend_standin(p* hog, uint32_t tick, int64_t now) {
-  if (!work_waits_for(hog, now)) return false;
+  if (standins_off.load(std::memory_order_relaxed) || !work_waits_for(hog, now)) return false;
   p* pp;
   {
     os::rt_lock_guard lk(sched.lock);

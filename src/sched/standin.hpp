@@ -47,6 +47,10 @@ void retire_standin_locked(p* pp);
 
 // How many stand-ins sysmon has lent since the process started (for tests).
 extern std::atomic<uint64_t> standins_lent;
+// No stand-ins are lent while set: GODEBUG=asyncpreemptoff=1, Go's switch for its own
+// answer to such goroutines (asynchronous preemption), sets it at start-up; tests that
+// need one P's exact order set it too.
+extern std::atomic<bool> standins_off;
 
 // Ps that may run goroutines now: GOMAXPROCS plus the live stand-ins.
 inline int32_t live_procs() {

@@ -136,6 +136,7 @@ void parse_godebug() {
   std::string v = s;
   size_t pos = v.find("schedtrace=");
   if (pos != std::string::npos) schedtrace_ms = atoll(v.c_str() + pos + 11);
+  if (v.find("asyncpreemptoff=1") != std::string::npos) standins_off.store(true);
 }
 
 os::note sysmon_started;

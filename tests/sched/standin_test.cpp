@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 #include <thread>
 #include <vector>
@@ -69,6 +70,26 @@ TEST(Standin, AGoroutineSpinningWithoutSafePointsDoesNotStarveTheOneP) {
   EXPECT_TRUE(spun) << "the goroutine queued behind the spinning one never ran";
   EXPECT_TRUE(retired);
   EXPECT_EQ(gort::rt::sched.nprocs.load(), 1);
+}
+
+// In a child process: GODEBUG=asyncpreemptoff=1 (read when the runtime starts) lends no
+// stand-in, so the goroutine queued behind a 30 ms spin waits for it, as in Go with its
+// asynchronous preemption off. Exits 0 if so.
+void spin_with_asyncpreemptoff_and_exit() {
+  setenv("GODEBUG", "asyncpreemptoff=1", 1);
+  gort::gomaxprocs(1);
+  std::atomic<bool> ran{false};
+  bool ran_during_spin = true;
+  gort::run([&] {
+    gort::go([&] { ran.store(true, std::memory_order_release); });
+    spin_for(30ms);
+    ran_during_spin = ran.load(std::memory_order_acquire);
+  });
+  std::exit(!ran_during_spin && gort::rt::standins_lent.load() == 0 ? 0 : 1);
+}
+
+TEST(StandinDeathTest, GodebugAsyncpreemptoffLendsNone) {
+  EXPECT_EXIT(spin_with_asyncpreemptoff_and_exit(), testing::ExitedWithCode(0), "");
 }
 
 TEST(Standin, AGoroutineWokenByATimerStartsAWholeTimeSlice) {
