@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "gort/gort.hpp"
-#include "sched/standin.hpp"
+#include "../procs_guard.hpp"
 
 using namespace std::chrono_literals;
 
@@ -25,11 +25,8 @@ namespace {
 
 struct one_proc {
   int prev = gort::gomaxprocs(1);
-  bool standins_were_off = gort::rt::standins_off.exchange(true);
-  ~one_proc() {
-    gort::rt::standins_off.store(standins_were_off);
-    gort::gomaxprocs(prev);
-  }
+  no_standins off;
+  ~one_proc() { gort::gomaxprocs(prev); }
 };
 
 // Keeps the processor for d without any runtime call (no safe point, no preemption).

@@ -120,6 +120,7 @@ TEST(SchedulerGomaxprocs, WorkCompletesAcrossShrinkingAndGrowing) {
   // Workers note how many of them are between two safe points at once: never more than
   // GOMAXPROCS. Sleepers keep timers pending on every P while the Ps are resized.
   procs_guard pg;
+  no_standins exactly_gomaxprocs;
   gort::run([] {
     gort::gomaxprocs(2);
     std::atomic<int> inside{0}, max_inside{0};
