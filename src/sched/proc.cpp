@@ -25,6 +25,7 @@
 #include "os/vm.hpp"
 #include "gort/errors.hpp"
 #include "gort/mem.hpp"
+#include "gort/sync/mutex.hpp"
 #include "sched/context.hpp"
 #include "sched/fatal.hpp"
 #include "sched/fork.hpp"
@@ -713,7 +714,37 @@ void check_preempt() {
   }
 }
 
+void flag_preempt(g* gp) {
+  gp->preempt.store(true, std::memory_order_seq_cst);
+  // After the flag: refresh_preempt_hint clears the hint before it looks at the flags.
+  if (!gort::detail::preempt_hint.load(std::memory_order_relaxed))
+    gort::detail::preempt_hint.store(true, std::memory_order_seq_cst);
+}
+
+void refresh_preempt_hint() {
+  if (!gort::detail::preempt_hint.load(std::memory_order_relaxed)) return;  // the setters set it
+  // Clear, then look: a flag set meanwhile either is seen here or sets the hint after this
+  // store (all seq_cst), so a flagged goroutine never has the hint clear for long.
+  gort::detail::preempt_hint.store(false, std::memory_order_seq_cst);
+  int32_t procs = sched.nprocs.load(std::memory_order_acquire);
+  for (int32_t i = 0; i < procs; i++) {
+    p* pp = sched.allp[i];
+    if (pp == nullptr) continue;
+    m* mp = pp->mp.load(std::memory_order_acquire);
+    g* gp = mp != nullptr ? mp->curg.load(std::memory_order_acquire) : nullptr;
+    if (gp != nullptr && gp->preempt.load(std::memory_order_seq_cst)) {
+      gort::detail::preempt_hint.store(true, std::memory_order_seq_cst);
+      return;
+    }
+  }
+}
+
 // Used by syscall.cpp's slow exit: the goroutine goes to the global queue, the M to g0.
 void leave_to_global_queue(g* gp) { leave(current_m(), gp, hook_runnable_global, nullptr, false); }
 
 }  // namespace gort::rt
+
+namespace gort::detail {
+std::atomic<bool> preempt_hint{false};
+void preempt_point() { rt::check_preempt(); }
+}  // namespace gort::detail

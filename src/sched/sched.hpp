@@ -67,6 +67,11 @@ bool goyield();
 bool sync_can_spin(int iter);
 // The safe point: yields if sysmon asked the current goroutine to. Cheap when it did not.
 void check_preempt();
+// Asks gp to yield at its next safe point, and sets gort::detail::preempt_hint so that the
+// safe points that look only at the hint (sync's unlocks) look at gp's flag.
+void flag_preempt(g* gp);
+// sysmon, once per round: clears the hint when no running goroutine is flagged.
+void refresh_preempt_hint();
 
 // ---- Goroutine creation (behind gort::go). ----
 inline constexpr size_t kMaxInlineClosure = 1024;

@@ -139,8 +139,7 @@ bool check_standins() {
         // The goroutine on it gives it up at its next safe point: a scheduling tick, and
         // a look at the retire request at least every 61st (fast_pick), if not at once.
         if (m* owner = pp->mp.load(std::memory_order_acquire))
-          if (g* gp = owner->curg.load(std::memory_order_acquire))
-            gp->preempt.store(true, std::memory_order_release);
+          if (g* gp = owner->curg.load(std::memory_order_acquire)) flag_preempt(gp);
       }
     }
     if (timers_at != 0) wake_netpoller(timers_at);

@@ -26,8 +26,7 @@ void preemptall() {
     if (pp->status.load(std::memory_order_acquire) != pstatus::running) continue;
     m* mp = pp->mp.load(std::memory_order_acquire);
     if (mp == nullptr) continue;
-    if (g* gp = mp->curg.load(std::memory_order_acquire))
-      gp->preempt.store(true, std::memory_order_release);
+    if (g* gp = mp->curg.load(std::memory_order_acquire)) flag_preempt(gp);
   }
 }
 

@@ -52,8 +52,7 @@ int64_t schedtrace_ms = 0;
 void preemptone(p* pp) {
   m* mp = pp->mp.load(std::memory_order_acquire);
   if (mp == nullptr) return;
-  if (g* gp = mp->curg.load(std::memory_order_acquire))
-    gp->preempt.store(true, std::memory_order_release);
+  if (g* gp = mp->curg.load(std::memory_order_acquire)) flag_preempt(gp);
 }
 
 // Go: retake. Returns how many Ps were taken from blocking calls or lent a stand-in; sets
@@ -240,6 +239,7 @@ void* sysmon_main(void*) {
       idle = 0;
     else
       idle++;
+    refresh_preempt_hint();
     end_acting_on_run();
     if (schedtrace_ms > 0 && now - lasttrace >= schedtrace_ms * 1'000'000) {
       lasttrace = now;

@@ -23,6 +23,16 @@
 #include <atomic>
 #include <cstdint>
 
+namespace gort::detail {
+// True while some goroutine may be flagged for preemption (set with the flag, cleared by
+// sysmon once none is): a hint that lets an unlock look for a preemption request with one
+// load. When it is set, preempt_point() yields if the calling goroutine is flagged, so a
+// loop of uncontended lock/unlock is a safe point, as in Go, instead of a hog that gets a
+// stand-in processor (docs/preemption.md).
+extern std::atomic<bool> preempt_hint;
+void preempt_point();
+}  // namespace gort::detail
+
 namespace gort::sync {
 
 // Go: sync.Locker.
@@ -49,10 +59,12 @@ class mutex final : public locker {
   }
   // Go: TryLock — takes the mutex if it is free and not promised to a starving waiter.
   bool try_lock() noexcept;
-  // Go: Unlock.
+  // Go: Unlock. A safe point: yields here if the goroutine was asked to.
   void unlock() override {
     int32_t now = state_.fetch_sub(kLocked, std::memory_order_release) - kLocked;
     if (now != 0) unlock_slow(now);
+    if (detail::preempt_hint.load(std::memory_order_relaxed)) [[unlikely]]
+      detail::preempt_point();
   }
 
  private:
@@ -81,6 +93,8 @@ class rw_mutex final : public locker {
   void r_unlock() {
     int32_t r = reader_count_.fetch_sub(1, std::memory_order_release) - 1;
     if (r < 0) r_unlock_slow(r);
+    if (detail::preempt_hint.load(std::memory_order_relaxed)) [[unlikely]]
+      detail::preempt_point();
   }
   // Go: Lock, TryLock, Unlock.
   void lock() override;
