@@ -745,6 +745,7 @@ void leave_to_global_queue(g* gp) { leave(current_m(), gp, hook_runnable_global,
 }  // namespace gort::rt
 
 namespace gort::detail {
-std::atomic<bool> preempt_hint{false};
+// Every unlock reads it: aligned so that it starts a cache line, after no hot variable.
+alignas(64) std::atomic<bool> preempt_hint{false};
 void preempt_point() { rt::check_preempt(); }
 }  // namespace gort::detail
