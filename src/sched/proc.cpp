@@ -708,7 +708,10 @@ void check_preempt() {
   if (gp != nullptr && os::rt_locks_held != 0)
     fatal("runtime: safe point reached with a runtime lock held");
 #endif
-  if (gp != nullptr && gp->preempt.load(std::memory_order_relaxed)) {
+  // Not inside gort::syscall or gort::blocking (status syscall, the P handed on or
+  // retakable): the call's end honours the flag.
+  if (gp != nullptr && gp->preempt.load(std::memory_order_relaxed) &&
+      gp->status.load(std::memory_order_relaxed) == gstatus::running) {
     gp->waitreason = wait_reason::preempted;
     leave(mp, gp, hook_runnable_global, nullptr, false);
   }

@@ -12,6 +12,7 @@
 
 #include "gort/gort.hpp"
 #include "os/lock.hpp"
+#include "sched/sched.hpp"
 #include "sched/standin.hpp"
 
 using namespace std::chrono_literals;
@@ -90,6 +91,30 @@ TEST(Preempt, AMutexUnlockIsASafePoint) {
       same_thread_rounds++;
   }
   EXPECT_EQ(same_thread_rounds, 1) << "the goroutine ran on a stand-in in every round";
+}
+
+// Inside gort::syscall (or gort::blocking) the goroutine is in a blocking call, not at a
+// safe point: an unlock there leaves a pending preemption for the call's end, where it is
+// honoured, instead of yielding with the P in status syscall.
+TEST(Preempt, AnUnlockInsideABlockingCallDoesNotYield) {
+  one_proc guard;
+  bool after = false, still_in_call = false;
+  gort::run([&] {
+    gort::sync::mutex mu;
+    mu.lock();
+    gort::syscall([&] {
+      gort::rt::current_g()->preempt.store(true);  // as sysmon flags a goroutine
+      gort::detail::preempt_hint.store(true);
+      pthread_t before = pthread_self();
+      mu.unlock();
+      still_in_call = gort::rt::current_g()->status.load() == gort::rt::gstatus::syscall &&
+                      pthread_equal(before, pthread_self());
+      return 0;
+    });
+    after = true;
+  });
+  EXPECT_TRUE(after);
+  EXPECT_TRUE(still_in_call) << "the unlock yielded inside the blocking call";
 }
 
 void safe_point_with_a_runtime_lock_held() {
