@@ -583,6 +583,15 @@ class map {
     return nullptr;
   }
 
+  // Go: Swap (which Store calls since Go 1.20): puts a node holding value in for key, by a
+  // CAS on the read table's entry when it has one that is not expunged, else under mu_.
+  // Returns the node taken out (null or not a value when there was none), now the caller's.
+  vnode* exchange_node(uint64_t h, const K& key, V value);
+  // Go: LoadAndDelete (which Delete calls): takes key's value node out, from the read
+  // table without the lock when the key is there or dirty holds nothing more. Returns the
+  // node taken out (null or not a value when there was none), now the caller's.
+  vnode* delete_node(uint64_t h, const K& key);
+
   // Value-node copies made from a node this thread owns (taken out of an entry): other
   // readers may still read it, so copy, then retire.
   std::optional<V> take_value(vnode* p) const {
@@ -681,48 +690,31 @@ std::optional<V> map<K, V, H, E>::load(const K& key) const {
 }
 
 template <class K, class V, class H, class E>
-void map<K, V, H, E>::store(const K& key, V value) {
-  const uint64_t h = hash_of(key);
+auto map<K, V, H, E>::exchange_node(uint64_t h, const K& key, V value) -> vnode* {
   auto n = std::make_unique<vnode>(std::move(value));
-  vnode* old = nullptr;
-  bool done = false;
   {
     rt::rcu_section sec;
     table* t = table_of(read_.load(std::memory_order_seq_cst));
     if (entry* e = t != nullptr ? t->find(h, key, eq_) : nullptr) {
-      auto [ok, prev] = try_swap(e, n.get());  // Go: tryStore
+      auto [ok, prev] = try_swap(e, n.get());  // Go: trySwap (1.19: tryStore)
       if (ok) {
         n.release();
-        old = prev;
-        done = true;
+        return prev;
       }
     }
   }
-  if (!done) old = swap_locked(h, key, n);
-  retire_value(old);
+  return swap_locked(h, key, n);
+}
+
+template <class K, class V, class H, class E>
+void map<K, V, H, E>::store(const K& key, V value) {
+  retire_value(exchange_node(hash_of(key), key, std::move(value)));
   rt::rcu_poll();
 }
 
 template <class K, class V, class H, class E>
 std::optional<V> map<K, V, H, E>::swap(const K& key, V value) {
-  const uint64_t h = hash_of(key);
-  auto n = std::make_unique<vnode>(std::move(value));
-  vnode* old = nullptr;
-  bool done = false;
-  {
-    rt::rcu_section sec;
-    table* t = table_of(read_.load(std::memory_order_seq_cst));
-    if (entry* e = t != nullptr ? t->find(h, key, eq_) : nullptr) {
-      auto [ok, prev] = try_swap(e, n.get());
-      if (ok) {
-        n.release();
-        old = prev;
-        done = true;
-      }
-    }
-  }
-  if (!done) old = swap_locked(h, key, n);
-  std::optional<V> r = take_value(old);
+  std::optional<V> r = take_value(exchange_node(hash_of(key), key, std::move(value)));
   rt::rcu_poll();
   return r;
 }
@@ -785,67 +777,39 @@ std::pair<V, bool> map<K, V, H, E>::load_or_store(const K& key, V value) {
 }
 
 template <class K, class V, class H, class E>
-std::optional<V> map<K, V, H, E>::load_and_delete(const K& key) {
-  const uint64_t h = hash_of(key);
-  vnode* old = nullptr;
+auto map<K, V, H, E>::delete_node(uint64_t h, const K& key) -> vnode* {
   {
     rt::rcu_section sec;
     uintptr_t w = read_.load(std::memory_order_seq_cst);
     table* t = table_of(w);
-    entry* e = t != nullptr ? t->find(h, key, eq_) : nullptr;
-    if (e != nullptr || !(w & kAmended)) {
-      old = e != nullptr ? entry_delete(e) : nullptr;
-      if (!is_value(old)) return std::nullopt;
-    }
+    if (entry* e = t != nullptr ? t->find(h, key, eq_) : nullptr) return entry_delete(e);
+    if (!(w & kAmended)) return nullptr;
   }
-  if (old == nullptr) {
-    std::lock_guard lk(mu_);
-    if (entry* e = find_read_locked(h, key)) {
-      old = entry_delete(e);
-    } else if (read_.load(std::memory_order_relaxed) & kAmended) {
-      if (entry* d = find_dirty_locked(h, key)) {
-        // Go: delete(m.dirty, key); e.delete(). The entry was never in a read table.
-        dirty_->erase_at(dirty_->index_of(h, d));
-        old = entry_delete(d);
-        retire(d);
-      }
-      miss_locked();
+  std::lock_guard lk(mu_);
+  if (entry* e = find_read_locked(h, key)) return entry_delete(e);
+  vnode* old = nullptr;
+  if (read_.load(std::memory_order_relaxed) & kAmended) {
+    if (entry* d = find_dirty_locked(h, key)) {
+      // Go: delete(m.dirty, key); e.delete(). The entry was never in a read table.
+      dirty_->erase_at(dirty_->index_of(h, d));
+      old = entry_delete(d);
+      retire(d);
     }
+    miss_locked();
   }
-  std::optional<V> r = take_value(old);
+  return old;
+}
+
+template <class K, class V, class H, class E>
+std::optional<V> map<K, V, H, E>::load_and_delete(const K& key) {
+  std::optional<V> r = take_value(delete_node(hash_of(key), key));
   rt::rcu_poll();
   return r;
 }
 
 template <class K, class V, class H, class E>
 void map<K, V, H, E>::erase(const K& key) {
-  const uint64_t h = hash_of(key);
-  vnode* old = nullptr;
-  bool done = false;
-  {
-    rt::rcu_section sec;
-    uintptr_t w = read_.load(std::memory_order_seq_cst);
-    table* t = table_of(w);
-    entry* e = t != nullptr ? t->find(h, key, eq_) : nullptr;
-    if (e != nullptr || !(w & kAmended)) {
-      old = e != nullptr ? entry_delete(e) : nullptr;
-      done = true;
-    }
-  }
-  if (!done) {
-    std::lock_guard lk(mu_);
-    if (entry* e = find_read_locked(h, key)) {
-      old = entry_delete(e);
-    } else if (read_.load(std::memory_order_relaxed) & kAmended) {
-      if (entry* d = find_dirty_locked(h, key)) {
-        dirty_->erase_at(dirty_->index_of(h, d));
-        old = entry_delete(d);
-        retire(d);
-      }
-      miss_locked();
-    }
-  }
-  retire_value(old);
+  retire_value(delete_node(hash_of(key), key));
   rt::rcu_poll();
 }
 
