@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -215,6 +216,46 @@ TEST(WaitGroup, NegativeCounterPanicsWithGosMessage) {
   EXPECT_FALSE(wrong_type) << "expected gort::panic_error";
   EXPECT_EQ(what_zero, "sync: negative WaitGroup counter");
   EXPECT_EQ(what_after_done, "sync: negative WaitGroup counter");
+}
+
+// Go's Wait panics when, between the release of its waiters and a waiter's return, the
+// counter went up again (the wait group was reused too early). On one P the released waiter
+// cannot run before the add that follows the done, so the reuse is seen every time; a
+// round in which the waiter had not parked yet just waits for the second done.
+TEST(WaitGroup, ReuseBeforeWaitReturnedPanicsWithGosMessage) {
+  constexpr int kRounds = 20;
+  int panics = 0;
+  std::vector<std::string> whats;
+  gort::run([&] {
+    int prev = gort::gomaxprocs(1);
+    for (int round = 0; round < kRounds; round++) {
+      gort::sync::wait_group wg;
+      wg.add(1);
+      auto result = gort::make_chan<std::string>(1);
+      gort::go([&] {
+        try {
+          wg.wait();
+          result.send("returned");
+        } catch (const gort::panic_error& e) {
+          result.send(e.what());
+        }
+      });
+      gort::yield();  // the waiter runs until it parks in wait
+      wg.done();      // releases it: runnable, not running yet
+      wg.add(1);      // reused before its wait returned
+      gort::yield();
+      wg.done();
+      std::string what = result.recv();
+      if (what != "returned") {
+        panics++;
+        whats.push_back(what);
+      }
+    }
+    gort::gomaxprocs(prev);
+  });
+  EXPECT_EQ(panics, kRounds) << "one P: the waiter parks at the first yield every round";
+  for (const std::string& w : whats)
+    EXPECT_EQ(w, "sync: WaitGroup is reused before previous Wait has returned");
 }
 
 TEST(WaitGroup, PlainThreadWaitsWhileGoroutinesCallDone) {
