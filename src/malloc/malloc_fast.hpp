@@ -112,6 +112,7 @@ inline mcache* peek_mcache() { return tls_cache; }
     if (use_magazines) {
       magazine_entry* slot = c->mag_top[spc].load(std::memory_order_relaxed) - 1;
       if (slot->p != mag_full_marker) {  // not counted here: see mcache (frees_of)
+        __builtin_prefetch(p, 1);  // warm for the pop that hands it out again (see magazines)
         slot->p = p;
         slot->alloc_bit = magazine_entry::pack(s, pos.idx);
         c->mag_top[spc].store(slot, std::memory_order_relaxed);
