@@ -4,8 +4,10 @@
 // Threading rules: functions marked "sched.lock" must be called with sched.lock held.
 // Anything that can run on a g0 (hooks, timer callbacks) must not block or park.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
+#include "os/clock.hpp"
 #include "sched/runtime2.hpp"
 
 namespace gort::rt {
@@ -138,7 +140,12 @@ void wake_netpoller(int64_t when);
 // ---- Deadlock detection (checkdead.cpp). sched.lock. ----
 void checkdead();
 
-// ---- Coarse clock updated by sysmon, for wait times in tracebacks. ----
-int64_t coarse_nanotime();
+// ---- Coarse clock updated by sysmon, for wait times in tracebacks and the switch's
+// cold-stack test. Inline: gopark and the switch read it on every park and resume. ----
+extern std::atomic<int64_t> coarse_now;  // sysmon.cpp; 0 until sysmon's first round
+inline int64_t coarse_nanotime() {
+  int64_t t = coarse_now.load(std::memory_order_relaxed);
+  return t != 0 ? t : os::nanotime();
+}
 
 }  // namespace gort::rt

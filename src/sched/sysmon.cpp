@@ -22,13 +22,15 @@
 #include "sched/traceback.hpp"
 
 namespace gort::rt {
+
+std::atomic<int64_t> coarse_now{0};  // sched.hpp: coarse_nanotime
+
 namespace {
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // Go: forcePreemptNS
 // A goroutine flagged for preemption that has not yielded this long after is a hog
 // (standin.hpp); one that reaches safe points yields within microseconds.
 constexpr int64_t kStandinGraceNs = 1'000'000;
-std::atomic<int64_t> coarse_now{0};
 // See sysmon_acting_on_run. With request_exit's store of sched.exiting, a store-then-load
 // pair on each side (seq_cst): sysmon sees the exit request, or the exit sees it acting.
 std::atomic<bool> acting_on_run{false};
@@ -261,11 +263,6 @@ void on_gc_start(void (*fn)()) {
 void gc_start_hooks() {
   int n = n_gc_start_fns.load(std::memory_order_acquire);
   for (int i = 0; i < n; i++) gc_start_fns[i]();
-}
-
-int64_t coarse_nanotime() {
-  int64_t t = coarse_now.load(std::memory_order_relaxed);
-  return t != 0 ? t : os::nanotime();
 }
 
 void wake_sysmon() {
